@@ -1,0 +1,95 @@
+"""The ``openect`` command line (typer + rich).
+
+Every command prints a human table by default and machine-readable JSON with
+``--json``. Bad input gives one line on stderr naming the field, the value and the
+allowed range, and exit code 2; ``--debug`` shows the traceback of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from openect import __version__
+from openect.cli import data as data_commands
+from openect.cli import demo as demo_command
+from openect.cli._output import CliError
+
+app = typer.Typer(
+    name="openect",
+    help="OpenECT: electrochemotherapy of cutaneous metastases - plan, simulate, record, analyse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_commands.app, name="data")
+app.command("demo")(demo_command.demo)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"openect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")
+    ] = False,
+) -> None:
+    """OpenECT command line."""
+
+
+def _is_usage_error(error: BaseException) -> bool:
+    """True for the command-line parser's own errors (unknown option, bad value, ...)."""
+    return hasattr(error, "format_message") and hasattr(error, "exit_code")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="openect", standalone_mode=False)
+    except CliError as error:
+        print(f"openect: error: {error}", file=sys.stderr)
+        return CliError.exit_code
+    except KeyboardInterrupt:
+        print("openect: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if _is_usage_error(error):
+            if type(error).__name__ == "NoArgsIsHelpError":
+                ctx = getattr(error, "ctx", None)
+                print(ctx.get_help() if ctx is not None else "", file=sys.stderr)
+                return 2
+            message = " ".join(error.format_message().split())  # type: ignore[attr-defined]
+            print(f"openect: error: {message}", file=sys.stderr)
+            code = error.exit_code  # type: ignore[attr-defined]
+            return int(code) if isinstance(code, int) else 2
+        if debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"openect: internal error: {type(error).__name__}: {error} "
+                "(run with --debug for the traceback)",
+                file=sys.stderr,
+            )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

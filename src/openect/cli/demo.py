@@ -1,0 +1,92 @@
+"""``openect demo``: the main job on a synthetic register, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openect.cli._output import CliError, check_range, emit_json, stderr, stdout, table
+from openect.cli.data import print_report
+from openect.data.csvio import INFO_FILE, load_dataset, write_dataset
+from openect.data.summary import summarise
+
+
+def _is_synthetic_dataset(directory: Path) -> bool:
+    try:
+        info = json.loads((directory / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("synthetic") is True
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    patients, lesions, sessions = summary["patients"], summary["lesions"], summary["sessions"]
+    stdout.print(
+        table(
+            "Demo register (SYNTHETIC data, not real patients)",
+            ["", "value"],
+            [
+                ["centres", len(patients["by_centre"])],
+                ["patients", patients["n"]],
+                ["median age at first ECT (years)", patients["median_age_years"]],
+                ["on concurrent immunotherapy (%)", patients["concurrent_immunotherapy_pct"]],
+                ["deaths", patients["deaths"]],
+                ["median follow-up (months)", patients["median_follow_up_months"]],
+                ["lesions", lesions["n"]],
+                ["lesions per patient (mean)", lesions["per_patient_mean"]],
+                ["median longest diameter (mm)", lesions["median_longest_diameter_mm"]],
+                ["lesions >= 30 mm (%)", lesions["large_pct"]],
+                ["sessions", sessions["n"]],
+                ["patients by number of sessions", sessions["patients_by_number_of_sessions"]],
+                ["electrode applications", summary["applications"]["n"]],
+                ["applications by electrode", summary["applications"]["by_electrode"]],
+                [
+                    "adverse events (grade >= 3)",
+                    f"{summary['adverse_events']['n']} "
+                    f"({summary['adverse_events']['grade_3_or_more']})",
+                ],
+            ],
+        )
+    )
+
+
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo dataset (replaced if it is one).")
+    ] = Path("openect-demo"),
+    patients: Annotated[
+        int, typer.Option("--patients", help="Number of patients (1 to 100,000).")
+    ] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed >= 0.")] = 2026,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+) -> int:
+    """Generate a synthetic register, validate it and summarise it."""
+    check_range("--patients", patients, 1, 100_000)
+    check_range("--seed", seed, 0)
+    if directory.exists():
+        if not _is_synthetic_dataset(directory):
+            raise CliError(
+                f"--dir={str(directory)!r}: exists and is not a synthetic demo dataset; "
+                "choose a new folder"
+            )
+        shutil.rmtree(directory)
+    from openect.data.synth import generate_cohort
+
+    with stderr.status("Generating the synthetic demo register...", spinner="dots"):
+        dataset = generate_cohort(patients=patients, centres=4, seed=seed)
+        write_dataset(dataset, directory)
+        loaded, report = load_dataset(directory)
+    summary = summarise(loaded)
+    if as_json:
+        emit_json({"directory": str(directory), "validation": report.to_dict(), "summary": summary})
+    else:
+        print_report(report, directory)
+        _print_summary(summary)
+        stdout.print(f"Dataset in {directory}/ - try: openect data validate {directory} --json")
+    return 0 if report.valid else 1

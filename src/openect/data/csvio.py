@@ -1,0 +1,433 @@
+"""Read and write the CSV folder dataset (one file per entity plus ``dataset.json``).
+
+Format (``docs/dataset.md``): UTF-8, header row, columns in data-model order, ISO dates
+``YYYY-MM-DD``, times ``HH:MM`` or ``HH:MM:SS``, booleans ``true``/``false``, lists
+semicolon-separated, empty cell = unknown. Every file is present, even with no rows.
+
+Reading validates everything (types, ranges, enums, required cells, references,
+date order) and reports all problems at once; it never returns a half-valid dataset.
+Writing is canonical: the same dataset always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from openect.data.dataset import DATASET_FORMAT, SCHEMA_VERSION, Dataset, DatasetInfo
+from openect.data.models import ENTITIES, ID_PATTERN, Record, references
+from openect.data.schema import Column, column_index, columns, file_name
+from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
+
+INFO_FILE = "dataset.json"
+LIST_SEPARATOR = ";"
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be used; ``report`` lists every problem."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        first = report.issues[0] if report.issues else "no details"
+        more = len(report.issues) - 1
+        suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
+        super().__init__(f"invalid dataset: {first}{suffix}")
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _format_time(value: dt.time) -> str:
+    if value.microsecond:
+        return value.isoformat()
+    return value.isoformat(timespec="seconds" if value.second else "minutes")
+
+
+def _encoder(column: Column) -> Callable[[Any], str]:
+    def encode(value: Any) -> str:
+        if value is None:
+            return ""
+        if column.kind == "bool":
+            return "true" if value else "false"
+        if column.kind == "float":
+            return repr(float(value))
+        if column.kind == "date":
+            return str(value.isoformat())
+        if column.kind == "time":
+            return _format_time(value)
+        if column.kind == "list":
+            return LIST_SEPARATOR.join(item.value for item in value)
+        if isinstance(value, Enum):
+            return str(value.value)
+        return str(value)
+
+    return encode
+
+
+def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
+    """Write ``dataset`` as a CSV folder at ``directory`` and return its path.
+
+    The folder must not exist or be empty; files are written to a temporary folder
+    beside it first and moved into place only when all are complete.
+    """
+    target = Path(directory)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"dataset folder {str(target)!r} exists and is not empty")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        info = dataset.info.model_dump(mode="json")
+        (staging / INFO_FILE).write_text(
+            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        for model in ENTITIES:
+            cols = columns(model)
+            encoders = [(c.name, _encoder(c)) for c in cols]
+            with open(staging / file_name(model), "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow([c.name for c in cols])
+                writer.writerows(
+                    [encode(getattr(record, name)) for name, encode in encoders]
+                    for record in dataset.records(model)
+                )
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+# -- reading ---------------------------------------------------------------------------
+
+_PARSE_MESSAGES = {
+    "missing": "required; must not be empty",
+    "float_parsing": "not a number",
+    "finite_number": "not a finite number",
+    "int_parsing": "not an integer",
+    "int_from_float": "not an integer",
+    "date_parsing": "not a date",
+    "date_from_datetime_parsing": "not a date",
+    "date_from_datetime_inexact": "not a date",
+    "time_parsing": "not a time of day",
+    "enum": "not an allowed value",
+    "greater_than": "out of range",
+    "greater_than_equal": "out of range",
+    "less_than": "out of range",
+    "less_than_equal": "out of range",
+    "string_too_short": "too short",
+    "string_too_long": "too long",
+}
+
+
+def _message(error: ErrorDetails, column: Column | None) -> str:
+    kind = error["type"]
+    if kind == "value_error":
+        ctx = error.get("ctx") or {}
+        return str(ctx.get("error", error["msg"]))
+    if kind == "missing":
+        return _PARSE_MESSAGES[kind]
+    if kind == "string_pattern_mismatch" and column is not None:
+        if column.pattern == ID_PATTERN:
+            return (
+                "not a valid identifier; allowed: letters, digits and . _ : - "
+                "(starting with a letter or digit), at most 64 characters"
+            )
+        return f"does not match the allowed pattern {column.pattern}"
+    reason = _PARSE_MESSAGES.get(kind, error["msg"])
+    if column is None:
+        return reason
+    return f"{reason}; allowed: {column.allowed}"
+
+
+def _read_info(directory: Path, issues: list[ValidationIssue]) -> DatasetInfo:
+    path = directory / INFO_FILE
+    if not path.is_file():
+        issues.append(
+            ValidationIssue(
+                INFO_FILE, None, None, None, "missing file; it records the schema version"
+            )
+        )
+        return DatasetInfo()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        info = DatasetInfo.model_validate(raw)
+    except (ValueError, ValidationError) as error:
+        message = str(error).splitlines()[0]
+        issues.append(
+            ValidationIssue(INFO_FILE, None, None, None, f"not valid JSON metadata: {message}")
+        )
+        return DatasetInfo()
+    if info.format != DATASET_FORMAT:
+        issues.append(
+            ValidationIssue(
+                INFO_FILE,
+                None,
+                "format",
+                info.format,
+                f"not an OpenECT dataset; expected {DATASET_FORMAT!r}",
+            )
+        )
+    major = info.schema_version.split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        issues.append(
+            ValidationIssue(
+                INFO_FILE,
+                None,
+                "schema_version",
+                info.schema_version,
+                f"unsupported schema version; this version of OpenECT reads {major}.x = "
+                f"{SCHEMA_VERSION.split('.')[0]}.x",
+            )
+        )
+    return info
+
+
+def _check_header(model: type[Record], header: list[str], issues: list[ValidationIssue]) -> bool:
+    """Report header problems; return whether the rows can still be read."""
+    name = file_name(model)
+    expected = [c.name for c in columns(model)]
+    optional = set(getattr(model, "optional_columns", lambda: ())())
+    index = column_index(model)
+    readable = True
+    for column in header:
+        if column not in index:
+            issues.append(
+                ValidationIssue(
+                    name, 1, column, column, f"unknown column; allowed: {', '.join(expected)}"
+                )
+            )
+    for column in expected:
+        if column not in header and column not in optional:
+            issues.append(ValidationIssue(name, 1, column, None, "missing column"))
+            if index[column].required:
+                readable = False
+    present = [c for c in header if c in index]
+    if present != [c for c in expected if c in present]:
+        issues.append(
+            ValidationIssue(
+                name,
+                1,
+                None,
+                ",".join(header),
+                f"columns out of order; expected: {','.join(expected)}",
+            )
+        )
+    if len(set(header)) != len(header):
+        issues.append(ValidationIssue(name, 1, None, ",".join(header), "repeated column name"))
+        readable = False
+    return readable
+
+
+def _parse_bool(text: str) -> bool | None:
+    return {"true": True, "false": False}.get(text)
+
+
+#: A reference cell of a row that failed validation: (file, line, column, value, table).
+PendingReference = tuple[str, int, str, str, str]
+
+
+def _read_table(
+    directory: Path,
+    model: type[Record],
+    issues: list[ValidationIssue],
+    pending: list[PendingReference],
+) -> tuple[list[Record], list[int], set[str] | None]:
+    """Read one CSV file: valid records, their line numbers and every identifier seen.
+
+    The identifiers are ``None`` when the file is missing or cannot be read.
+
+    References of rows that fail validation are added to ``pending`` so that they can
+    still be checked once every file is read.
+    """
+    name = file_name(model)
+    path = directory / name
+    records: list[Record] = []
+    lines: list[int] = []
+    ids: set[str] = set()
+    if not path.is_file():
+        issues.append(
+            ValidationIssue(
+                name,
+                None,
+                None,
+                None,
+                "missing file; every table must be present (header only when empty)",
+            )
+        )
+        return records, lines, None
+    index = column_index(model)
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                issues.append(
+                    ValidationIssue(name, None, None, None, "empty file; the header row is missing")
+                )
+                return records, lines, None
+            readable = _check_header(model, header, issues)
+            fields = [index.get(column) for column in header]
+            id_position = header.index(model.id_field) if model.id_field in header else None
+            ref_positions = [
+                (header.index(column), column, target)
+                for column, target in references(model).items()
+                if column in header
+            ]
+            for row in reader:
+                line = reader.line_num
+                if id_position is not None and id_position < len(row) and row[id_position]:
+                    ids.add(row[id_position])
+                if not readable:
+                    continue
+                if len(row) != len(header):
+                    issues.append(
+                        ValidationIssue(
+                            name,
+                            line,
+                            None,
+                            None,
+                            f"{len(row)} cells but the header has {len(header)}",
+                        )
+                    )
+                    continue
+                record = _parse_row(model, name, line, fields, row, issues)
+                if record is not None:
+                    records.append(record)
+                    lines.append(line)
+                else:
+                    pending.extend(
+                        (name, line, column, row[position], target)
+                        for position, column, target in ref_positions
+                        if row[position]
+                    )
+    except UnicodeDecodeError as error:
+        issues.append(
+            ValidationIssue(
+                name, None, None, None, f"not UTF-8 text: {error.reason} at byte {error.start}"
+            )
+        )
+        return records, lines, None
+    return records, lines, ids
+
+
+def _parse_row(
+    model: type[Record],
+    name: str,
+    line: int,
+    fields: list[Column | None],
+    row: list[str],
+    issues: list[ValidationIssue],
+) -> Record | None:
+    values: dict[str, Any] = {}
+    cell_errors = False
+    for column, text in zip(fields, row, strict=True):
+        if column is None or text == "":
+            continue
+        if column.kind == "bool":
+            parsed = _parse_bool(text)
+            if parsed is None:
+                issues.append(
+                    ValidationIssue(
+                        name, line, column.name, text, f"not a boolean; allowed: {column.allowed}"
+                    )
+                )
+                cell_errors = True
+                continue
+            values[column.name] = parsed
+        elif column.kind == "list":
+            values[column.name] = text.split(LIST_SEPARATOR)
+        else:
+            values[column.name] = text
+    try:
+        record = model.model_validate(values)
+    except ValidationError as error:
+        index = column_index(model)
+        for detail in error.errors(include_url=False):
+            loc = detail["loc"]
+            column_name = str(loc[0]) if loc else None
+            column = index.get(column_name) if column_name else None
+            value: Any = values.get(column_name, "") if column_name else None
+            if column is not None and column.kind == "list" and len(loc) > 1:
+                value = value[int(loc[1])]
+            issues.append(
+                ValidationIssue(name, line, column_name, _cell(value), _message(detail, column))
+            )
+        return None
+    return None if cell_errors else record
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(value)
+    return "" if value is None else str(value)
+
+
+_FILE_ORDER = {INFO_FILE: 0} | {file_name(m): i + 1 for i, m in enumerate(ENTITIES)}
+
+
+def _file_order(issue: ValidationIssue) -> tuple[int, int]:
+    """Sort key: dataset.json, then files in data-model order, then line number."""
+    return _FILE_ORDER.get(issue.file, len(_FILE_ORDER)), issue.row or 0
+
+
+def load_dataset(directory: str | os.PathLike[str]) -> tuple[Dataset, ValidationReport]:
+    """Read and validate a dataset folder.
+
+    Returns the dataset (only its valid rows) and the report of every problem. Use
+    :func:`read_dataset` when a dataset with problems must not be used at all.
+    """
+    folder = Path(directory)
+    report = ValidationReport()
+    if not folder.is_dir():
+        report.issues.append(
+            ValidationIssue(
+                str(folder), None, None, None, "not a folder; a dataset is a folder of CSV files"
+            )
+        )
+        return Dataset(), report
+    issues: list[ValidationIssue] = []
+    dataset = Dataset(info=_read_info(folder, issues))
+    lines: dict[str, list[int]] = {}
+    known: dict[str, set[str] | None] = {}
+    pending: list[PendingReference] = []
+    for model in ENTITIES:
+        records, numbers, ids = _read_table(folder, model, issues, pending)
+        getattr(dataset, model.table).extend(records)
+        lines[model.table] = numbers
+        known[model.table] = ids
+    for name, line, column, value, target in pending:
+        ids = known[target]
+        if ids is not None and value not in ids:
+            issues.append(
+                ValidationIssue(
+                    name, line, column, value, f"unknown {column}: no such row in {target}.csv"
+                )
+            )
+    issues.extend(check_dataset(dataset, lines=lines, known_ids=known))
+    issues.sort(key=_file_order)
+    report.issues = issues
+    report.counts = dataset.counts()
+    return dataset, report
+
+
+def read_dataset(directory: str | os.PathLike[str]) -> Dataset:
+    """Read a dataset folder; raise :class:`DatasetError` with every problem if invalid."""
+    dataset, report = load_dataset(directory)
+    if not report.valid:
+        raise DatasetError(report)
+    return dataset

@@ -1,0 +1,141 @@
+"""Controlled vocabularies of the canonical data model (``docs/dataset.md``).
+
+Every enum value is the exact string used in the CSV dataset, the registry and the API.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Sex(StrEnum):
+    """Administrative sex: female, male, other/unspecified."""
+
+    F = "F"
+    M = "M"
+    X = "X"
+
+
+class PrimaryTumour(StrEnum):
+    """Histology of the primary tumour whose cutaneous metastases are treated."""
+
+    MELANOMA = "melanoma"
+    BREAST = "breast"
+    SCC_SKIN = "scc_skin"
+    BCC = "bcc"
+    KAPOSI = "kaposi"
+    SARCOMA = "sarcoma"
+    OTHER = "other"
+
+
+class BrafStatus(StrEnum):
+    """BRAF V600 mutation status of the melanoma."""
+
+    MUTANT = "mutant"
+    WILDTYPE = "wildtype"
+    UNKNOWN = "unknown"
+
+
+class DeathCause(StrEnum):
+    """Cause of death, when the patient has died."""
+
+    MELANOMA = "melanoma"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class BodySite(StrEnum):
+    """Anatomical region of a treated lesion."""
+
+    HEAD_NECK = "head_neck"
+    TRUNK_ANTERIOR = "trunk_anterior"
+    TRUNK_POSTERIOR = "trunk_posterior"
+    UPPER_LIMB_LEFT = "upper_limb_left"
+    UPPER_LIMB_RIGHT = "upper_limb_right"
+    LOWER_LIMB_LEFT = "lower_limb_left"
+    LOWER_LIMB_RIGHT = "lower_limb_right"
+    GENITAL_PERINEAL = "genital_perineal"
+
+
+class Layer(StrEnum):
+    """Tissue layer in which the metastasis lies."""
+
+    CUTANEOUS = "cutaneous"
+    SUBCUTANEOUS = "subcutaneous"
+
+
+class Symptom(StrEnum):
+    """Symptom attributed to a lesion at baseline."""
+
+    PAIN = "pain"
+    BLEEDING = "bleeding"
+    ODOUR = "odour"
+    INFECTION = "infection"
+    EXUDATE = "exudate"
+
+
+class Anaesthesia(StrEnum):
+    """Anaesthesia used for an ECT session."""
+
+    LOCAL = "local"
+    LOCAL_SEDATION = "local_sedation"
+    GENERAL = "general"
+
+
+class Drug(StrEnum):
+    """Cytotoxic drug of an ECT session."""
+
+    BLEOMYCIN = "bleomycin"
+    CISPLATIN = "cisplatin"
+
+
+class Route(StrEnum):
+    """Route of drug administration."""
+
+    INTRAVENOUS = "intravenous"
+    INTRATUMOURAL = "intratumoural"
+
+
+class AssessmentMethod(StrEnum):
+    """How a lesion was measured at a follow-up visit."""
+
+    CALIPER = "caliper"
+    PHOTO = "photo"
+    ULTRASOUND = "ultrasound"
+    HISTOLOGY = "histology"
+
+
+class ResponseCategory(StrEnum):
+    """Tumour response category (RECIST 1.1 adapted to skin, or WHO)."""
+
+    CR = "CR"
+    PR = "PR"
+    SD = "SD"
+    PD = "PD"
+
+
+class AgentClass(StrEnum):
+    """Class of a systemic anticancer therapy."""
+
+    ANTI_PD1 = "anti_pd1"
+    ANTI_CTLA4 = "anti_ctla4"
+    ANTI_PD1_CTLA4 = "anti_pd1_ctla4"
+    BRAF_MEK = "braf_mek"
+    CHEMOTHERAPY = "chemotherapy"
+    OTHER = "other"
+
+
+#: Agent classes that count as immunotherapy (immune checkpoint inhibitors).
+IMMUNOTHERAPY_CLASSES: frozenset[AgentClass] = frozenset(
+    {AgentClass.ANTI_PD1, AgentClass.ANTI_CTLA4, AgentClass.ANTI_PD1_CTLA4}
+)
+
+#: Stage groups accepted in ``patients.stage`` (AJCC 8th edition groups, with the
+#: melanoma M1 categories written ``IV-M1a`` ... ``IV-M1d``).
+AJCC_STAGES: tuple[str, ...] = (
+    "0",
+    "I", "IA", "IB",
+    "II", "IIA", "IIB", "IIC",
+    "III", "IIIA", "IIIB", "IIIC", "IIID",
+    "IV", "IV-M1a", "IV-M1b", "IV-M1c", "IV-M1d",
+)  # fmt: skip

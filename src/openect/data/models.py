@@ -1,0 +1,391 @@
+"""Canonical entities of OpenECT (one model per file of the interchange dataset).
+
+These pydantic models are the single field list of the project: the CSV dataset, the
+registry tables, the API schemas and the FHIR / CDISC ODM exports are derived from
+them. Field names are the CSV column names and field order is the column order.
+
+Units: lengths in millimetres (mm), bleomycin doses in international units (IU),
+cisplatin doses in milligrams (mg), voltages in volts (V), currents in amperes (A),
+pulse durations in microseconds (us), frequencies in hertz (Hz).
+
+Each field carries its unit (``unit``) and, for references to another entity,
+the referenced table (``references``) in its ``json_schema_extra``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
+
+from openect.data.enums import (
+    AJCC_STAGES,
+    AgentClass,
+    Anaesthesia,
+    AssessmentMethod,
+    BodySite,
+    BrafStatus,
+    DeathCause,
+    Drug,
+    Layer,
+    PrimaryTumour,
+    ResponseCategory,
+    Route,
+    Sex,
+    Symptom,
+)
+
+#: Identifiers: a letter or digit, then letters, digits and ``. _ : -``; at most 64.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+#: Electrode catalogue id, optionally followed by ``:DEVICE-CODE`` (e.g. ``linear:N-10-4B``).
+ELECTRODE_PATTERN = r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]+)?$"
+
+#: Largest plausible total dose per session, by drug (IU bleomycin, mg cisplatin).
+MAX_SESSION_DOSE: dict[Drug, float] = {Drug.BLEOMYCIN: 100_000.0, Drug.CISPLATIN: 200.0}
+DOSE_UNIT: dict[Drug, str] = {Drug.BLEOMYCIN: "IU", Drug.CISPLATIN: "mg"}
+
+
+def _id(description: str) -> Any:
+    return Field(pattern=ID_PATTERN, description=description)
+
+
+def _ref(table: str, description: str, *, required: bool = True) -> Any:
+    extra: JsonDict = {"references": table}
+    if required:
+        return Field(pattern=ID_PATTERN, description=description, json_schema_extra=extra)
+    return Field(None, pattern=ID_PATTERN, description=description, json_schema_extra=extra)
+
+
+def _quantity(
+    unit: str,
+    description: str,
+    *,
+    required: bool = False,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+) -> Any:
+    extra: JsonDict = {"unit": unit}
+    default: Any = ... if required else None
+    return Field(default, description=description, json_schema_extra=extra, gt=gt, ge=ge, le=le)
+
+
+class Record(BaseModel):
+    """Base of every entity: immutable, no unknown fields, finite numbers only."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, use_enum_values=False
+    )
+
+    #: File stem of the entity in the dataset (``patients`` -> ``patients.csv``).
+    table: ClassVar[str]
+    #: Name of the identifier field (always the first field).
+    id_field: ClassVar[str]
+
+    @property
+    def id(self) -> str:
+        """Identifier of this record."""
+        value = getattr(self, self.id_field)
+        assert isinstance(value, str)
+        return value
+
+
+class Centre(Record):
+    """A treating centre of the register."""
+
+    table: ClassVar[str] = "centres"
+    id_field: ClassVar[str] = "centre_id"
+
+    centre_id: str = _id("Centre identifier")
+    name: str = Field(min_length=1, max_length=200, description="Centre name")
+    country: str | None = Field(
+        None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code"
+    )
+
+
+class Patient(Record):
+    """A patient treated with ECT (pseudonymised; year of birth only)."""
+
+    table: ClassVar[str] = "patients"
+    id_field: ClassVar[str] = "patient_id"
+
+    patient_id: str = _id("Pseudonym; never a hospital number or a name")
+    centre_id: str = _ref("centres", "Treating centre")
+    sex: Sex
+    birth_year: int = Field(ge=1900, le=2100, description="Year of birth")
+    primary_tumour: PrimaryTumour
+    stage: str | None = Field(None, description="AJCC 8th edition stage group at first ECT")
+    braf_status: BrafStatus | None = None
+    ecog: int | None = Field(None, ge=0, le=4, description="ECOG performance status at first ECT")
+    visceral_metastases: bool | None = Field(None, description="Visceral metastases at first ECT")
+    last_contact_date: dt.date | None = None
+    death_date: dt.date | None = None
+    death_cause: DeathCause | None = Field(None, description="Empty while the patient is alive")
+
+    @field_validator("stage")
+    @classmethod
+    def _stage_known(cls, value: str | None) -> str | None:
+        if value is not None and value not in AJCC_STAGES:
+            raise ValueError(f"not an AJCC stage group; allowed: {', '.join(AJCC_STAGES)}")
+        return value
+
+    @field_validator("death_date")
+    @classmethod
+    def _death_after_birth(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        birth_year = info.data.get("birth_year")
+        if value is not None and birth_year is not None and value.year < birth_year:
+            raise ValueError(f"before the year of birth {birth_year}")
+        return value
+
+    @field_validator("death_cause")
+    @classmethod
+    def _cause_needs_death(
+        cls, value: DeathCause | None, info: ValidationInfo
+    ) -> DeathCause | None:
+        if value is not None and info.data.get("death_date") is None:
+            raise ValueError("given without a death_date; leave empty while alive")
+        return value
+
+
+class Lesion(Record):
+    """One treated cutaneous or subcutaneous metastasis, measured at baseline."""
+
+    table: ClassVar[str] = "lesions"
+    id_field: ClassVar[str] = "lesion_id"
+
+    lesion_id: str = _id("Lesion identifier")
+    patient_id: str = _ref("patients", "Patient")
+    body_site: BodySite
+    layer: Layer
+    baseline_date: dt.date
+    longest_diameter_mm: float = _quantity(
+        "mm", "Longest diameter at baseline", required=True, gt=0, le=500
+    )
+    perpendicular_diameter_mm: float | None = _quantity(
+        "mm", "Diameter perpendicular to the longest, at baseline", gt=0, le=500
+    )
+    thickness_mm: float | None = _quantity(
+        "mm", "Depth of the deepest part below the skin surface", gt=0, le=200
+    )
+    ulcerated: bool | None = None
+    bleeding: bool | None = None
+    previously_irradiated: bool | None = None
+    symptoms: list[Symptom] = Field(default_factory=list, description="Symptoms at baseline")
+
+    @field_validator("perpendicular_diameter_mm")
+    @classmethod
+    def _perpendicular_not_longer(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _check_perpendicular(value, info)
+
+
+class Session(Record):
+    """One ECT session: a drug administration followed by electrode applications."""
+
+    table: ClassVar[str] = "sessions"
+    id_field: ClassVar[str] = "session_id"
+
+    session_id: str = _id("Session identifier")
+    patient_id: str = _ref("patients", "Patient")
+    session_date: dt.date
+    session_number: int = Field(
+        ge=1, le=100, description="1 for the first ECT, 2 for the first retreatment, ..."
+    )
+    anaesthesia: Anaesthesia | None = None
+    drug: Drug
+    route: Route
+    dose: float | None = _quantity(
+        "IU|mg", "Total dose given: IU of bleomycin or mg of cisplatin", gt=0
+    )
+    dose_per_m2: float | None = _quantity(
+        "IU/m2", "Intravenous bleomycin dose per body-surface area", gt=0, le=30_000
+    )
+    bsa_m2: float | None = _quantity("m2", "Body-surface area", ge=0.5, le=3.5)
+    height_cm: float | None = _quantity("cm", "Height at the session", ge=50, le=250)
+    weight_kg: float | None = _quantity("kg", "Weight at the session", ge=20, le=300)
+    creatinine_clearance_ml_min: float | None = _quantity(
+        "mL/min", "Creatinine clearance", gt=0, le=300
+    )
+    bolus_end_time: dt.time | None = Field(None, description="End of the IV bolus or IT injection")
+    rule_set: str | None = Field(
+        None, pattern=ID_PATTERN, description="Protocol rule set id used for planning"
+    )
+    operator: str | None = Field(None, pattern=ID_PATTERN, description="Pseudonymous operator code")
+
+    @field_validator("dose")
+    @classmethod
+    def _dose_within_drug_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        drug = info.data.get("drug")
+        if value is not None and drug is not None and value > MAX_SESSION_DOSE[drug]:
+            raise ValueError(
+                f"out of range for {drug.value}: allowed > 0 and <= "
+                f"{MAX_SESSION_DOSE[drug]:g} {DOSE_UNIT[drug]}"
+            )
+        return value
+
+    @field_validator("dose_per_m2")
+    @classmethod
+    def _per_m2_only_iv_bleomycin(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return value
+        if info.data.get("route") is Route.INTRATUMOURAL:
+            raise ValueError("given for an intratumoural session; it applies to intravenous only")
+        if info.data.get("drug") is Drug.CISPLATIN:
+            raise ValueError("given for cisplatin; it applies to intravenous bleomycin only")
+        return value
+
+
+class Application(Record):
+    """One electrode application: one pulse train delivered to one lesion."""
+
+    table: ClassVar[str] = "applications"
+    id_field: ClassVar[str] = "application_id"
+
+    application_id: str = _id("Application identifier")
+    session_id: str = _ref("sessions", "Session")
+    lesion_id: str = _ref("lesions", "Lesion")
+    time: dt.time | None = Field(None, description="Time of day the pulses were delivered")
+    electrode: str = Field(
+        pattern=ELECTRODE_PATTERN,
+        description="Electrode catalogue id (plate, linear, hexagonal, finger), "
+        "optionally ':DEVICE-CODE'",
+    )
+    voltage_v: float | None = _quantity("V", "Applied voltage", gt=0, le=3000)
+    pulses: int | None = Field(None, ge=1, le=100, description="Number of pulses in the train")
+    frequency_hz: float | None = _quantity("Hz", "Pulse repetition frequency", gt=0, le=10_000)
+    pulse_duration_us: float | None = _quantity("us", "Duration of one pulse", gt=0, le=10_000)
+    current_a: float | None = _quantity("A", "Peak current recorded by the generator", ge=0, le=100)
+    complete: bool | None = Field(None, description="False if the generator aborted the train")
+
+
+class Assessment(Record):
+    """One measurement of one lesion at a follow-up visit.
+
+    The response category is derived (``openect.response``); ``override_response`` is
+    honoured only together with ``override_reason``.
+    """
+
+    table: ClassVar[str] = "assessments"
+    id_field: ClassVar[str] = "assessment_id"
+
+    assessment_id: str = _id("Assessment identifier")
+    lesion_id: str = _ref("lesions", "Lesion")
+    assessment_date: dt.date
+    longest_diameter_mm: float = _quantity(
+        "mm", "Longest diameter; 0 = no residual lesion", required=True, ge=0, le=500
+    )
+    perpendicular_diameter_mm: float | None = _quantity(
+        "mm", "Diameter perpendicular to the longest", ge=0, le=500
+    )
+    method: AssessmentMethod | None = None
+    assessor: str | None = Field(None, pattern=ID_PATTERN, description="Pseudonymous assessor code")
+    override_response: ResponseCategory | None = None
+    override_reason: str | None = Field(None, min_length=1, max_length=500)
+
+    @field_validator("perpendicular_diameter_mm")
+    @classmethod
+    def _perpendicular_not_longer(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _check_perpendicular(value, info)
+
+    @field_validator("override_reason")
+    @classmethod
+    def _reason_only_with_override(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("override_response") is None:
+            raise ValueError("given without an override_response")
+        return value
+
+    @classmethod
+    def optional_columns(cls) -> tuple[str, ...]:
+        """Trailing columns a dataset may omit (older exports have no overrides)."""
+        return ("override_response", "override_reason")
+
+
+class AdverseEvent(Record):
+    """An adverse event graded by CTCAE v5."""
+
+    table: ClassVar[str] = "adverse_events"
+    id_field: ClassVar[str] = "event_id"
+
+    event_id: str = _id("Adverse event identifier")
+    patient_id: str = _ref("patients", "Patient")
+    session_id: str | None = _ref("sessions", "Session the event is attributed to", required=False)
+    onset_date: dt.date
+    term: str = Field(min_length=1, max_length=200, description="CTCAE v5 term")
+    grade: int = Field(ge=1, le=5, description="CTCAE grade")
+    serious: bool | None = None
+
+
+class PatientReported(Record):
+    """A patient-reported outcome questionnaire: pain NRS, EQ-5D-3L and EQ-VAS."""
+
+    table: ClassVar[str] = "patient_reported"
+    id_field: ClassVar[str] = "report_id"
+
+    report_id: str = _id("Report identifier")
+    patient_id: str = _ref("patients", "Patient")
+    report_date: dt.date
+    pain_nrs: int | None = Field(None, ge=0, le=10, description="Pain numeric rating scale")
+    eq5d_mobility: int | None = Field(None, ge=1, le=3, description="EQ-5D-3L mobility level")
+    eq5d_selfcare: int | None = Field(None, ge=1, le=3, description="EQ-5D-3L self-care level")
+    eq5d_activity: int | None = Field(
+        None, ge=1, le=3, description="EQ-5D-3L usual activities level"
+    )
+    eq5d_pain: int | None = Field(None, ge=1, le=3, description="EQ-5D-3L pain/discomfort level")
+    eq5d_anxiety: int | None = Field(
+        None, ge=1, le=3, description="EQ-5D-3L anxiety/depression level"
+    )
+    eq_vas: int | None = Field(None, ge=0, le=100, description="EQ visual analogue scale")
+
+
+class SystemicTherapy(Record):
+    """A line of systemic anticancer therapy (start and, if ended, end date)."""
+
+    table: ClassVar[str] = "systemic_therapies"
+    id_field: ClassVar[str] = "therapy_id"
+
+    therapy_id: str = _id("Therapy identifier")
+    patient_id: str = _ref("patients", "Patient")
+    agent_class: AgentClass
+    agent: str | None = Field(None, min_length=1, max_length=200, description="e.g. pembrolizumab")
+    start_date: dt.date
+    end_date: dt.date | None = Field(None, description="Empty while ongoing")
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start_date")
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"before start_date {start.isoformat()}")
+        return value
+
+
+def _check_perpendicular(value: float | None, info: ValidationInfo) -> float | None:
+    longest = info.data.get("longest_diameter_mm")
+    if value is not None and longest is not None and value > longest:
+        raise ValueError(f"longer than longest_diameter_mm ({longest:g}); allowed <= longest")
+    return value
+
+
+#: Entities in dataset order: referenced tables come before the tables that refer to them.
+ENTITIES: tuple[type[Record], ...] = (
+    Centre,
+    Patient,
+    Lesion,
+    Session,
+    Application,
+    Assessment,
+    AdverseEvent,
+    PatientReported,
+    SystemicTherapy,
+)
+
+
+def references(model: type[Record]) -> dict[str, str]:
+    """Map each reference field of ``model`` to the table it refers to."""
+    out: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and "references" in extra:
+            out[name] = str(extra["references"])
+    return out

@@ -1,0 +1,169 @@
+"""Column specifications derived from the canonical models.
+
+Everything that needs a field list (the CSV codec, validation messages, the
+``openect data schema`` command, later the registry tables and exports) reads it
+from here, and this module reads it from the pydantic models: never typed twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin
+
+import annotated_types as at
+
+from openect.data.models import ENTITIES, Record
+
+Kind = Literal["str", "int", "float", "bool", "date", "time", "enum", "list"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a dataset table, as derived from a model field."""
+
+    name: str
+    kind: Kind
+    required: bool
+    description: str | None
+    unit: str | None
+    references: str | None
+    enum: type[StrEnum] | None
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    pattern: str | None = None
+
+    @property
+    def allowed(self) -> str:
+        """Human description of the allowed values, e.g. ``0 to 4`` or ``> 0 and <= 500``."""
+        if self.enum is not None:
+            prefix = "semicolon-separated list of " if self.kind == "list" else "one of "
+            return prefix + ", ".join(member.value for member in self.enum)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "date":
+            return "a date YYYY-MM-DD"
+        if self.kind == "time":
+            return "a time of day HH:MM or HH:MM:SS"
+        parts: list[str] = []
+        if self.ge is not None and self.le is not None:
+            return f"{_num(self.ge)} to {_num(self.le)}" + _unit(self.unit)
+        if self.gt is not None:
+            parts.append(f"> {_num(self.gt)}")
+        if self.ge is not None:
+            parts.append(f">= {_num(self.ge)}")
+        if self.lt is not None:
+            parts.append(f"< {_num(self.lt)}")
+        if self.le is not None:
+            parts.append(f"<= {_num(self.le)}")
+        if parts:
+            return " and ".join(parts) + _unit(self.unit)
+        if self.kind == "int":
+            return "an integer"
+        if self.kind == "float":
+            return "a number" + _unit(self.unit)
+        if self.pattern is not None:
+            return f"text matching {self.pattern}"
+        return "text"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unit(unit: str | None) -> str:
+    return f" {unit}" if unit else ""
+
+
+def _kind(annotation: Any) -> tuple[Kind, type[StrEnum] | None]:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _kind(inner[0])
+    if origin is list:
+        (item,) = get_args(annotation)
+        return "list", item
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return "enum", annotation
+    simple: dict[Any, Kind] = {
+        str: "str",
+        int: "int",
+        float: "float",
+        bool: "bool",
+        dt.date: "date",
+        dt.time: "time",
+    }
+    return simple[annotation], None
+
+
+@cache
+def columns(model: type[Record]) -> tuple[Column, ...]:
+    """The columns of ``model``'s table, in data-model order."""
+    out: list[Column] = []
+    for name, info in model.model_fields.items():
+        kind, enum = _kind(info.annotation)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        bounds: dict[str, Any] = {}
+        for meta in info.metadata:
+            for key in ("gt", "ge", "lt", "le"):
+                if isinstance(meta, getattr(at, key.capitalize())):
+                    bounds[key] = getattr(meta, key)
+            if hasattr(meta, "pattern") and meta.pattern is not None:
+                bounds["pattern"] = meta.pattern
+        unit = extra.get("unit")
+        reference = extra.get("references")
+        out.append(
+            Column(
+                name=name,
+                kind=kind,
+                required=info.is_required(),
+                description=info.description,
+                unit=str(unit) if unit is not None else None,
+                references=str(reference) if reference is not None else None,
+                enum=enum,
+                **bounds,
+            )
+        )
+    return tuple(out)
+
+
+@cache
+def column_index(model: type[Record]) -> dict[str, Column]:
+    """Columns of ``model`` by name."""
+    return {column.name: column for column in columns(model)}
+
+
+def file_name(model: type[Record]) -> str:
+    """CSV file name of a model's table, e.g. ``lesions.csv``."""
+    return f"{model.table}.csv"
+
+
+def describe() -> list[dict[str, Any]]:
+    """The whole dataset schema as JSON-serialisable dicts (files, columns, rules)."""
+    tables: list[dict[str, Any]] = []
+    for model in ENTITIES:
+        tables.append(
+            {
+                "file": file_name(model),
+                "id": model.id_field,
+                "description": (model.__doc__ or "").strip().splitlines()[0],
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.kind,
+                        "required": c.required,
+                        "allowed": c.allowed,
+                        "unit": c.unit,
+                        "references": c.references,
+                        "description": c.description,
+                    }
+                    for c in columns(model)
+                ],
+            }
+        )
+    return tables

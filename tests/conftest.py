@@ -1,0 +1,247 @@
+"""Shared fixtures: a small, hand-written, valid dataset that tests can break on purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from openect.data.csvio import write_dataset
+from openect.data.dataset import Dataset, DatasetInfo
+from openect.data.enums import (
+    AgentClass,
+    Anaesthesia,
+    AssessmentMethod,
+    BodySite,
+    BrafStatus,
+    Drug,
+    Layer,
+    PrimaryTumour,
+    Route,
+    Sex,
+    Symptom,
+)
+from openect.data.models import (
+    AdverseEvent,
+    Application,
+    Assessment,
+    Centre,
+    Lesion,
+    Patient,
+    PatientReported,
+    Session,
+    SystemicTherapy,
+)
+
+D = dt.date
+
+
+def small_dataset() -> Dataset:
+    """Two centres, two melanoma patients, three lesions, one session each, follow-up."""
+    ds = Dataset(info=DatasetInfo(description="hand-written test dataset"))
+    ds.centres = [
+        Centre(centre_id="C01", name="Test centre one", country="GB"),
+        Centre(centre_id="C02", name="Test centre two", country="SI"),
+    ]
+    ds.patients = [
+        Patient(
+            patient_id="P1",
+            centre_id="C01",
+            sex=Sex.F,
+            birth_year=1950,
+            primary_tumour=PrimaryTumour.MELANOMA,
+            stage="IIIC",
+            braf_status=BrafStatus.MUTANT,
+            ecog=1,
+            visceral_metastases=False,
+            last_contact_date=D(2021, 6, 1),
+        ),
+        Patient(
+            patient_id="P2",
+            centre_id="C02",
+            sex=Sex.M,
+            birth_year=1940,
+            primary_tumour=PrimaryTumour.MELANOMA,
+            stage="IV-M1c",
+            braf_status=BrafStatus.WILDTYPE,
+            ecog=2,
+            visceral_metastases=True,
+            last_contact_date=D(2020, 9, 1),
+            death_date=D(2020, 9, 1),
+            death_cause="melanoma",
+        ),
+    ]
+    ds.lesions = [
+        Lesion(
+            lesion_id="P1-L1",
+            patient_id="P1",
+            body_site=BodySite.LOWER_LIMB_LEFT,
+            layer=Layer.CUTANEOUS,
+            baseline_date=D(2020, 3, 1),
+            longest_diameter_mm=12.0,
+            perpendicular_diameter_mm=9.5,
+            thickness_mm=4.0,
+            ulcerated=True,
+            bleeding=False,
+            previously_irradiated=False,
+            symptoms=[Symptom.PAIN, Symptom.EXUDATE],
+        ),
+        Lesion(
+            lesion_id="P1-L2",
+            patient_id="P1",
+            body_site=BodySite.LOWER_LIMB_LEFT,
+            layer=Layer.SUBCUTANEOUS,
+            baseline_date=D(2020, 3, 1),
+            longest_diameter_mm=35.0,
+            perpendicular_diameter_mm=30.0,
+            thickness_mm=15.0,
+        ),
+        Lesion(
+            lesion_id="P2-L1",
+            patient_id="P2",
+            body_site=BodySite.TRUNK_POSTERIOR,
+            layer=Layer.CUTANEOUS,
+            baseline_date=D(2020, 4, 20),
+            longest_diameter_mm=8.0,
+        ),
+    ]
+    ds.sessions = [
+        Session(
+            session_id="P1-S1",
+            patient_id="P1",
+            session_date=D(2020, 3, 2),
+            session_number=1,
+            anaesthesia=Anaesthesia.GENERAL,
+            drug=Drug.BLEOMYCIN,
+            route=Route.INTRAVENOUS,
+            dose=25_500.0,
+            dose_per_m2=15_000.0,
+            bsa_m2=1.7,
+            height_cm=165.0,
+            weight_kg=63.0,
+            creatinine_clearance_ml_min=61.5,
+            bolus_end_time=dt.time(9, 5),
+            rule_set="esope-2006",
+            operator="OP-C01-1",
+        ),
+        Session(
+            session_id="P2-S1",
+            patient_id="P2",
+            session_date=D(2020, 4, 21),
+            session_number=1,
+            anaesthesia=Anaesthesia.LOCAL,
+            drug=Drug.BLEOMYCIN,
+            route=Route.INTRATUMOURAL,
+            dose=250.0,
+            bolus_end_time=dt.time(14, 0, 30),
+        ),
+    ]
+    ds.applications = [
+        Application(
+            application_id="P1-S1-A1",
+            session_id="P1-S1",
+            lesion_id="P1-L1",
+            time=dt.time(9, 15),
+            electrode="linear:N-10-4B",
+            voltage_v=400.0,
+            pulses=8,
+            frequency_hz=5000.0,
+            pulse_duration_us=100.0,
+            current_a=2.4,
+            complete=True,
+        ),
+        Application(
+            application_id="P1-S1-A2",
+            session_id="P1-S1",
+            lesion_id="P1-L2",
+            time=dt.time(9, 16),
+            electrode="hexagonal",
+            voltage_v=730.0,
+            pulses=96,
+            frequency_hz=5000.0,
+            pulse_duration_us=100.0,
+            current_a=6.1,
+            complete=False,
+        ),
+        Application(
+            application_id="P2-S1-A1",
+            session_id="P2-S1",
+            lesion_id="P2-L1",
+            electrode="plate",
+        ),
+    ]
+    ds.assessments = [
+        Assessment(
+            assessment_id="P1-L1-V1",
+            lesion_id="P1-L1",
+            assessment_date=D(2020, 4, 5),
+            longest_diameter_mm=6.0,
+            perpendicular_diameter_mm=4.0,
+            method=AssessmentMethod.CALIPER,
+            assessor="AS-1",
+        ),
+        Assessment(
+            assessment_id="P1-L1-V2",
+            lesion_id="P1-L1",
+            assessment_date=D(2020, 5, 1),
+            longest_diameter_mm=0.0,
+            perpendicular_diameter_mm=0.0,
+            method=AssessmentMethod.PHOTO,
+        ),
+        Assessment(
+            assessment_id="P1-L2-V1",
+            lesion_id="P1-L2",
+            assessment_date=D(2020, 5, 1),
+            longest_diameter_mm=30.0,
+            override_response="PR",
+            override_reason="necrotic centre confirmed by ultrasound",
+        ),
+    ]
+    ds.adverse_events = [
+        AdverseEvent(
+            event_id="AE1",
+            patient_id="P1",
+            session_id="P1-S1",
+            onset_date=D(2020, 3, 3),
+            term="Pain",
+            grade=2,
+            serious=False,
+        ),
+    ]
+    ds.patient_reported = [
+        PatientReported(
+            report_id="PR1",
+            patient_id="P1",
+            report_date=D(2020, 3, 2),
+            pain_nrs=5,
+            eq5d_mobility=1,
+            eq5d_selfcare=1,
+            eq5d_activity=2,
+            eq5d_pain=2,
+            eq5d_anxiety=1,
+            eq_vas=70,
+        ),
+    ]
+    ds.systemic_therapies = [
+        SystemicTherapy(
+            therapy_id="T1",
+            patient_id="P1",
+            agent_class=AgentClass.ANTI_PD1,
+            agent="pembrolizumab",
+            start_date=D(2020, 2, 1),
+        ),
+    ]
+    return ds
+
+
+@pytest.fixture
+def dataset() -> Dataset:
+    """A fresh copy of the small valid dataset."""
+    return small_dataset()
+
+
+@pytest.fixture
+def dataset_dir(tmp_path: Path) -> Path:
+    """The small valid dataset written as a CSV folder."""
+    return write_dataset(small_dataset(), tmp_path / "small")
