@@ -82,3 +82,12 @@ def test_frames_have_dataset_columns_and_types(dataset: Dataset) -> None:
     assert list(lesions.columns) == [c.name for c in columns(Lesion)]
     assert str(lesions["baseline_date"].dtype).startswith("datetime64")
     assert lesions["longest_diameter_mm"].tolist() == [12.0, 35.0, 8.0]
+
+
+def test_schema_reference_in_docs_is_up_to_date() -> None:
+    from openect.data.schema import to_markdown
+
+    path = Path(__file__).parents[1] / "docs" / "dataset-schema.md"
+    assert path.read_text(encoding="utf-8") == to_markdown(), (
+        "regenerate with: openect data schema --markdown > docs/dataset-schema.md"
+    )

@@ -167,7 +167,9 @@ def test_events_after_death_are_each_reported(dataset_dir: Path) -> None:
     _, report = load_dataset(dataset_dir)
     where = {(i.file, i.column) for i in report.issues}
     assert where == {("lesions.csv", "baseline_date"), ("sessions.csv", "session_date")}
-    assert all("after the death_date of patient P2 (2020-04-01)" in i.message for i in report.issues)
+    assert all(
+        "after the death_date of patient P2 (2020-04-01)" in i.message for i in report.issues
+    )
 
 
 def test_death_before_birth(dataset_dir: Path) -> None:
@@ -195,7 +197,9 @@ def test_duplicate_identifier(dataset: Dataset, tmp_path: Path) -> None:
 def test_session_numbers_unique_and_in_date_order(dataset: Dataset, tmp_path: Path) -> None:
     first = dataset.sessions[0]
     dataset.sessions.append(
-        first.model_copy(update={"session_id": "P1-S2", "session_date": first.session_date.replace(month=6)})
+        first.model_copy(
+            update={"session_id": "P1-S2", "session_date": first.session_date.replace(month=6)}
+        )
     )
     issues = check_dataset(dataset)
     assert [(i.file, i.row, i.column) for i in issues] == [("sessions.csv", 4, "session_number")]
@@ -309,5 +313,7 @@ def test_all_problems_are_reported_at_once(dataset_dir: Path) -> None:
         ("lesions.csv", "patient_id"),
         ("applications.csv", "pulses"),
     ]
-    with pytest.raises(DatasetError, match=r"invalid dataset: centres.csv: .* \(and 4 more problems\)"):
+    with pytest.raises(
+        DatasetError, match=r"invalid dataset: centres.csv: .* \(and 4 more problems\)"
+    ):
         read_dataset(dataset_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +11,16 @@ import typer
 
 from openect.cli._output import CliError, check_range, emit_json, stderr, stdout, table
 from openect.data.csvio import load_dataset, write_dataset
-from openect.data.schema import describe
+from openect.data.schema import describe, to_markdown
 from openect.data.validation import ValidationReport
 
 app = typer.Typer(
     help="Validate, generate and describe datasets (a folder of CSV files).",
     no_args_is_help=True,
 )
+
+#: Centres of a synthetic register when ``--centres`` is not given.
+DEFAULT_CENTRES = 4
 
 #: Problems listed in the human output before "... and N more".
 SHOWN_PROBLEMS = 50
@@ -67,7 +71,12 @@ def synth(
     patients: Annotated[
         int, typer.Option("--patients", help="Number of patients (1 to 1,000,000).")
     ] = 200,
-    centres: Annotated[int, typer.Option("--centres", help="Number of centres (1 to 99).")] = 4,
+    centres: Annotated[
+        int | None,
+        typer.Option(
+            "--centres", help="Centres (1 to 99, at most --patients; default 4)."
+        ),
+    ] = None,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed >= 0 (same seed, same bytes).")
     ] = 0,
@@ -75,6 +84,7 @@ def synth(
 ) -> int:
     """Write a SYNTHETIC multi-centre melanoma ECT register (for demos, tests, benchmarks)."""
     check_range("--patients", patients, 1, 1_000_000)
+    centres = min(DEFAULT_CENTRES, patients) if centres is None else centres
     check_range("--centres", centres, 1, min(99, patients))
     check_range("--seed", seed, 0)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -105,9 +115,17 @@ def synth(
 
 
 @app.command("schema")
-def schema(as_json: JsonFlag = False) -> int:
+def schema(
+    as_json: JsonFlag = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown reference (docs/dataset-schema.md).")
+    ] = False,
+) -> int:
     """Show the dataset format: files, columns, types, allowed values and units."""
     tables = describe()
+    if markdown:
+        sys.stdout.write(to_markdown())
+        return 0
     if as_json:
         emit_json({"tables": tables})
         return 0

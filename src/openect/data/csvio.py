@@ -141,11 +141,8 @@ def _message(error: ErrorDetails, column: Column | None) -> str:
         return _PARSE_MESSAGES[kind]
     if kind == "string_pattern_mismatch" and column is not None:
         if column.pattern == ID_PATTERN:
-            return (
-                "not a valid identifier; allowed: letters, digits and . _ : - "
-                "(starting with a letter or digit), at most 64 characters"
-            )
-        return f"does not match the allowed pattern {column.pattern}"
+            return f"not a valid identifier; allowed: {column.allowed}"
+        return f"does not match the allowed pattern; allowed: {column.allowed}"
     reason = _PARSE_MESSAGES.get(kind, error["msg"])
     if column is None:
         return reason

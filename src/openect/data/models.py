@@ -116,7 +116,11 @@ class Patient(Record):
     sex: Sex
     birth_year: int = Field(ge=1900, le=2100, description="Year of birth")
     primary_tumour: PrimaryTumour
-    stage: str | None = Field(None, description="AJCC 8th edition stage group at first ECT")
+    stage: str | None = Field(
+        None,
+        description="AJCC 8th edition stage group at first ECT",
+        json_schema_extra={"allowed": "one of " + ", ".join(AJCC_STAGES)},
+    )
     braf_status: BrafStatus | None = None
     ecog: int | None = Field(None, ge=0, le=4, description="ECOG performance status at first ECT")
     visceral_metastases: bool | None = Field(None, description="Visceral metastases at first ECT")

@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
 
-from openect.data.models import ENTITIES, Record
+from openect.data.models import ENTITIES, ID_PATTERN, Record
 
 Kind = Literal["str", "int", "float", "bool", "date", "time", "enum", "list"]
 
@@ -37,10 +37,15 @@ class Column:
     lt: float | None = None
     le: float | None = None
     pattern: str | None = None
+    vocabulary: str | None = None
 
     @property
     def allowed(self) -> str:
         """Human description of the allowed values, e.g. ``0 to 4`` or ``> 0 and <= 500``."""
+        if self.vocabulary is not None:
+            return self.vocabulary
+        if self.pattern == ID_PATTERN:
+            return "an identifier: letters, digits and . _ : - (at most 64)"
         if self.enum is not None:
             prefix = "semicolon-separated list of " if self.kind == "list" else "one of "
             return prefix + ", ".join(member.value for member in self.enum)
@@ -68,7 +73,7 @@ class Column:
         if self.kind == "float":
             return "a number" + _unit(self.unit)
         if self.pattern is not None:
-            return f"text matching {self.pattern}"
+            return f"text matching `{self.pattern}`"
         return "text"
 
 
@@ -116,6 +121,7 @@ def columns(model: type[Record]) -> tuple[Column, ...]:
             if hasattr(meta, "pattern") and meta.pattern is not None:
                 bounds["pattern"] = meta.pattern
         unit = extra.get("unit")
+        vocabulary = extra.get("allowed")
         reference = extra.get("references")
         out.append(
             Column(
@@ -126,6 +132,7 @@ def columns(model: type[Record]) -> tuple[Column, ...]:
                 unit=str(unit) if unit is not None else None,
                 references=str(reference) if reference is not None else None,
                 enum=enum,
+                vocabulary=str(vocabulary) if vocabulary is not None else None,
                 **bounds,
             )
         )
@@ -167,3 +174,31 @@ def describe() -> list[dict[str, Any]]:
             }
         )
     return tables
+
+
+def to_markdown() -> str:
+    """The dataset schema as a Markdown reference (``docs/dataset-schema.md``)."""
+    lines = [
+        "# Dataset columns",
+        "",
+        "Generated from the models in `openect.data.models` by "
+        "`openect data schema --markdown`; do not edit by hand.",
+        "",
+    ]
+    for table in describe():
+        lines += [f"## {table['file']}", "", table["description"], ""]
+        lines += ["| column | type | required | allowed | unit | references | description |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for c in table["columns"]:
+            cells = [
+                f"`{c['name']}`",
+                c["type"],
+                "yes" if c["required"] else "",
+                c["allowed"].replace("|", "\\|"),
+                c["unit"] or "",
+                c["references"] or "",
+                c["description"] or "",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
