@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -228,10 +230,6 @@ def _check_header(model: type[Record], header: list[str], issues: list[Validatio
     return readable
 
 
-def _parse_bool(text: str) -> bool | None:
-    return {"true": True, "false": False}.get(text)
-
-
 #: A reference cell of a row that failed validation: (file, line, column, value, table).
 PendingReference = tuple[str, int, str, str, str]
 
@@ -265,7 +263,6 @@ def _read_table(
             )
         )
         return records, lines, None
-    index = column_index(model)
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
@@ -276,7 +273,7 @@ def _read_table(
                 )
                 return records, lines, None
             readable = _check_header(model, header, issues)
-            fields = [index.get(column) for column in header]
+            parser = _RowParser(model, name, header)
             id_position = header.index(model.id_field) if model.id_field in header else None
             ref_positions = [
                 (header.index(column), column, target)
@@ -300,7 +297,7 @@ def _read_table(
                         )
                     )
                     continue
-                record = _parse_row(model, name, line, fields, row, issues)
+                record = parser.parse(line, row, issues)
                 if record is not None:
                     records.append(record)
                     lines.append(line)
@@ -320,50 +317,72 @@ def _read_table(
     return records, lines, ids
 
 
-def _parse_row(
-    model: type[Record],
-    name: str,
-    line: int,
-    fields: list[Column | None],
-    row: list[str],
-    issues: list[ValidationIssue],
-) -> Record | None:
-    values: dict[str, Any] = {}
-    cell_errors = False
-    for column, text in zip(fields, row, strict=True):
-        if column is None or text == "":
-            continue
-        if column.kind == "bool":
-            parsed = _parse_bool(text)
-            if parsed is None:
-                issues.append(
-                    ValidationIssue(
-                        name, line, column.name, text, f"not a boolean; allowed: {column.allowed}"
-                    )
-                )
-                cell_errors = True
-                continue
-            values[column.name] = parsed
-        elif column.kind == "list":
-            values[column.name] = text.split(LIST_SEPARATOR)
-        else:
-            values[column.name] = text
-    try:
-        record = model.model_validate(values)
-    except ValidationError as error:
+class _RowParser:
+    """Turns the cells of one CSV row into a validated record, or issues.
+
+    The fast path builds the field dict once and lets pydantic parse the text; the
+    detailed path runs only for rows that fail.
+    """
+
+    def __init__(self, model: type[Record], name: str, header: list[str]) -> None:
         index = column_index(model)
+        self.model = model
+        self.name = name
+        self.index = index
+        self.columns = [(i, index[c]) for i, c in enumerate(header) if c in index]
+        self.bools = [(i, c.name) for i, c in self.columns if c.kind == "bool"]
+        self.lists = [(i, c.name) for i, c in self.columns if c.kind == "list"]
+        self.plain = [(i, c.name) for i, c in self.columns if c.kind not in ("bool", "list")]
+
+    def parse(self, line: int, row: list[str], issues: list[ValidationIssue]) -> Record | None:
+        values: dict[str, Any] = {name: row[i] for i, name in self.plain if row[i]}
+        cell_errors = False
+        for i, name in self.bools:
+            text = row[i]
+            if text:
+                parsed = _BOOLEANS.get(text)
+                if parsed is None:
+                    allowed = self.index[name].allowed
+                    issues.append(
+                        ValidationIssue(
+                            self.name, line, name, text, f"not a boolean; allowed: {allowed}"
+                        )
+                    )
+                    cell_errors = True
+                else:
+                    values[name] = parsed
+        for i, name in self.lists:
+            if row[i]:
+                values[name] = row[i].split(LIST_SEPARATOR)
+        try:
+            record = self.model.model_validate(values)
+        except ValidationError as error:
+            self._explain(line, values, error, issues)
+            return None
+        return None if cell_errors else record
+
+    def _explain(
+        self,
+        line: int,
+        values: dict[str, Any],
+        error: ValidationError,
+        issues: list[ValidationIssue],
+    ) -> None:
         for detail in error.errors(include_url=False):
             loc = detail["loc"]
             column_name = str(loc[0]) if loc else None
-            column = index.get(column_name) if column_name else None
+            column = self.index.get(column_name) if column_name else None
             value: Any = values.get(column_name, "") if column_name else None
             if column is not None and column.kind == "list" and len(loc) > 1:
                 value = value[int(loc[1])]
             issues.append(
-                ValidationIssue(name, line, column_name, _cell(value), _message(detail, column))
+                ValidationIssue(
+                    self.name, line, column_name, _cell(value), _message(detail, column)
+                )
             )
-        return None
-    return None if cell_errors else record
+
+
+_BOOLEANS = {"true": True, "false": False}
 
 
 def _cell(value: Any) -> str:
@@ -397,6 +416,28 @@ def load_dataset(directory: str | os.PathLike[str]) -> tuple[Dataset, Validation
             )
         )
         return Dataset(), report
+    with _collection_paused():
+        dataset = _load(folder, report)
+    return dataset, report
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small, acyclic records.
+
+    Records never form reference cycles, so collections during a bulk load only cost
+    time (about a quarter of it); the previous state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(folder: Path, report: ValidationReport) -> Dataset:
     issues: list[ValidationIssue] = []
     dataset = Dataset(info=_read_info(folder, issues))
     lines: dict[str, list[int]] = {}
@@ -419,7 +460,7 @@ def load_dataset(directory: str | os.PathLike[str]) -> tuple[Dataset, Validation
     issues.sort(key=_file_order)
     report.issues = issues
     report.counts = dataset.counts()
-    return dataset, report
+    return dataset
 
 
 def read_dataset(directory: str | os.PathLike[str]) -> Dataset:

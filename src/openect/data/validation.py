@@ -85,19 +85,29 @@ def _fmt(value: object) -> str:
 
 
 class _Locator:
-    """Line numbers of records: from the reader when known, else position + 2."""
+    """Line numbers of records: from the reader when known, else position + 2.
+
+    Built per table on first use, so a valid dataset pays nothing for it.
+    """
 
     def __init__(self, dataset: Dataset, lines: Mapping[str, Sequence[int]] | None) -> None:
-        self._rows: dict[str, dict[str, int]] = {}
-        for model in ENTITIES:
-            records = dataset.records(model)
-            numbers = lines.get(model.table) if lines is not None else None
-            if numbers is None:
-                numbers = range(2, len(records) + 2)
-            self._rows[model.table] = {r.id: n for r, n in zip(records, numbers, strict=True)}
+        self._dataset = dataset
+        self._lines = lines
+        self._rows: dict[str, dict[int, int]] = {}
+
+    def numbers(self, model: type[Record]) -> Sequence[int]:
+        """Line numbers of the records of ``model``, in list order."""
+        numbers = self._lines.get(model.table) if self._lines is not None else None
+        return numbers if numbers is not None else range(2, len(self._dataset.records(model)) + 2)
 
     def row(self, record: Record) -> int | None:
-        return self._rows[record.table].get(record.id)
+        rows = self._rows.get(record.table)
+        if rows is None:
+            model = type(record)
+            records = self._dataset.records(model)
+            rows = {id(other): n for other, n in zip(records, self.numbers(model), strict=True)}
+            self._rows[record.table] = rows
+        return rows.get(id(record))
 
 
 def check_dataset(
@@ -116,21 +126,27 @@ def check_dataset(
     locate = _Locator(dataset, lines)
     issues: list[ValidationIssue] = []
 
-    def add(record: Record, column: str, value: object, message: str) -> None:
-        issues.append(
-            ValidationIssue(
-                file_name(type(record)), locate.row(record), column, _fmt(value), message
-            )
-        )
+    def add(
+        record: Record, column: str, value: object, message: str, row: int | None = None
+    ) -> None:
+        line = locate.row(record) if row is None else row
+        issues.append(ValidationIssue(file_name(type(record)), line, column, _fmt(value), message))
 
     by_id: dict[str, dict[str, Record]] = {}
     for model in ENTITIES:
-        table: dict[str, Record] = {}
-        for record in dataset.records(model):
-            if record.id in table:
-                add(record, model.id_field, record.id, f"duplicate {model.id_field}")
-            else:
-                table[record.id] = record
+        id_field = model.id_field
+        records = dataset.records(model)
+        table: dict[str, Record] = {getattr(record, id_field): record for record in records}
+        if len(table) < len(records):
+            seen: set[str] = set()
+            for record, line in zip(records, locate.numbers(model), strict=True):
+                identifier = getattr(record, id_field)
+                if identifier in seen:
+                    add(record, id_field, identifier, f"duplicate {id_field}", line)
+                seen.add(identifier)
+            table = {}
+            for record in records:
+                table.setdefault(getattr(record, id_field), record)
         by_id[model.table] = table
 
     # References between files.
@@ -224,7 +240,7 @@ def check_dataset(
     for session in dataset.sessions:
         per_patient[session.patient_id].append(session)
     for group in per_patient.values():
-        seen: set[int] = set()
+        numbers_seen: set[int] = set()
         ordered = sorted(group, key=lambda s: (s.session_date, s.session_number))
         for earlier, later in itertools.pairwise(ordered):
             if later.session_number < earlier.session_number:
@@ -237,14 +253,14 @@ def check_dataset(
                     f"{earlier.session_date.isoformat()}; numbers must increase with date",
                 )
         for session in sorted(group, key=lambda s: s.session_number):
-            if session.session_number in seen:
+            if session.session_number in numbers_seen:
                 add(
                     session,
                     "session_number",
                     session.session_number,
                     f"duplicate session_number for patient {session.patient_id}",
                 )
-            seen.add(session.session_number)
+            numbers_seen.add(session.session_number)
 
     # Every event of a patient lies between birth and death / last contact.
     _check_patient_timelines(dataset, patients, lesions, sessions, add)
