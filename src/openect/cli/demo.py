@@ -23,6 +23,10 @@ def _is_synthetic_dataset(directory: Path) -> bool:
     return isinstance(info, dict) and info.get("synthetic") is True
 
 
+def _inline(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in counts.items())
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     patients, lesions, sessions = summary["patients"], summary["lesions"], summary["sessions"]
     stdout.print(
@@ -41,9 +45,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
                 ["median longest diameter (mm)", lesions["median_longest_diameter_mm"]],
                 ["lesions >= 30 mm (%)", lesions["large_pct"]],
                 ["sessions", sessions["n"]],
-                ["patients by number of sessions", sessions["patients_by_number_of_sessions"]],
+                [
+                    "patients by number of sessions",
+                    _inline(sessions["patients_by_number_of_sessions"]),
+                ],
                 ["electrode applications", summary["applications"]["n"]],
-                ["applications by electrode", summary["applications"]["by_electrode"]],
+                ["applications by electrode", _inline(summary["applications"]["by_electrode"])],
                 [
                     "adverse events (grade >= 3)",
                     f"{summary['adverse_events']['n']} "
