@@ -91,19 +91,3 @@ def test_schema_reference_in_docs_is_up_to_date() -> None:
     assert path.read_text(encoding="utf-8") == to_markdown(), (
         "regenerate with: openect data schema --markdown > docs/dataset-schema.md"
     )
-
-
-def test_synthetic_register_same_seed_same_bytes_and_valid(tmp_path: Path) -> None:
-    from openect.data.csvio import load_dataset
-    from openect.data.synth import generate_cohort
-
-    first = write_dataset(generate_cohort(patients=300, centres=5, seed=11), tmp_path / "a")
-    second = write_dataset(generate_cohort(patients=300, centres=5, seed=11), tmp_path / "b")
-    for path in sorted(first.iterdir()):
-        assert (second / path.name).read_bytes() == path.read_bytes(), path.name
-    dataset, report = load_dataset(first)
-    assert [str(issue) for issue in report.issues] == []
-    assert dataset.info.synthetic is True
-    assert report.counts["patients"] == 300
-    other = write_dataset(generate_cohort(patients=300, centres=5, seed=12), tmp_path / "c")
-    assert (other / "lesions.csv").read_bytes() != (first / "lesions.csv").read_bytes()

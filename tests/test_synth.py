@@ -1,0 +1,605 @@
+"""Tests of the synthetic cohort generator ``openect.data.synth``.
+
+Every calibration figure is recomputed from the generated rows only (sessions,
+applications, assessments, systemic therapies, patients), the way an analyst would
+compute it from a real register export, never from the generator's internal state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openect.data import csvio
+from openect.data.dataset import Dataset
+from openect.data.enums import IMMUNOTHERAPY_CLASSES, Route
+from openect.data.models import ENTITIES, Record
+from openect.data.synth import SYNTHETIC_CUTOFF, generate_cohort
+from openect.data.validation import check_dataset
+
+#: The calibration cohort: generated once per module.
+COHORT_PATIENTS = 2_000
+COHORT_CENTRES = 6
+COHORT_SEED = 2026
+#: Response landmark (days after the lesion's first treating session) and its window.
+LANDMARK_DAYS = 60
+LANDMARK_WINDOW = (40, 100)
+#: Concurrent immunotherapy: a checkpoint inhibitor overlapping the first session +- 30 d.
+CONCURRENT_WINDOW_DAYS = 30
+#: Time points of the patient-reported outcomes (days after the first session).
+PRO_TIME_POINTS = (0, 30, 61, 122, 304)
+
+
+# ---------------------------------------------------------------------------- helpers
+def kaplan_meier(times: Iterable[float], events: Iterable[bool], at: float) -> float:
+    """Product-limit estimate of the survival function at time ``at`` (same unit)."""
+    t = np.asarray(list(times), dtype=float)
+    e = np.asarray(list(events), dtype=bool)
+    survival = 1.0
+    for event_time in np.unique(t[e & (t <= at)]):
+        at_risk = np.count_nonzero(t >= event_time)
+        deaths = np.count_nonzero((t == event_time) & e)
+        survival *= 1.0 - deaths / at_risk
+    return survival
+
+
+def recist(longest_mm: float, baseline_mm: float, nadir_mm: float) -> str:
+    """RECIST 1.1 adapted to skin on the longest diameter (mm)."""
+    if longest_mm == 0.0:
+        return "CR"
+    if progressed(longest_mm, nadir_mm):
+        return "PD"
+    if longest_mm <= 0.7 * baseline_mm:
+        return "PR"
+    return "SD"
+
+
+def progressed(longest_mm: float, nadir_mm: float) -> bool:
+    """>= 20 % above the nadir and >= 5 mm absolute increase."""
+    return longest_mm >= 1.2 * nadir_mm and longest_mm - nadir_mm >= 5.0
+
+
+def first_treatment(dataset: Dataset) -> dict[str, dt.date]:
+    """Date of the first session treating each lesion (from the applications)."""
+    session_date = {s.session_id: s.session_date for s in dataset.sessions}
+    first: dict[str, dt.date] = {}
+    for application in dataset.applications:
+        date = session_date[application.session_id]
+        if application.lesion_id not in first or date < first[application.lesion_id]:
+            first[application.lesion_id] = date
+    return first
+
+
+def first_session(dataset: Dataset) -> dict[str, dt.date]:
+    """Date of each patient's first ECT session."""
+    first: dict[str, dt.date] = {}
+    for session in dataset.sessions:
+        if session.patient_id not in first or session.session_date < first[session.patient_id]:
+            first[session.patient_id] = session.session_date
+    return first
+
+
+def concurrent_immunotherapy(dataset: Dataset) -> set[str]:
+    """Patients with a checkpoint inhibitor whose [start, end or cut-off] overlaps the
+    first session date +- 30 days."""
+    first = first_session(dataset)
+    window = dt.timedelta(days=CONCURRENT_WINDOW_DAYS)
+    patients: set[str] = set()
+    for therapy in dataset.systemic_therapies:
+        if therapy.agent_class not in IMMUNOTHERAPY_CLASSES:
+            continue
+        start, end = therapy.start_date, therapy.end_date or SYNTHETIC_CUTOFF
+        day = first[therapy.patient_id]
+        if start <= day + window and end >= day - window:
+            patients.add(therapy.patient_id)
+    return patients
+
+
+@dataclass(frozen=True)
+class LesionOutcome:
+    """Per-lesion outcome derived from the assessment rows."""
+
+    patient_id: str
+    baseline_mm: float
+    landmark: str | None  # RECIST category at the ~60-day assessment, if any
+    control_days: int | None  # time to local progression or censoring (days)
+    progression: bool
+
+
+def lesion_outcomes(dataset: Dataset) -> list[LesionOutcome]:
+    first = first_treatment(dataset)
+    series: dict[str, list[tuple[dt.date, float]]] = defaultdict(list)
+    for assessment in dataset.assessments:
+        series[assessment.lesion_id].append(
+            (assessment.assessment_date, assessment.longest_diameter_mm)
+        )
+    outcomes = []
+    for lesion in dataset.lesions:
+        start = first[lesion.lesion_id]
+        baseline = lesion.longest_diameter_mm
+        nadir = baseline
+        landmark: tuple[int, str] | None = None
+        progression_day: int | None = None
+        visits = sorted(series[lesion.lesion_id])
+        for date, longest in visits:
+            days = (date - start).days
+            category = recist(longest, baseline, nadir)
+            if LANDMARK_WINDOW[0] <= days <= LANDMARK_WINDOW[1]:
+                distance = abs(days - LANDMARK_DAYS)
+                if landmark is None or distance < landmark[0]:
+                    landmark = (distance, category)
+            if progression_day is None and progressed(longest, nadir):
+                progression_day = days
+            if progression_day is None:
+                nadir = min(nadir, longest)
+        if progression_day is not None:
+            control: int | None = progression_day
+        else:
+            control = (visits[-1][0] - start).days if visits else None
+        outcomes.append(
+            LesionOutcome(
+                patient_id=lesion.patient_id,
+                baseline_mm=baseline,
+                landmark=None if landmark is None else landmark[1],
+                control_days=control,
+                progression=progression_day is not None,
+            )
+        )
+    return outcomes
+
+
+def local_control(outcomes: Iterable[LesionOutcome], at_days: float) -> float:
+    followed = [o for o in outcomes if o.control_days is not None]
+    return kaplan_meier(
+        [o.control_days for o in followed if o.control_days is not None],
+        [o.progression for o in followed],
+        at_days,
+    )
+
+
+def overall_survival(dataset: Dataset, patients: set[str] | None = None) -> float:
+    """1-year overall survival from the first session (KM), optionally for a subset."""
+    first = first_session(dataset)
+    times, events = [], []
+    for patient in dataset.patients:
+        if patients is not None and patient.patient_id not in patients:
+            continue
+        end = patient.death_date or patient.last_contact_date
+        assert end is not None
+        times.append((end - first[patient.patient_id]).days)
+        events.append(patient.death_date is not None)
+    return kaplan_meier(times, events, 365)
+
+
+def ellipsoid_cm3(longest_mm: float, perpendicular_mm: float | None) -> float:
+    """Tumour volume pi/6 * a * b^2 (cm3) from the two diameters (mm)."""
+    b = perpendicular_mm if perpendicular_mm is not None else longest_mm
+    return math.pi / 6.0 * (longest_mm / 10.0) * (b / 10.0) ** 2
+
+
+def shares(categories: Iterable[str | None]) -> dict[str, float]:
+    counts = Counter(c for c in categories if c is not None)
+    total = sum(counts.values())
+    return {category: counts[category] / total for category in ("CR", "PR", "SD", "PD")}
+
+
+@pytest.fixture(scope="module")
+def cohort() -> Dataset:
+    """The 2,000-patient calibration cohort."""
+    return generate_cohort(COHORT_PATIENTS, centres=COHORT_CENTRES, seed=COHORT_SEED)
+
+
+@pytest.fixture(scope="module")
+def outcomes(cohort: Dataset) -> list[LesionOutcome]:
+    return lesion_outcomes(cohort)
+
+
+@pytest.fixture(scope="module")
+def small() -> Dataset:
+    return generate_cohort(300, centres=4, seed=11)
+
+
+# ---------------------------------------------------------------------------- determinism
+def test_same_arguments_give_the_same_dataset() -> None:
+    assert generate_cohort(50, 3, seed=7) == generate_cohort(50, 3, seed=7)
+
+
+def test_same_arguments_give_the_same_bytes(tmp_path: Path) -> None:
+    first = csvio.write_dataset(generate_cohort(50, 3, seed=7), tmp_path / "a")
+    second = csvio.write_dataset(generate_cohort(50, 3, seed=7), tmp_path / "b")
+    names = sorted(path.name for path in first.iterdir())
+    assert names == sorted(path.name for path in second.iterdir())
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_a_different_seed_gives_a_different_dataset() -> None:
+    one, other = generate_cohort(50, 3, seed=7), generate_cohort(50, 3, seed=8)
+    assert one.lesions != other.lesions
+    assert one.patients != other.patients
+
+
+def owner(dataset: Dataset, record: Record) -> str:
+    """Patient a record belongs to."""
+    patient_id = getattr(record, "patient_id", None)
+    if isinstance(patient_id, str):
+        return patient_id
+    lesion_id = record.lesion_id  # type: ignore[attr-defined]  # application, assessment
+    return next(lesion.patient_id for lesion in dataset.lesions if lesion.lesion_id == lesion_id)
+
+
+def test_patient_records_do_not_depend_on_the_cohort_size() -> None:
+    short, long = generate_cohort(20, 3, seed=7), generate_cohort(50, 3, seed=7)
+    kept = {patient.patient_id for patient in short.patients}
+    assert short.centres == long.centres
+    for model in ENTITIES[1:]:
+        prefix = [r for r in long.records(model) if owner(long, r) in kept]
+        assert len(prefix) < len(long.records(model)), model.table
+        assert short.records(model) == prefix, model.table
+
+
+def test_info_marks_the_dataset_synthetic() -> None:
+    info = generate_cohort(5, 2, seed=3).info
+    assert info.synthetic is True
+    assert info.description is not None
+    assert "SYNTHETIC" in info.description
+    assert "not real patients" in info.description
+    assert info.parameters == {"patients": 5, "centres": 2, "seed": 3}
+
+
+# ---------------------------------------------------------------------------- validity
+def test_every_record_passes_its_model(small: Dataset) -> None:
+    for model in ENTITIES:
+        for record in small.records(model):
+            assert model.model_validate(record.model_dump()) == record
+
+
+def test_cross_file_rules_hold(cohort: Dataset) -> None:
+    assert [str(issue) for issue in check_dataset(cohort)] == []
+
+
+def test_csv_round_trip_is_valid_and_lossless(small: Dataset, tmp_path: Path) -> None:
+    folder = csvio.write_dataset(small, tmp_path / "synthetic")
+    loaded, report = csvio.load_dataset(folder)
+    assert [str(issue) for issue in report.issues] == []
+    assert loaded == small
+
+
+def test_nothing_is_dated_after_the_cut_off(cohort: Dataset) -> None:
+    dates = itertools.chain(
+        (lesion.baseline_date for lesion in cohort.lesions),
+        (session.session_date for session in cohort.sessions),
+        (assessment.assessment_date for assessment in cohort.assessments),
+        (event.onset_date for event in cohort.adverse_events),
+        (report.report_date for report in cohort.patient_reported),
+        (therapy.start_date for therapy in cohort.systemic_therapies),
+        (p.last_contact_date for p in cohort.patients if p.last_contact_date is not None),
+        (p.death_date for p in cohort.patients if p.death_date is not None),
+    )
+    assert max(dates) <= SYNTHETIC_CUTOFF
+
+
+# ---------------------------------------------------------------------------- calibration
+def test_response_at_60_days_matches_inspect(outcomes: list[LesionOutcome]) -> None:
+    # Kunte 2017 (InspECT melanoma): CR 58 %, OR 77 %; Clover 2020 melanoma: 64 % / 82 %.
+    landmark = shares(o.landmark for o in outcomes)
+    assert sum(o.landmark is not None for o in outcomes) > 0.8 * len(outcomes)
+    assert 0.55 <= landmark["CR"] <= 0.65
+    assert 0.80 <= landmark["CR"] + landmark["PR"] <= 0.85
+
+
+def test_large_tumours_respond_less(outcomes: list[LesionOutcome]) -> None:
+    # Mali 2013: CR 33.3 % for tumours >= 3 cm vs 59.5 % below.
+    large = shares(o.landmark for o in outcomes if o.baseline_mm >= 30)
+    small = shares(o.landmark for o in outcomes if o.baseline_mm < 30)
+    assert 0.23 <= large["CR"] <= 0.43
+    assert small["CR"] - large["CR"] >= 0.15
+    assert large["CR"] + large["PR"] < small["CR"] + small["PR"]
+
+
+def test_local_tumour_control_at_200_days(outcomes: list[LesionOutcome]) -> None:
+    # InspECT: local tumour control 86 % at 200 days.
+    assert 0.80 <= local_control(outcomes, 200) <= 0.90
+
+
+def test_local_control_is_better_with_concurrent_immunotherapy(
+    cohort: Dataset, outcomes: list[LesionOutcome]
+) -> None:
+    # Campana 2021: 1-year local PFS 86 % with pembrolizumab + ECT.
+    immunotherapy = concurrent_immunotherapy(cohort)
+    with_ici = local_control((o for o in outcomes if o.patient_id in immunotherapy), 200)
+    without = local_control((o for o in outcomes if o.patient_id not in immunotherapy), 200)
+    assert with_ici - without >= 0.03
+
+
+def test_one_year_overall_survival(cohort: Dataset) -> None:
+    # Kunte 2017: 1-year OS 67 % (95 % CI 57-77 %); Campana 2021: 88 % vs 64 % with ICI.
+    assert 0.60 <= overall_survival(cohort) <= 0.75
+    immunotherapy = concurrent_immunotherapy(cohort)
+    others = {p.patient_id for p in cohort.patients} - immunotherapy
+    assert overall_survival(cohort, immunotherapy) > overall_survival(cohort, others) + 0.05
+
+
+def test_lesions_of_one_patient_are_correlated(outcomes: list[LesionOutcome]) -> None:
+    by_patient: dict[str, list[bool]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.landmark is not None:
+            by_patient[outcome.patient_id].append(outcome.landmark == "CR")
+    pairs = [(a, b) for flags in by_patient.values() for a, b in itertools.combinations(flags, 2)]
+    first, second = np.array(pairs, dtype=float).T
+    assert np.corrcoef(first, second)[0, 1] > 0.1
+
+
+# ---------------------------------------------------------------------------- realism
+def test_cohort_looks_like_a_melanoma_register(cohort: Dataset) -> None:
+    patients = cohort.patients
+    assert {p.primary_tumour.value for p in patients} == {"melanoma"}
+    assert 0.50 <= np.mean([p.sex.value == "F" for p in patients]) <= 0.60
+    assert 0.38 <= np.mean([p.braf_status.value == "mutant" for p in patients]) <= 0.52
+    first = first_session(cohort)
+    ages = [first[p.patient_id].year - p.birth_year for p in patients]
+    assert 67 <= np.mean(ages) <= 73
+    assert 9 <= np.std(ages) <= 15
+    stages = Counter(p.stage for p in patients)
+    assert set(stages) <= {"IIIB", "IIIC", "IIID", "IV-M1a", "IV-M1b", "IV-M1c", "IV-M1d"}
+    for patient in patients:
+        assert patient.visceral_metastases == (patient.stage in ("IV-M1b", "IV-M1c", "IV-M1d"))
+    assert np.mean([p.ecog is not None and p.ecog <= 2 for p in patients]) >= 0.9
+    years = Counter(day.year for day in first.values())
+    assert set(years) == set(range(2018, 2026))
+
+
+def test_deaths_and_censoring(cohort: Dataset) -> None:
+    dead = [p for p in cohort.patients if p.death_date is not None]
+    alive = [p for p in cohort.patients if p.death_date is None]
+    assert dead
+    assert alive
+    assert all(p.last_contact_date == p.death_date for p in dead)
+    causes = Counter(p.death_cause.value for p in dead if p.death_cause is not None)
+    assert causes.most_common(1)[0][0] == "melanoma"
+    lost = [
+        p
+        for p in alive
+        if p.last_contact_date is not None and (SYNTHETIC_CUTOFF - p.last_contact_date).days > 120
+    ]
+    assert 0.01 <= len(lost) / len(cohort.patients) <= 0.15
+
+
+def test_centres_are_labelled_synthetic(cohort: Dataset) -> None:
+    assert [c.centre_id for c in cohort.centres] == [f"C{n:02d}" for n in range(1, 7)]
+    for centre in cohort.centres:
+        assert centre.name.startswith("Synthetic centre")
+        assert centre.country in {"GB", "IT", "SI", "DK", "DE", "IE", "FR", "ES", "NL", "BE"}
+    sizes = Counter(p.centre_id for p in cohort.patients)
+    assert set(sizes) == {c.centre_id for c in cohort.centres}
+    assert max(sizes.values()) > 1.3 * min(sizes.values())  # unequal centres
+    assert all(p.patient_id.startswith("SYN-") for p in cohort.patients)
+
+
+def test_lesion_sizes_sites_and_counts(cohort: Dataset) -> None:
+    longest = np.array([lesion.longest_diameter_mm for lesion in cohort.lesions])
+    assert np.mean((longest >= 5) & (longest <= 30)) >= 0.75
+    assert np.mean(longest > 30) >= 0.03
+    assert 9 <= np.median(longest) <= 15
+    for lesion in cohort.lesions:
+        assert lesion.perpendicular_diameter_mm is not None
+        assert lesion.perpendicular_diameter_mm <= lesion.longest_diameter_mm
+        assert lesion.lesion_id.startswith(f"{lesion.patient_id}-L")
+    per_patient = Counter(lesion.patient_id for lesion in cohort.lesions)
+    assert set(per_patient) == {p.patient_id for p in cohort.patients}
+    assert max(per_patient.values()) <= 15
+    assert 2.5 <= np.mean(list(per_patient.values())) <= 3.5
+    sites = Counter(lesion.body_site.value for lesion in cohort.lesions)
+    limbs_trunk = sum(n for site, n in sites.items() if "limb" in site or "trunk" in site)
+    assert limbs_trunk / len(cohort.lesions) >= 0.8
+    assert sites["head_neck"] > 0
+    assert any(lesion.ulcerated for lesion in cohort.lesions)
+    assert any(lesion.previously_irradiated for lesion in cohort.lesions)
+    assert any(lesion.symptoms for lesion in cohort.lesions)
+
+
+def test_sessions_per_patient_and_retreatment(cohort: Dataset) -> None:
+    per_patient = Counter(session.patient_id for session in cohort.sessions)
+    counts = Counter(per_patient.values())
+    assert set(counts) == {1, 2, 3}
+    assert counts[1] > counts[2] > counts[3]
+    sessions = {s.session_id: s for s in cohort.sessions}
+    treated_in: dict[str, set[int]] = defaultdict(set)
+    for application in cohort.applications:
+        treated_in[application.lesion_id].add(sessions[application.session_id].session_number)
+    retreated = [numbers for numbers in treated_in.values() if len(numbers) > 1]
+    assert retreated, "locally progressed lesions are retreated"
+    session_date = {(s.patient_id, s.session_number): s.session_date for s in cohort.sessions}
+    new = 0
+    for lesion in cohort.lesions:
+        number = min(treated_in[lesion.lesion_id])
+        if number > 1:  # a new lesion: measured at baseline on the day it is treated
+            assert lesion.baseline_date == session_date[(lesion.patient_id, number)]
+            new += 1
+    assert new > 0, "new lesions are treated at later sessions"
+
+
+def test_bleomycin_dosing(cohort: Dataset) -> None:
+    lesions = {lesion.lesion_id: lesion for lesion in cohort.lesions}
+    treated: dict[str, list[str]] = defaultdict(list)
+    for application in cohort.applications:
+        if application.lesion_id not in treated[application.session_id]:
+            treated[application.session_id].append(application.lesion_id)
+    intravenous = [s for s in cohort.sessions if s.route is Route.INTRAVENOUS]
+    assert 0.8 <= len(intravenous) / len(cohort.sessions) <= 0.97
+    for session in cohort.sessions:
+        assert session.drug.value == "bleomycin"
+        assert session.height_cm is not None
+        assert session.weight_kg is not None
+        mosteller = math.sqrt(session.height_cm * session.weight_kg / 3600)
+        assert session.bsa_m2 == pytest.approx(mosteller, abs=0.006)
+        assert session.rule_set in ("esope-2006", "sop-2018")
+        assert session.operator is not None
+        assert session.operator.startswith("OP-C")
+        assert session.dose is not None
+        assert session.bsa_m2 is not None
+        if session.route is Route.INTRAVENOUS:
+            assert session.dose_per_m2 in (7_500.0, 10_000.0, 15_000.0)
+            assert session.dose == pytest.approx(session.dose_per_m2 * session.bsa_m2, abs=5)
+        else:
+            assert session.dose_per_m2 is None
+            assert session.anaesthesia is not None
+            assert session.anaesthesia.value == "local"
+            assert len(treated[session.session_id]) <= 2
+            if session.session_number == 1:  # sizes at baseline: ~1,000 IU/cm3
+                volume = sum(
+                    ellipsoid_cm3(
+                        lesions[i].longest_diameter_mm, lesions[i].perpendicular_diameter_mm
+                    )
+                    for i in treated[session.session_id]
+                )
+                assert session.dose == pytest.approx(max(1_000 * volume, 100), rel=0.3, abs=30)
+    per_m2 = Counter(s.dose_per_m2 for s in intravenous)
+    assert per_m2.most_common(1)[0][0] == 15_000.0
+    assert per_m2[10_000.0] > 0
+
+
+def test_electrode_applications(cohort: Dataset) -> None:
+    sessions = {s.session_id: s for s in cohort.sessions}
+    lesions = {lesion.lesion_id: lesion for lesion in cohort.lesions}
+    voltage = {"plate": 780.0, "linear": 400.0, "hexagonal": 730.0}
+    complete = []
+    for application in cohort.applications:
+        assert application.voltage_v == voltage[application.electrode]
+        assert application.pulses == 8
+        assert application.pulse_duration_us == 100.0
+        assert application.frequency_hz in (5000.0, 1.0)
+        assert application.current_a is not None
+        assert 1.0 <= application.current_a <= 8.0
+        if application.electrode == "plate":
+            assert lesions[application.lesion_id].layer.value == "cutaneous"
+        session = sessions[application.session_id]
+        assert application.time is not None
+        assert session.bolus_end_time is not None
+        seconds = (
+            dt.datetime.combine(dt.date.min, application.time)
+            - dt.datetime.combine(dt.date.min, session.bolus_end_time)
+        ).total_seconds()
+        if session.route is Route.INTRAVENOUS:
+            assert 8 * 60 <= seconds < 28 * 60
+        else:
+            assert 0 < seconds <= 10 * 60
+        complete.append(bool(application.complete))
+    assert 0.9 <= np.mean(complete) < 1.0
+    electrodes = Counter(a.electrode for a in cohort.applications)
+    assert electrodes["linear"] > electrodes["hexagonal"] > 0
+    assert electrodes["plate"] > 0
+
+
+def test_follow_up_visits_every_4_to_6_weeks_then_3_months(cohort: Dataset) -> None:
+    lesion_owner = {lesion.lesion_id: lesion.patient_id for lesion in cohort.lesions}
+    visits: dict[str, set[dt.date]] = defaultdict(set)
+    for assessment in cohort.assessments:
+        visits[lesion_owner[assessment.lesion_id]].add(assessment.assessment_date)
+    per_patient = Counter(session.patient_id for session in cohort.sessions)
+    first = first_session(cohort)
+    checked = 0
+    for patient_id, dates in visits.items():
+        if per_patient[patient_id] != 1:
+            continue
+        ordered = sorted(dates)
+        gaps = itertools.pairwise(ordered)
+        previous = first[patient_id]
+        assert 28 <= (ordered[0] - previous).days <= 42
+        for earlier, later in gaps:
+            gap = (later - earlier).days
+            if (earlier - previous).days < 183:
+                assert 28 <= gap <= 42
+            else:
+                assert 80 <= gap <= 100
+            checked += 1
+    assert checked > 1000
+    # every lesion of a patient is measured at each of the patient's visits
+    measured: dict[tuple[str, dt.date], int] = Counter(
+        (lesion_owner[a.lesion_id], a.assessment_date) for a in cohort.assessments
+    )
+    lesions_per_patient = Counter(lesion_owner.values())
+    for (patient_id, _), count in measured.items():
+        if per_patient[patient_id] == 1:
+            assert count == lesions_per_patient[patient_id]
+    methods = Counter(a.method.value for a in cohort.assessments if a.method is not None)
+    assert methods.most_common(1)[0][0] == "caliper"
+
+
+def test_concurrent_immunotherapy_share(cohort: Dataset) -> None:
+    share = len(concurrent_immunotherapy(cohort)) / len(cohort.patients)
+    assert 0.25 <= share <= 0.45
+    classes = Counter(t.agent_class.value for t in cohort.systemic_therapies)
+    assert classes["anti_pd1"] > classes["anti_pd1_ctla4"] > 0
+    assert classes["braf_mek"] > 0
+    assert classes["anti_ctla4"] > 0
+    first = first_session(cohort)
+    for therapy in cohort.systemic_therapies:
+        if therapy.agent_class.value == "braf_mek":
+            assert therapy.end_date is not None
+            assert therapy.end_date < first[therapy.patient_id]
+
+
+def test_adverse_events(cohort: Dataset) -> None:
+    events = cohort.adverse_events
+    grades = Counter(event.grade for event in events)
+    assert set(grades) <= {1, 2, 3, 4, 5}
+    assert (grades[1] + grades[2]) / len(events) >= 0.85
+    assert grades[3] > 0
+    serious_severe = np.mean([bool(e.serious) for e in events if e.grade >= 3])
+    serious_mild = np.mean([bool(e.serious) for e in events if e.grade < 3])
+    assert serious_severe > 0.5
+    assert serious_mild < 0.05
+    assert Counter(event.term for event in events).most_common(1)[0][0] == "Pain"
+
+
+def test_patient_reported_outcomes(cohort: Dataset, outcomes: list[LesionOutcome]) -> None:
+    first = first_session(cohort)
+    by_point: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for report in cohort.patient_reported:
+        days = (report.report_date - first[report.patient_id]).days
+        point = min(PRO_TIME_POINTS, key=lambda p: abs(p - days))
+        assert abs(point - days) <= 10, days
+        assert report.pain_nrs is not None
+        assert report.eq_vas is not None
+        by_point[point].append((report.patient_id, report.pain_nrs))
+    assert set(by_point) == set(PRO_TIME_POINTS)
+    assert {patient for patient, _ in by_point[0]} == set(first)
+    responders = {o.patient_id for o in outcomes if o.landmark in ("CR", "PR")}
+    baseline = np.mean([pain for patient, pain in by_point[0] if patient in responders])
+    month_2 = np.mean([pain for patient, pain in by_point[61] if patient in responders])
+    assert month_2 < baseline - 0.5
+
+
+# ---------------------------------------------------------------------------- arguments
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        ({"patients": 0}, "patients"),
+        ({"patients": 1_000_001}, "patients"),
+        ({"patients": 10, "centres": 0}, "centres"),
+        ({"patients": 200, "centres": 100}, "centres"),
+        ({"patients": 2, "centres": 3}, "centres"),
+        ({"patients": 10, "seed": -1}, "seed"),
+    ],
+)
+def test_bad_arguments_raise_value_error(arguments: dict[str, int], name: str) -> None:
+    with pytest.raises(ValueError, match=name) as error:
+        generate_cohort(**arguments)
+    assert "allowed" in str(error.value)
+    assert str(arguments[name]) in str(error.value)
+
+
+def test_non_integer_arguments_raise_type_error() -> None:
+    with pytest.raises(TypeError, match="patients"):
+        generate_cohort(2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seed"):
+        generate_cohort(3, seed=True)
