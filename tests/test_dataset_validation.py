@@ -181,6 +181,18 @@ def test_death_before_birth(dataset_dir: Path) -> None:
     )
 
 
+def test_death_before_last_contact(dataset_dir: Path) -> None:
+    line = set_cell(dataset_dir, "patients.csv", "P2", "last_contact_date", "2020-10-01")
+    issue = only_issue(dataset_dir)
+    assert (issue.file, issue.row, issue.column, issue.value) == (
+        "patients.csv",
+        line,
+        "death_date",
+        "2020-09-01",
+    )
+    assert "before last_contact_date 2020-10-01" in issue.message
+
+
 def test_duplicate_identifier(dataset: Dataset, tmp_path: Path) -> None:
     dataset.lesions.append(dataset.lesions[0])
     directory = write_dataset(dataset, tmp_path / "dup")

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import gc
 import json
+import operator
 import os
 import shutil
 import tempfile
@@ -280,20 +281,22 @@ def _read_table(
                 for column, target in references(model).items()
                 if column in header
             ]
+            width = len(header)
             for row in reader:
                 line = reader.line_num
-                if id_position is not None and id_position < len(row) and row[id_position]:
-                    ids.add(row[id_position])
-                if not readable:
-                    continue
-                if len(row) != len(header):
+                if not readable or len(row) != width:
+                    # Identifiers of rows that are not read still count as present.
+                    if id_position is not None and id_position < len(row) and row[id_position]:
+                        ids.add(row[id_position])
+                    if not readable:
+                        continue
                     issues.append(
                         ValidationIssue(
                             name,
                             line,
                             None,
                             None,
-                            f"{len(row)} cells but the header has {len(header)}",
+                            f"{len(row)} cells but the header has {width}",
                         )
                     )
                     continue
@@ -302,6 +305,8 @@ def _read_table(
                     records.append(record)
                     lines.append(line)
                 else:
+                    if id_position is not None and row[id_position]:
+                        ids.add(row[id_position])
                     pending.extend(
                         (name, line, column, row[position], target)
                         for position, column, target in ref_positions
@@ -314,6 +319,7 @@ def _read_table(
             )
         )
         return records, lines, None
+    ids.update(map(operator.attrgetter(model.id_field), records))
     return records, lines, ids
 
 

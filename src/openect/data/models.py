@@ -139,8 +139,11 @@ class Patient(Record):
     @classmethod
     def _death_after_birth(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         birth_year = info.data.get("birth_year")
+        last_contact = info.data.get("last_contact_date")
         if value is not None and birth_year is not None and value.year < birth_year:
             raise ValueError(f"before the year of birth {birth_year}")
+        if value is not None and last_contact is not None and value < last_contact:
+            raise ValueError(f"before last_contact_date {last_contact.isoformat()}")
         return value
 
     @field_validator("death_cause")
@@ -148,7 +151,8 @@ class Patient(Record):
     def _cause_needs_death(
         cls, value: DeathCause | None, info: ValidationInfo
     ) -> DeathCause | None:
-        if value is not None and info.data.get("death_date") is None:
+        # A death_date that failed its own validation is absent: report it only once.
+        if value is not None and "death_date" in info.data and info.data["death_date"] is None:
             raise ValueError("given without a death_date; leave empty while alive")
         return value
 
@@ -295,7 +299,8 @@ class Assessment(Record):
     @field_validator("override_reason")
     @classmethod
     def _reason_only_with_override(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("override_response") is None:
+        data = info.data
+        if value is not None and "override_response" in data and data["override_response"] is None:
             raise ValueError("given without an override_response")
         return value
 

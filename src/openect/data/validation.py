@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,36 +133,43 @@ def check_dataset(
         line = locate.row(record) if row is None else row
         issues.append(ValidationIssue(file_name(type(record)), line, column, _fmt(value), message))
 
+    # Unique identifiers; records by id for the tables that others refer to.
+    targets = {target for model in ENTITIES for target in references(model).values()}
+    ids: dict[str, set[str]] = {}
     by_id: dict[str, dict[str, Record]] = {}
     for model in ENTITIES:
         id_field = model.id_field
         records = dataset.records(model)
-        table: dict[str, Record] = {getattr(record, id_field): record for record in records}
-        if len(table) < len(records):
+        ids[model.table] = set(map(operator.attrgetter(id_field), records))
+        if len(ids[model.table]) < len(records):
             seen: set[str] = set()
             for record, line in zip(records, locate.numbers(model), strict=True):
                 identifier = getattr(record, id_field)
                 if identifier in seen:
                     add(record, id_field, identifier, f"duplicate {id_field}", line)
                 seen.add(identifier)
-            table = {}
+        if model.table in targets:
+            table: dict[str, Record] = {}
             for record in records:
                 table.setdefault(getattr(record, id_field), record)
-        by_id[model.table] = table
+            by_id[model.table] = table
 
-    # References between files.
+    # References between files (set differences first: a valid dataset costs little).
     for model in ENTITIES:
-        refs = references(model)
-        for record in dataset.records(model):
-            for column, target in refs.items():
+        records = dataset.records(model)
+        for column, target in references(model).items():
+            missing = set(map(operator.attrgetter(column), records)) - ids[target]
+            missing.discard(None)
+            if known_ids is not None:
+                present = known_ids.get(target)
+                # An unreadable file, or referenced rows that are themselves invalid.
+                missing = set() if present is None else missing - present
+            if not missing:
+                continue
+            for record in records:
                 value = getattr(record, column)
-                if value is None or value in by_id[target]:
-                    continue
-                if known_ids is not None:
-                    ids = known_ids.get(target)
-                    if ids is None or value in ids:
-                        continue  # unreadable file, or the referenced row is itself invalid
-                add(record, column, value, f"unknown {column}: no such row in {target}.csv")
+                if value in missing:
+                    add(record, column, value, f"unknown {column}: no such row in {target}.csv")
 
     patients: dict[str, Patient] = by_id["patients"]  # type: ignore[assignment]
     lesions: dict[str, Lesion] = by_id["lesions"]  # type: ignore[assignment]
@@ -267,26 +275,6 @@ def check_dataset(
     return issues
 
 
-def _events(
-    dataset: Dataset, lesions: Mapping[str, Lesion], sessions: Mapping[str, Session]
-) -> Iterable[tuple[str, Record, str, dt.date]]:
-    """(patient_id, record, column, date) for every dated event of the dataset."""
-    for lesion in dataset.lesions:
-        yield lesion.patient_id, lesion, "baseline_date", lesion.baseline_date
-    for session in dataset.sessions:
-        yield session.patient_id, session, "session_date", session.session_date
-    for assessment in dataset.assessments:
-        owner = lesions.get(assessment.lesion_id)
-        if owner is not None:
-            yield owner.patient_id, assessment, "assessment_date", assessment.assessment_date
-    for event in dataset.adverse_events:
-        yield event.patient_id, event, "onset_date", event.onset_date
-    for report in dataset.patient_reported:
-        yield report.patient_id, report, "report_date", report.report_date
-    for therapy in dataset.systemic_therapies:
-        yield therapy.patient_id, therapy, "start_date", therapy.start_date
-
-
 def _check_patient_timelines(
     dataset: Dataset,
     patients: Mapping[str, Patient],
@@ -294,28 +282,48 @@ def _check_patient_timelines(
     sessions: Mapping[str, Session],
     add: Callable[[Record, str, object, str], None],
 ) -> None:
+    """Every dated event of a patient: not after death or last contact; plausible age."""
+    bounds: dict[str, dt.date] = {}
+    for patient_id, patient in patients.items():
+        known = [d for d in (patient.death_date, patient.last_contact_date) if d is not None]
+        if known:
+            bounds[patient_id] = min(known)
+    lesion_owner = {lesion_id: lesion.patient_id for lesion_id, lesion in lesions.items()}
     first_event: dict[str, dt.date] = {}
-    for patient_id, record, column, date in _events(dataset, lesions, sessions):
-        patient = patients.get(patient_id)
-        if patient is None:
-            continue
-        if patient.death_date is not None and date > patient.death_date:
-            add(
-                record,
-                column,
-                date,
-                f"after the death_date of patient {patient_id} ({patient.death_date.isoformat()})",
-            )
-        elif patient.last_contact_date is not None and date > patient.last_contact_date:
-            add(
-                record,
-                column,
-                date,
-                f"after the last_contact_date of patient {patient_id} "
-                f"({patient.last_contact_date.isoformat()})",
-            )
-        if patient_id not in first_event or date < first_event[patient_id]:
-            first_event[patient_id] = date
+
+    def scan(records: Sequence[Record], owners: Iterable[str | None], column: str) -> None:
+        for record, patient_id, date in zip(
+            records, owners, map(operator.attrgetter(column), records), strict=True
+        ):
+            if patient_id is None or patient_id not in patients:
+                continue
+            bound = bounds.get(patient_id)
+            if bound is not None and date > bound:
+                patient = patients[patient_id]
+                if patient.death_date is not None and date > patient.death_date:
+                    limit = f"the death_date of patient {patient_id} ({patient.death_date})"
+                else:
+                    limit = (
+                        f"the last_contact_date of patient {patient_id} "
+                        f"({patient.last_contact_date})"
+                    )
+                add(record, column, date, f"after {limit}")
+            first = first_event.get(patient_id)
+            if first is None or date < first:
+                first_event[patient_id] = date
+
+    by_patient = operator.attrgetter("patient_id")
+    scan(dataset.lesions, map(by_patient, dataset.lesions), "baseline_date")
+    scan(dataset.sessions, map(by_patient, dataset.sessions), "session_date")
+    scan(
+        dataset.assessments,
+        (lesion_owner.get(a.lesion_id) for a in dataset.assessments),
+        "assessment_date",
+    )
+    scan(dataset.adverse_events, map(by_patient, dataset.adverse_events), "onset_date")
+    scan(dataset.patient_reported, map(by_patient, dataset.patient_reported), "report_date")
+    scan(dataset.systemic_therapies, map(by_patient, dataset.systemic_therapies), "start_date")
+
     for patient_id, date in first_event.items():
         patient = patients[patient_id]
         age = date.year - patient.birth_year
