@@ -57,25 +57,39 @@ def _format_time(value: dt.time) -> str:
     return value.isoformat(timespec="seconds" if value.second else "minutes")
 
 
-def _encoder(column: Column) -> Callable[[Any], str]:
-    def encode(value: Any) -> str:
-        if value is None:
-            return ""
-        if column.kind == "bool":
-            return "true" if value else "false"
-        if column.kind == "float":
-            return repr(float(value))
-        if column.kind == "date":
-            return str(value.isoformat())
-        if column.kind == "time":
-            return _format_time(value)
-        if column.kind == "list":
-            return LIST_SEPARATOR.join(item.value for item in value)
-        if isinstance(value, Enum):
-            return str(value.value)
-        return str(value)
+def _bool_cell(value: bool) -> str:
+    return "true" if value else "false"
 
-    return encode
+
+def _list_cell(value: list[Enum]) -> str:
+    return LIST_SEPARATOR.join(str(item.value) for item in value)
+
+
+#: Cells the csv module would not write canonically by itself. It already writes None
+#: as an empty cell, floats with ``repr`` (shortest round-trip form), integers, dates
+#: (ISO) and string enums (their value) as the format wants them.
+_CELL_ENCODERS: dict[str, Callable[[Any], str]] = {
+    "bool": _bool_cell,
+    "time": _format_time,
+    "list": _list_cell,
+}
+
+
+def _rows(model: type[Record], records: list[Record]) -> Iterator[list[Any]]:
+    """CSV rows of ``records``: field values in column order, encoded where needed."""
+    cols = columns(model)
+    values = operator.attrgetter(*(c.name for c in cols))
+    special = [(i, _CELL_ENCODERS[c.kind]) for i, c in enumerate(cols) if c.kind in _CELL_ENCODERS]
+    floats = [i for i, c in enumerate(cols) if c.kind == "float"]
+    for record in records:
+        row = list(values(record))
+        for i, encode in special:
+            if row[i] is not None:
+                row[i] = encode(row[i])
+        for i in floats:
+            if row[i] is not None and type(row[i]) is not float:
+                row[i] = float(row[i])
+        yield row
 
 
 def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
@@ -96,14 +110,10 @@ def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
         )
         for model in ENTITIES:
             cols = columns(model)
-            encoders = [(c.name, _encoder(c)) for c in cols]
             with open(staging / file_name(model), "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle, lineterminator="\n")
                 writer.writerow([c.name for c in cols])
-                writer.writerows(
-                    [encode(getattr(record, name)) for name, encode in encoders]
-                    for record in dataset.records(model)
-                )
+                writer.writerows(_rows(model, dataset.records(model)))
         if target.exists():
             target.rmdir()
         staging.rename(target)
