@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import json
 import operator
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,13 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from openect.data.dataset import DATASET_FORMAT, SCHEMA_VERSION, Dataset, DatasetInfo
+from openect.data.dataset import (
+    DATASET_FORMAT,
+    SCHEMA_VERSION,
+    Dataset,
+    DatasetInfo,
+    collection_paused,
+)
 from openect.data.models import ENTITIES, ID_PATTERN, Record, references
 from openect.data.schema import Column, column_index, columns, file_name
 from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
@@ -432,25 +436,9 @@ def load_dataset(directory: str | os.PathLike[str]) -> tuple[Dataset, Validation
             )
         )
         return Dataset(), report
-    with _collection_paused():
+    with collection_paused():
         dataset = _load(folder, report)
     return dataset, report
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small, acyclic records.
-
-    Records never form reference cycles, so collections during a bulk load only cost
-    time (about a quarter of it); the previous state is restored afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load(folder: Path, report: ValidationReport) -> Dataset:

