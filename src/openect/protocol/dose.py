@@ -1,0 +1,147 @@
+"""Bleomycin and cisplatin doses: intravenous per m2, intratumoural by tumour volume.
+
+Every function returns the rule ids behind its number. Doses in IU (bleomycin) or
+mg (cisplatin), volumes in cm3, clearances in mL/min, ages in years.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from openect.protocol.inputs import ItPolicy, IvPolicy
+from openect.protocol.rules import RuleError, RuleSet
+
+
+@dataclass(frozen=True)
+class IvDose:
+    """Intravenous bleomycin dose per m2 after the rule set's reduction policy."""
+
+    standard_per_m2_iu: float
+    per_m2_iu: float | None
+    policy: IvPolicy
+    reasons: list[str] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+    #: Set when the policy gives no dose (e.g. clearance below the label table).
+    refusal: str | None = None
+    #: What the policy could not assess (unknown age or renal function).
+    unassessed: list[str] = field(default_factory=list)
+
+
+def ellipsoid_volume_cm3(longest_mm: float, perpendicular_mm: float | None) -> float:
+    """Tumour volume V = pi/6 * a * b^2 (cm3), a longest and b perpendicular diameter (mm).
+
+    Without a perpendicular diameter the lesion is taken as round (b = a).
+    """
+    b = longest_mm if perpendicular_mm is None else perpendicular_mm
+    return math.pi / 6.0 * longest_mm * b * b / 1000.0
+
+
+def iv_dose_per_m2(
+    rules: RuleSet, policy: IvPolicy, age_years: int | None, crcl_ml_min: float | None
+) -> IvDose:
+    """IV bleomycin IU/m2: the standard dose, reduced by age and/or renal function.
+
+    ``age_renal`` takes the lower of the age and the renal reductions (never above the
+    standard); ``label_renal`` multiplies the standard dose by the label's fraction
+    for the creatinine clearance.
+    """
+    standard = rules.number("dose.iv_bleomycin_per_m2")
+    ids = ["dose.iv_bleomycin_per_m2", "dose.iv_policy"]
+    if policy is IvPolicy.NONE:
+        return IvDose(standard, standard, policy, [], ids)
+    reasons: list[str] = []
+    unassessed: list[str] = []
+    if policy is IvPolicy.AGE_RENAL:
+        per_m2 = standard
+        age_rule = rules.table("dose.iv_age_reduction")
+        ids.append("dose.iv_age_reduction")
+        if age_years is None:
+            unassessed.append("age unknown: age dose reduction not assessed")
+        elif age_years > _number(age_rule, "age_above_years", "dose.iv_age_reduction"):
+            reduced = _number(age_rule, "dose_per_m2", "dose.iv_age_reduction")
+            if reduced < per_m2:
+                per_m2 = reduced
+                reasons.append(f"age {age_years} > {age_rule['age_above_years']} years")
+        if crcl_ml_min is not None:
+            ids.append("dose.iv_renal_reduction")
+            for row in rules.rows("dose.iv_renal_reduction"):
+                if crcl_ml_min < _number(row, "crcl_below_ml_min", "dose.iv_renal_reduction"):
+                    reduced = _number(row, "dose_per_m2", "dose.iv_renal_reduction")
+                    if reduced < per_m2:
+                        per_m2 = reduced
+                        reasons.append(
+                            f"creatinine clearance {crcl_ml_min:.0f} < "
+                            f"{row['crcl_below_ml_min']} mL/min"
+                        )
+                    break
+        return IvDose(standard, min(per_m2, standard), policy, reasons, ids, None, unassessed)
+    # Label renal table.
+    ids.append("dose.label_renal_table")
+    if crcl_ml_min is None:
+        return IvDose(standard, standard, policy, [], ids, None, unassessed)
+    fraction = label_fraction(rules, crcl_ml_min)
+    if fraction is None:
+        return IvDose(
+            standard,
+            None,
+            policy,
+            [],
+            ids,
+            refusal=f"creatinine clearance {crcl_ml_min:.0f} mL/min is below the label's table",
+        )
+    if fraction < 1.0:
+        reasons.append(f"creatinine clearance {crcl_ml_min:.0f} mL/min: {fraction:.0%} of dose")
+    return IvDose(standard, standard * fraction, policy, reasons, ids)
+
+
+def label_fraction(rules: RuleSet, crcl_ml_min: float) -> float | None:
+    """Fraction of the standard dose for a clearance (mL/min) by the label table.
+
+    Rows are read top-down: ``crcl_above_ml_min`` is a strict bound, ``crcl_from_ml_min``
+    includes its value. None when the clearance is below every row.
+    """
+    for row in rules.rows("dose.label_renal_table"):
+        fraction = _number(row, "fraction", "dose.label_renal_table")
+        if not 0 < fraction <= 1:
+            raise RuleError(f"rule dose.label_renal_table: fraction {fraction} not in (0, 1]")
+        if "crcl_above_ml_min" in row:
+            if crcl_ml_min > _number(row, "crcl_above_ml_min", "dose.label_renal_table"):
+                return fraction
+        elif crcl_ml_min >= _number(row, "crcl_from_ml_min", "dose.label_renal_table"):
+            return fraction
+    return None
+
+
+def concentration_by_volume(rules: RuleSet, rule_id: str, key: str, volume_cm3: float) -> float:
+    """Dose per cm3 from a volume step table (rows with ``volume_below_cm3``,
+    ``volume_up_to_cm3`` or ``volume_above_cm3`` bounds, read top-down)."""
+    for row in rules.rows(rule_id):
+        if "volume_below_cm3" in row and volume_cm3 < _number(row, "volume_below_cm3", rule_id):
+            return _number(row, key, rule_id)
+        if "volume_up_to_cm3" in row and volume_cm3 <= _number(row, "volume_up_to_cm3", rule_id):
+            return _number(row, key, rule_id)
+        if "volume_above_cm3" in row and volume_cm3 > _number(row, "volume_above_cm3", rule_id):
+            return _number(row, key, rule_id)
+    raise RuleError(f"rule {rule_id}: no row for a volume of {volume_cm3:.3f} cm3")
+
+
+def it_bleomycin_iu(rules: RuleSet, policy: ItPolicy, volume_cm3: float) -> tuple[float, str]:
+    """Intratumoural bleomycin (IU) for one tumour volume (cm3), and the rule id used."""
+    if policy is ItPolicy.FLAT:
+        return rules.number("dose.it_bleomycin_flat") * volume_cm3, "dose.it_bleomycin_flat"
+    per_cm3 = concentration_by_volume(rules, "dose.it_bleomycin", "iu_per_cm3", volume_cm3)
+    return per_cm3 * volume_cm3, "dose.it_bleomycin"
+
+
+def it_cisplatin_mg(rules: RuleSet, volume_cm3: float) -> tuple[float, str]:
+    """Intratumoural cisplatin (mg) for one tumour volume (cm3), and the rule id used."""
+    per_cm3 = concentration_by_volume(rules, "dose.it_cisplatin", "mg_per_cm3", volume_cm3)
+    return per_cm3 * volume_cm3, "dose.it_cisplatin"
+
+
+def _number(row: dict[str, object], key: str, rule_id: str) -> float:
+    value = row.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"rule {rule_id}: {key} is not a number: {value!r}")
+    return float(value)

@@ -1,0 +1,128 @@
+"""Electrode, needle length, voltage, pulses and applications for each lesion.
+
+Voltage = field rule (V/cm) x electrode distance (cm). Applications are estimated from
+the footprint of one application against the lesion area plus a margin on each side,
+the lesion taken as an ellipse: ceil(pi/4 * (a + 2m) * (b + 2m) / footprint).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from openect.data.enums import Layer
+from openect.protocol.inputs import LesionToTreat
+from openect.protocol.rules import RuleError, RuleSet
+
+
+class Electrode(StrEnum):
+    """Electrode types of the rule sets (ESOPE types I-III and the finger electrode)."""
+
+    PLATE = "plate"
+    LINEAR = "linear"
+    HEXAGONAL = "hexagonal"
+    FINGER = "finger"
+
+
+@dataclass(frozen=True)
+class ElectrodePlan:
+    """Electrode and pulses for one lesion, with the rule ids behind them."""
+
+    electrode: Electrode
+    needle_length_mm: float | None
+    voltage_v: float
+    pulses: int
+    pulse_duration_us: float
+    frequency_hz: float
+    applications: int
+    target_area_cm2: float
+    rule_ids: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_electrode(rules: RuleSet, lesion: LesionToTreat) -> tuple[Electrode, list[str]]:
+    """Electrode type for a lesion (rule ``electrode.choice``) and notes.
+
+    Mucosal: finger. Cutaneous with a known thickness up to the plate's depth limit:
+    plate. Longest diameter below ``linear_below_mm`` and not deeper than
+    ``deep_thickness_mm``: linear needles. Otherwise: hexagonal.
+    """
+    choice = "electrode.choice"
+    notes: list[str] = []
+    if lesion.mucosal:
+        return Electrode.FINGER, notes
+    thickness = lesion.thickness_mm
+    if thickness is None:
+        notes.append("thickness unknown: needle electrode assumed; measure the depth")
+    plate_depth = rules.number("electrode.plate", "max_thickness_mm")
+    if lesion.layer is Layer.CUTANEOUS and thickness is not None and thickness <= plate_depth:
+        return Electrode.PLATE, notes
+    linear_below = rules.number(choice, "linear_below_mm")
+    deep = rules.number(choice, "deep_thickness_mm")
+    if lesion.longest_diameter_mm < linear_below and (thickness is None or thickness <= deep):
+        return Electrode.LINEAR, notes
+    return Electrode.HEXAGONAL, notes
+
+
+def plan_electrode(
+    rules: RuleSet, lesion: LesionToTreat, margin_mm: float, margin_rule: str | None
+) -> ElectrodePlan:
+    """Electrode, needle length, voltage, pulse train and estimated applications."""
+    electrode, notes = choose_electrode(rules, lesion)
+    rule_id = f"electrode.{electrode.value}"
+    ids = ["electrode.choice", rule_id, "pulses.train"]
+    spec = rules.table(rule_id)
+    distance_cm = rules.number(rule_id, "distance_mm") / 10.0
+    voltage = round(rules.number(rule_id, "field_v_per_cm") * distance_cm, 1)
+    maximum = rules.number("electrode.generator_max_voltage")
+    ids.append("electrode.generator_max_voltage")
+    if voltage > maximum:
+        notes.append(f"{voltage:g} V exceeds the generator's {maximum:g} V")
+
+    needle_length: float | None = None
+    if "needle_lengths_mm" in spec:
+        lengths = sorted(float(x) for x in spec["needle_lengths_mm"])
+        if not lengths:
+            raise RuleError(f"rule {rule_id}: needle_lengths_mm is empty")
+        margin = rules.number("electrode.needle_depth_margin")
+        ids.append("electrode.needle_depth_margin")
+        if lesion.thickness_mm is None:
+            needle_length = lengths[-1]
+        else:
+            deep_enough = [x for x in lengths if x >= lesion.thickness_mm + margin]
+            if deep_enough:
+                needle_length = deep_enough[0]
+            else:
+                needle_length = lengths[-1]
+                notes.append(
+                    f"deepest part {lesion.thickness_mm:g} mm: the longest needle "
+                    f"({needle_length:g} mm) does not reach {margin:g} mm below it; "
+                    "deep margin not covered"
+                )
+
+    train = rules.table("pulses.train")
+    pairs = int(rules.number(rule_id, "pairs")) if "pairs" in spec else 1
+    pulses = int(rules.number("pulses.train", "pulses")) * pairs
+
+    longest = lesion.longest_diameter_mm
+    perpendicular = lesion.perpendicular_diameter_mm or longest
+    area_cm2 = math.pi / 4.0 * (longest + 2 * margin_mm) * (perpendicular + 2 * margin_mm) / 100.0
+    footprint = rules.number(rule_id, "footprint_cm2")
+    if footprint <= 0:
+        raise RuleError(f"rule {rule_id}: footprint_cm2 must be > 0")
+    applications = max(1, math.ceil(area_cm2 / footprint - 1e-9))
+    if margin_rule is not None:
+        ids.append(margin_rule)
+    return ElectrodePlan(
+        electrode=electrode,
+        needle_length_mm=needle_length,
+        voltage_v=voltage,
+        pulses=pulses,
+        pulse_duration_us=float(train["pulse_duration_us"]),
+        frequency_hz=float(train["frequency_hz"]),
+        applications=applications,
+        target_area_cm2=round(area_cm2, 3),
+        rule_ids=ids,
+        notes=notes,
+    )

@@ -1,0 +1,96 @@
+"""Eligibility: hard stops and cautions, each with its rule id, message and source."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from openect.protocol.inputs import Contraindications, PatientToPlan
+from openect.protocol.rules import RuleError, RuleSet
+
+
+class Severity(StrEnum):
+    """How much a finding weighs: a hard stop, or a caution to weigh."""
+
+    CONTRAINDICATION = "contraindication"
+    CAUTION = "caution"
+
+
+class EligibilityStatus(StrEnum):
+    """Overall eligibility: the most severe finding."""
+
+    ELIGIBLE = "eligible"
+    CAUTION = "caution"
+    CONTRAINDICATED = "contraindicated"
+
+
+class Finding(BaseModel):
+    """One eligibility finding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    severity: Severity
+    message: str
+    source: str
+
+
+def _label(flag: str) -> str:
+    return flag.replace("_", " ")
+
+
+def patient_findings(rules: RuleSet, patient: PatientToPlan) -> list[Finding]:
+    """Findings from the patient's flags, age and renal function."""
+    flags = patient.contraindications
+    known = set(Contraindications.model_fields)
+    findings: list[Finding] = []
+    for rule_id, severity in (
+        ("eligibility.hard_stops", Severity.CONTRAINDICATION),
+        ("eligibility.cautions", Severity.CAUTION),
+    ):
+        rule = rules.rule(rule_id)
+        for flag in rules.words(rule_id):
+            if flag not in known:
+                raise RuleError(
+                    f"rule {rule_id}: unknown finding {flag!r}; known: {', '.join(sorted(known))}"
+                )
+            if getattr(flags, flag):
+                findings.append(
+                    Finding(
+                        rule_id=rule_id, severity=severity, message=_label(flag), source=rule.source
+                    )
+                )
+    crcl = patient.creatinine_clearance
+    renal = rules.number("eligibility.renal_caution")
+    if crcl is not None and crcl < renal:
+        findings.append(
+            Finding(
+                rule_id="eligibility.renal_caution",
+                severity=Severity.CAUTION,
+                message=f"creatinine clearance {crcl:.0f} mL/min < {renal:g} mL/min: "
+                "reduce the dose per the rule set's policy",
+                source=rules.rule("eligibility.renal_caution").source,
+            )
+        )
+    age_limit = rules.number("eligibility.age_caution")
+    if patient.age is not None and patient.age > age_limit:
+        findings.append(
+            Finding(
+                rule_id="eligibility.age_caution",
+                severity=Severity.CAUTION,
+                message=f"age {patient.age} > {age_limit:g} years: higher risk of lung toxicity",
+                source=rules.rule("eligibility.age_caution").source,
+            )
+        )
+    return findings
+
+
+def status_of(findings: list[Finding]) -> EligibilityStatus:
+    """The overall status: contraindicated > caution > eligible."""
+    severities = {finding.severity for finding in findings}
+    if Severity.CONTRAINDICATION in severities:
+        return EligibilityStatus.CONTRAINDICATED
+    if Severity.CAUTION in severities:
+        return EligibilityStatus.CAUTION
+    return EligibilityStatus.ELIGIBLE

@@ -1,0 +1,178 @@
+"""What the session planner needs: the patient, the lesions to treat and the options.
+
+``PATIENT.yaml`` (see ``examples/patient.yaml``) holds ``patient``, ``lesions`` and,
+optionally, ``options``; command-line flags override the options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from openect.data.enums import Drug, Route, Sex
+from openect.data.models import Lesion
+from openect.protocol.body import BsaFormula, cockcroft_gault, creatinine_mg_dl
+from openect.protocol.rules import DEFAULT_RULE_SET
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Contraindications(_Input):
+    """Yes/no findings the eligibility rules look at (all default to no)."""
+
+    bleomycin_hypersensitivity: bool = False
+    bleomycin_lung_toxicity: bool = False
+    acute_lung_infection: bool = False
+    severely_reduced_lung_function: bool = False
+    ataxia_telangiectasia: bool = False
+    breast_feeding: bool = False
+    pregnancy: bool = False
+    pacemaker: bool = Field(False, description="Pacemaker or defibrillator near the treated site")
+    arrhythmia: bool = False
+    anticoagulation: bool = False
+
+
+class PatientToPlan(_Input):
+    """The patient at the planned session.
+
+    Give ``age_years`` or ``birth_year`` (age = year of ``session_date``, default
+    today, minus birth year), and at most one of ``creatinine_mg_dl``,
+    ``creatinine_umol_l`` (Cockcroft-Gault) or a measured
+    ``creatinine_clearance_ml_min``.
+    """
+
+    patient_id: str | None = None
+    age_years: int | None = Field(None, ge=0, le=120)
+    birth_year: int | None = Field(None, ge=1900, le=2100)
+    session_date: dt.date | None = None
+    sex: Sex | None = None
+    height_cm: float = Field(ge=50, le=250, description="Height (cm)")
+    weight_kg: float = Field(ge=20, le=300, description="Weight (kg)")
+    creatinine_mg_dl: float | None = Field(
+        None, gt=0, le=25, description="Serum creatinine (mg/dL)"
+    )
+    creatinine_umol_l: float | None = Field(
+        None, gt=0, le=2200, description="Serum creatinine (umol/L)"
+    )
+    creatinine_clearance_ml_min: float | None = Field(
+        None, gt=0, le=300, description="Measured or estimated creatinine clearance (mL/min)"
+    )
+    prior_bleomycin_iu: float = Field(
+        0.0, ge=0, le=2_000_000, description="Lifetime bleomycin before this session (IU)"
+    )
+    contraindications: Contraindications = Field(default_factory=Contraindications)
+
+    @model_validator(mode="after")
+    def _one_age_one_renal_source(self) -> PatientToPlan:
+        given = [
+            name
+            for name in ("creatinine_mg_dl", "creatinine_umol_l", "creatinine_clearance_ml_min")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of {', '.join(given)}")
+        age = self.age
+        if age is not None and age < 0:
+            raise ValueError(f"birth_year {self.birth_year} is after the session date")
+        serum = self.creatinine_mg_dl is not None or self.creatinine_umol_l is not None
+        if serum and (age is None or self.sex is None):
+            raise ValueError(
+                "serum creatinine needs the age (age_years or birth_year) and the sex "
+                "(Cockcroft-Gault); or give creatinine_clearance_ml_min"
+            )
+        return self
+
+    @property
+    def age(self) -> int | None:
+        """Age in years at the session; None when neither age nor birth year is given."""
+        if self.age_years is not None:
+            return self.age_years
+        if self.birth_year is None:
+            return None
+        on = self.session_date or dt.date.today()
+        return on.year - self.birth_year
+
+    @property
+    def creatinine_clearance(self) -> float | None:
+        """Creatinine clearance (mL/min): measured, or Cockcroft-Gault; None if unknown."""
+        if self.creatinine_clearance_ml_min is not None:
+            return self.creatinine_clearance_ml_min
+        age, sex = self.age, self.sex
+        if age is None or sex is None:
+            return None
+        if self.creatinine_mg_dl is not None:
+            return cockcroft_gault(age, self.weight_kg, sex, self.creatinine_mg_dl)
+        if self.creatinine_umol_l is not None:
+            return cockcroft_gault(
+                age, self.weight_kg, sex, creatinine_mg_dl(self.creatinine_umol_l)
+            )
+        return None
+
+
+class LesionToTreat(Lesion):
+    """A lesion as in the data model; patient and baseline date are optional here.
+
+    ``mucosal`` marks a mucosal or cavity lesion (finger electrode).
+    """
+
+    patient_id: str | None = None  # type: ignore[assignment]
+    baseline_date: dt.date | None = None  # type: ignore[assignment]
+    mucosal: bool = False
+
+
+class IvPolicy(StrEnum):
+    """Intravenous bleomycin dose-reduction policy."""
+
+    NONE = "none"
+    AGE_RENAL = "age_renal"
+    LABEL_RENAL = "label_renal"
+
+
+class ItPolicy(StrEnum):
+    """Intratumoural dose by tumour volume: step table or flat concentration."""
+
+    STEP = "step"
+    FLAT = "flat"
+
+
+class WindowVariant(StrEnum):
+    """Pulse window after the IV bolus: the SOP window or the pharmacokinetic variants."""
+
+    STANDARD = "standard"
+    PK = "pk"
+
+
+class PlanOptions(_Input):
+    """Choices of the planner; ``None`` means "as the rule set says"."""
+
+    rules: str = DEFAULT_RULE_SET
+    drug: Drug = Drug.BLEOMYCIN
+    route: Route | None = None
+    bsa_formula: BsaFormula | None = None
+    iv_policy: IvPolicy | None = None
+    it_policy: ItPolicy | None = None
+    window: WindowVariant = WindowVariant.STANDARD
+    minutes_per_application: float | None = Field(None, gt=0, le=30)
+    margin_mm: float | None = Field(None, ge=0, le=20)
+
+
+class SessionRequest(_Input):
+    """Contents of ``PATIENT.yaml``: a patient, one or more lesions and options."""
+
+    patient: PatientToPlan
+    lesions: list[LesionToTreat] = Field(min_length=1, max_length=200)
+    options: PlanOptions = Field(default_factory=PlanOptions)
+
+    @model_validator(mode="after")
+    def _age_known_and_unique_lesion_ids(self) -> SessionRequest:
+        if self.patient.age is None:
+            raise ValueError("patient: age_years or birth_year is required to plan a session")
+        ids = [lesion.lesion_id for lesion in self.lesions]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate lesion_id: {', '.join(duplicates)}")
+        return self

@@ -1,0 +1,47 @@
+"""Route of the drug and anaesthesia, suggested from the number and size of lesions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from openect.data.enums import Anaesthesia, Route
+from openect.protocol.inputs import LesionToTreat
+from openect.protocol.rules import RuleSet
+
+
+def suggest_route(rules: RuleSet, lesions: Sequence[LesionToTreat]) -> tuple[Route, str]:
+    """Intratumoural for few and small lesions, else intravenous (rule ``route.choice``)."""
+    count = len(lesions)
+    largest = max(lesion.longest_diameter_mm for lesion in lesions)
+    max_count = rules.number("route.choice", "it_max_lesions")
+    max_size = rules.number("route.choice", "it_max_diameter_mm")
+    if count <= max_count and largest <= max_size:
+        return Route.INTRATUMOURAL, (
+            f"{count} lesion(s), largest {largest:g} mm: <= {max_count:g} lesions "
+            f"of <= {max_size:g} mm"
+        )
+    return Route.INTRAVENOUS, (
+        f"{count} lesion(s), largest {largest:g} mm: more than {max_count:g} lesions "
+        f"or larger than {max_size:g} mm"
+    )
+
+
+def suggest_anaesthesia(
+    rules: RuleSet, lesions: Sequence[LesionToTreat]
+) -> tuple[Anaesthesia, str]:
+    """Local for few and small lesions, sedation for more, general for many or large
+    (rule ``anaesthesia.choice``)."""
+    rule = "anaesthesia.choice"
+    count = len(lesions)
+    largest = max(lesion.longest_diameter_mm for lesion in lesions)
+    if count <= rules.number(rule, "local_max_lesions") and largest <= rules.number(
+        rule, "local_max_diameter_mm"
+    ):
+        choice = Anaesthesia.LOCAL
+    elif count <= rules.number(rule, "sedation_max_lesions") and largest <= rules.number(
+        rule, "sedation_max_diameter_mm"
+    ):
+        choice = Anaesthesia.LOCAL_SEDATION
+    else:
+        choice = Anaesthesia.GENERAL
+    return choice, f"{count} lesion(s), largest {largest:g} mm"
