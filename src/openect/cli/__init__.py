@@ -17,6 +17,7 @@ import typer
 from openect import __version__
 from openect.cli import data as data_commands
 from openect.cli import demo as demo_command
+from openect.cli import plan as plan_commands
 from openect.cli._output import CliError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(plan_commands.app, name="plan")
 app.command("demo")(demo_command.demo)
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 #: Console for results (stdout) and one for messages and progress (stderr).
-stdout = Console(highlight=False, soft_wrap=True)
+stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

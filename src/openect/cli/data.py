@@ -73,9 +73,7 @@ def synth(
     ] = 200,
     centres: Annotated[
         int | None,
-        typer.Option(
-            "--centres", help="Centres (1 to 99, at most --patients; default 4)."
-        ),
+        typer.Option("--centres", help="Centres (1 to 99, at most --patients; default 4)."),
     ] = None,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed >= 0 (same seed, same bytes).")

@@ -60,20 +60,20 @@ def iv_dose_per_m2(
             unassessed.append("age unknown: age dose reduction not assessed")
         elif age_years > _number(age_rule, "age_above_years", "dose.iv_age_reduction"):
             reduced = _number(age_rule, "dose_per_m2", "dose.iv_age_reduction")
-            if reduced < per_m2:
-                per_m2 = reduced
-                reasons.append(f"age {age_years} > {age_rule['age_above_years']} years")
+            per_m2 = min(per_m2, reduced)
+            reasons.append(
+                f"age {age_years} > {age_rule['age_above_years']} years: {reduced:,.0f} IU/m2"
+            )
         if crcl_ml_min is not None:
             ids.append("dose.iv_renal_reduction")
             for row in rules.rows("dose.iv_renal_reduction"):
                 if crcl_ml_min < _number(row, "crcl_below_ml_min", "dose.iv_renal_reduction"):
                     reduced = _number(row, "dose_per_m2", "dose.iv_renal_reduction")
-                    if reduced < per_m2:
-                        per_m2 = reduced
-                        reasons.append(
-                            f"creatinine clearance {crcl_ml_min:.0f} < "
-                            f"{row['crcl_below_ml_min']} mL/min"
-                        )
+                    per_m2 = min(per_m2, reduced)
+                    reasons.append(
+                        f"creatinine clearance {crcl_ml_min:.0f} < "
+                        f"{row['crcl_below_ml_min']} mL/min: {reduced:,.0f} IU/m2"
+                    )
                     break
         return IvDose(standard, min(per_m2, standard), policy, reasons, ids, None, unassessed)
     # Label renal table.
