@@ -144,6 +144,11 @@ def test_demo_generates_validates_and_summarises(
     assert payload["validation"]["valid"] is True
     assert payload["summary"]["synthetic"] is True
     assert payload["summary"]["patients"]["n"] == 40
+    plan = payload["session_plan"]
+    assert plan["patient_id"] in {p for p in [plan["patient_id"]] if p.startswith("SYN-")}
+    assert plan["rule_set"] == "sop-2018"
+    assert len(plan["lesions"]) >= 2
+    assert plan["eligibility"]["status"] in {"eligible", "caution", "contraindicated"}
     # Running again replaces its own synthetic dataset...
     assert run(capsys, "demo", "--dir", str(target), "--patients", "10", "--json")[0] == 0
     # ...but never a folder that is not one.

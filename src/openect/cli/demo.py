@@ -11,8 +11,12 @@ import typer
 
 from openect.cli._output import CliError, check_range, emit_json, stderr, stdout, table
 from openect.cli.data import print_report
+from openect.cli.plan import print_session_plan
 from openect.data.csvio import INFO_FILE, load_dataset, write_dataset
+from openect.data.dataset import Dataset
 from openect.data.summary import summarise
+from openect.protocol.inputs import request_from_dataset
+from openect.protocol.plan import plan_session
 
 
 def _is_synthetic_dataset(directory: Path) -> bool:
@@ -61,6 +65,20 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
 
 
+def _demo_patient(dataset: Dataset) -> str:
+    """The first patient whose first session treated two or more lesions (else the first)."""
+    sessions = {s.session_id: s for s in dataset.sessions if s.session_number == 1}
+    treated: dict[str, set[str]] = {}
+    for application in dataset.applications:
+        session = sessions.get(application.session_id)
+        if session is not None:
+            treated.setdefault(session.patient_id, set()).add(application.lesion_id)
+    for patient in dataset.patients:
+        if len(treated.get(patient.patient_id, ())) >= 2:
+            return patient.patient_id
+    return dataset.patients[0].patient_id
+
+
 def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Folder for the demo dataset (replaced if it is one).")
@@ -73,7 +91,7 @@ def demo(
         bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
     ] = False,
 ) -> int:
-    """Generate a synthetic register, validate it and summarise it."""
+    """Generate a synthetic register, validate it, summarise it and plan a session."""
     check_range("--patients", patients, 1, 100_000)
     check_range("--seed", seed, 0)
     if directory.exists():
@@ -90,10 +108,20 @@ def demo(
         write_dataset(dataset, directory)
         loaded, report = load_dataset(directory)
     summary = summarise(loaded)
+    plan = plan_session(request_from_dataset(loaded, _demo_patient(loaded)))
     if as_json:
-        emit_json({"directory": str(directory), "validation": report.to_dict(), "summary": summary})
+        emit_json(
+            {
+                "directory": str(directory),
+                "validation": report.to_dict(),
+                "summary": summary,
+                "session_plan": plan.model_dump(mode="json"),
+            }
+        )
     else:
         print_report(report, directory)
         _print_summary(summary)
+        stdout.print(f"\nSession plan for demo patient {plan.patient_id} (first session):")
+        print_session_plan(plan)
         stdout.print(f"Dataset in {directory}/ - try: openect data validate {directory} --json")
     return 0 if report.valid else 1

@@ -59,12 +59,30 @@ WindowOption = Annotated[
 ]
 
 
-def _problems(error: ValidationError, where: str) -> CliError:
+#: Command-line flags whose name is not the field name with dashes.
+FLAG_NAMES = {
+    "age_years": "--age",
+    "creatinine_clearance_ml_min": "--crcl",
+    "iv_policy": "--dose-policy",
+}
+
+
+def _problems(
+    error: ValidationError, where: str, flags: set[str] | None = None, prefix: str = ""
+) -> CliError:
+    """One line per problem: ``WHERE: FIELD=VALUE: what is wrong / allowed``.
+
+    Fields in ``flags`` came from the command line and are named as their flag.
+    """
     lines = []
     for detail in error.errors(include_url=False):
         field = ""
         for part in detail["loc"]:
             field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        if flags is not None and field in flags:
+            field = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+        elif field:
+            field = prefix + field
         value = detail.get("input")
         message = detail["msg"].removeprefix("Value error, ")
         shown = "" if isinstance(value, dict | list) or value is None else f"={value!r}"
@@ -90,7 +108,7 @@ def _options(base: dict[str, Any], overrides: dict[str, Any]) -> PlanOptions:
     try:
         return PlanOptions.model_validate({**base, **overrides})
     except ValidationError as error:
-        raise _problems(error, "options") from error
+        raise _problems(error, "plan", set(overrides), prefix="options.") from error
 
 
 def read_request(path: Path) -> SessionRequest:
@@ -206,7 +224,7 @@ def dose(
             prior_bleomycin_iu=prior_bleomycin_iu,
         )
     except ValidationError as error:
-        raise _problems(error, "patient") from error
+        raise _problems(error, "plan dose", set(PatientToPlan.model_fields)) from error
     overrides = _option_overrides(
         rules=rules,
         route=route,

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from openect.data.dataset import Dataset
 from openect.data.enums import Drug, Route, Sex
 from openect.data.models import Lesion
 from openect.protocol.body import BsaFormula, cockcroft_gault, creatinine_mg_dl
@@ -176,3 +177,42 @@ class SessionRequest(_Input):
         if duplicates:
             raise ValueError(f"duplicate lesion_id: {', '.join(duplicates)}")
         return self
+
+
+def request_from_dataset(
+    dataset: Dataset, patient_id: str, options: PlanOptions | None = None
+) -> SessionRequest:
+    """A planning request for a patient of a dataset, as at their first session.
+
+    Age, height, weight and creatinine clearance come from the first session; the
+    lesions are those treated at it (all the patient's lesions if it has no
+    applications). Raises ``KeyError`` for an unknown patient or one without sessions.
+    """
+    patient = next(p for p in dataset.patients if p.patient_id == patient_id)
+    sessions = sorted(
+        (s for s in dataset.sessions if s.patient_id == patient_id), key=lambda s: s.session_date
+    )
+    if not sessions:
+        raise KeyError(f"patient {patient_id} has no session")
+    first = sessions[0]
+    if first.height_cm is None or first.weight_kg is None:
+        raise KeyError(f"session {first.session_id} has no height or weight")
+    treated = {a.lesion_id for a in dataset.applications if a.session_id == first.session_id}
+    lesions = [
+        LesionToTreat.model_validate(lesion.model_dump())
+        for lesion in dataset.lesions
+        if lesion.patient_id == patient_id and (not treated or lesion.lesion_id in treated)
+    ]
+    return SessionRequest(
+        patient=PatientToPlan(
+            patient_id=patient_id,
+            birth_year=patient.birth_year,
+            session_date=first.session_date,
+            sex=patient.sex,
+            height_cm=first.height_cm,
+            weight_kg=first.weight_kg,
+            creatinine_clearance_ml_min=first.creatinine_clearance_ml_min,
+        ),
+        lesions=lesions,
+        options=options or PlanOptions(),
+    )
