@@ -6,6 +6,7 @@ mg (cisplatin), volumes in cm3, clearances in mL/min, ages in years.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -66,12 +67,13 @@ def iv_dose_per_m2(
             )
         if crcl_ml_min is not None:
             ids.append("dose.iv_renal_reduction")
+            _check_ascending(rules, "dose.iv_renal_reduction", "crcl_below_ml_min")
             for row in rules.rows("dose.iv_renal_reduction"):
                 if crcl_ml_min < _number(row, "crcl_below_ml_min", "dose.iv_renal_reduction"):
                     reduced = _number(row, "dose_per_m2", "dose.iv_renal_reduction")
                     per_m2 = min(per_m2, reduced)
                     reasons.append(
-                        f"creatinine clearance {crcl_ml_min:.0f} < "
+                        f"creatinine clearance {crcl_ml_min:g} < "
                         f"{row['crcl_below_ml_min']} mL/min: {reduced:,.0f} IU/m2"
                     )
                     break
@@ -88,10 +90,10 @@ def iv_dose_per_m2(
             policy,
             [],
             ids,
-            refusal=f"creatinine clearance {crcl_ml_min:.0f} mL/min is below the label's table",
+            refusal=f"creatinine clearance {crcl_ml_min:g} mL/min is below the label's table",
         )
     if fraction < 1.0:
-        reasons.append(f"creatinine clearance {crcl_ml_min:.0f} mL/min: {fraction:.0%} of dose")
+        reasons.append(f"creatinine clearance {crcl_ml_min:g} mL/min: {fraction:.0%} of dose")
     return IvDose(standard, standard * fraction, policy, reasons, ids)
 
 
@@ -101,6 +103,18 @@ def label_fraction(rules: RuleSet, crcl_ml_min: float) -> float | None:
     Rows are read top-down: ``crcl_above_ml_min`` is a strict bound, ``crcl_from_ml_min``
     includes its value. None when the clearance is below every row.
     """
+    bounds = [
+        _number(
+            row,
+            "crcl_above_ml_min" if "crcl_above_ml_min" in row else "crcl_from_ml_min",
+            "dose.label_renal_table",
+        )
+        for row in rules.rows("dose.label_renal_table")
+    ]
+    if bounds != sorted(bounds, reverse=True) or len(set(bounds)) != len(bounds):
+        raise RuleError(
+            "rule dose.label_renal_table: rows must go from the highest clearance to the lowest"
+        )
     for row in rules.rows("dose.label_renal_table"):
         fraction = _number(row, "fraction", "dose.label_renal_table")
         if not 0 < fraction <= 1:
@@ -138,6 +152,14 @@ def it_cisplatin_mg(rules: RuleSet, volume_cm3: float) -> tuple[float, str]:
     """Intratumoural cisplatin (mg) for one tumour volume (cm3), and the rule id used."""
     per_cm3 = concentration_by_volume(rules, "dose.it_cisplatin", "mg_per_cm3", volume_cm3)
     return per_cm3 * volume_cm3, "dose.it_cisplatin"
+
+
+def _check_ascending(rules: RuleSet, rule_id: str, key: str) -> None:
+    """Rows read top-down must have strictly increasing ``key`` bounds (the most severe
+    band first), or a reordered centre table would silently give a higher dose."""
+    bounds = [_number(row, key, rule_id) for row in rules.rows(rule_id)]
+    if any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise RuleError(f"rule {rule_id}: rows must be in increasing {key} order")
 
 
 def _number(row: dict[str, object], key: str, rule_id: str) -> float:

@@ -66,12 +66,14 @@ def choose_electrode(rules: RuleSet, lesion: LesionToTreat) -> tuple[Electrode, 
 
 
 def plan_electrode(
-    rules: RuleSet, lesion: LesionToTreat, margin_mm: float, margin_rule: str | None
+    rules: RuleSet, lesion: LesionToTreat, margin_mm: float, margin_rule: str
 ) -> ElectrodePlan:
     """Electrode, needle length, voltage, pulse train and estimated applications."""
     electrode, notes = choose_electrode(rules, lesion)
     rule_id = f"electrode.{electrode.value}"
     ids = ["electrode.choice", rule_id, "pulses.train"]
+    if not lesion.mucosal and electrode is not Electrode.PLATE:
+        ids.append("electrode.plate")  # its depth limit ruled plates out
     spec = rules.table(rule_id)
     distance_cm = rules.number(rule_id, "distance_mm") / 10.0
     voltage = round(rules.number(rule_id, "field_v_per_cm") * distance_cm, 1)
@@ -112,8 +114,7 @@ def plan_electrode(
     if footprint <= 0:
         raise RuleError(f"rule {rule_id}: footprint_cm2 must be > 0")
     applications = max(1, math.ceil(area_cm2 / footprint - 1e-9))
-    if margin_rule is not None:
-        ids.append(margin_rule)
+    ids.append(margin_rule)
     return ElectrodePlan(
         electrode=electrode,
         needle_length_mm=needle_length,

@@ -68,7 +68,7 @@ def patient_findings(rules: RuleSet, patient: PatientToPlan) -> list[Finding]:
             Finding(
                 rule_id="eligibility.renal_caution",
                 severity=Severity.CAUTION,
-                message=f"creatinine clearance {crcl:.0f} mL/min < {renal:g} mL/min: "
+                message=f"creatinine clearance {round(crcl, 1):g} mL/min < {renal:g} mL/min: "
                 "reduce the dose per the rule set's policy",
                 source=rules.rule("eligibility.renal_caution").source,
             )

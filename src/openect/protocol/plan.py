@@ -312,7 +312,10 @@ def plan_session(request: SessionRequest, rules: RuleSet | None = None) -> Sessi
     rules = rules if rules is not None else load_rule_set(options.rules)
 
     suggested, why = suggest_route(rules, lesions)
-    if options.route is None:
+    if options.route is None and options.drug is Drug.CISPLATIN:
+        route, route_reason = Route.INTRATUMOURAL, "cisplatin is given intratumourally only"
+        route_rules = ["option:drug"]
+    elif options.route is None:
         route, route_reason, route_rules = suggested, why, ["route.choice"]
     else:
         route = options.route
@@ -326,7 +329,7 @@ def plan_session(request: SessionRequest, rules: RuleSet | None = None) -> Sessi
     anaesthesia, anaesthesia_reason = suggest_anaesthesia(rules, lesions)
 
     if options.margin_mm is not None:
-        margin, margin_rule = options.margin_mm, None
+        margin, margin_rule = options.margin_mm, "option:margin_mm"
     else:
         margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
     electrodes = [plan_electrode(rules, lesion, margin, margin_rule) for lesion in lesions]

@@ -63,7 +63,7 @@ class Rule(BaseModel):
 
 
 class _RuleEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     value: Any
     unit: str | None = None
@@ -73,7 +73,7 @@ class _RuleEntry(BaseModel):
 
 
 class _Header(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     base: str | None = None
@@ -160,22 +160,25 @@ def shipped_rule_sets() -> list[str]:
 
 
 def load_rule_set(name_or_path: str | Path = DEFAULT_RULE_SET) -> RuleSet:
-    """Load a shipped rule set by id, or a rule-set file by path, resolving its bases."""
-    return _load(str(name_or_path), ())
+    """Load a shipped rule set by id, or a rule-set file by path, resolving its bases.
+
+    A ``base`` that is a path is read relative to the folder of the file naming it.
+    """
+    return _load(str(name_or_path), (), Path.cwd())
 
 
 @cache
 def _shipped(name: str) -> RuleSet:
     text = (resources.files("openect.protocol") / "rulesets" / f"{name}.toml").read_text("utf-8")
-    return _resolve(text, f"{name}.toml", ())
+    return _resolve(text, f"{name}.toml", (), None)
 
 
-def _load(name_or_path: str, seen: tuple[str, ...]) -> RuleSet:
+def _load(name_or_path: str, seen: tuple[str, ...], folder: Path) -> RuleSet:
     if name_or_path in shipped_rule_sets():
         if name_or_path in seen:
             raise RuleError(f"rule set {name_or_path!r} is its own base ({' -> '.join(seen)})")
         return _shipped(name_or_path)
-    path = Path(name_or_path)
+    path = folder / name_or_path
     if not path.is_file():
         raise RuleError(
             f"rules={name_or_path!r}: neither a shipped rule set "
@@ -185,10 +188,10 @@ def _load(name_or_path: str, seen: tuple[str, ...]) -> RuleSet:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RuleError(f"rules={name_or_path!r}: cannot read: {error}") from error
-    return _resolve(text, str(path), seen)
+    return _resolve(text, str(path), seen, path.parent)
 
 
-def _resolve(text: str, where: str, seen: tuple[str, ...]) -> RuleSet:
+def _resolve(text: str, where: str, seen: tuple[str, ...], folder: Path | None) -> RuleSet:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -224,7 +227,7 @@ def _resolve(text: str, where: str, seen: tuple[str, ...]) -> RuleSet:
                     + ", ".join(missing)
                 )
     else:
-        base = _load(header.base, (*seen, header.id))
+        base = _load(header.base, (*seen, header.id), folder or Path.cwd())
         for rule_id, rule in own.items():
             if rule_id not in base.rules:
                 raise RuleError(

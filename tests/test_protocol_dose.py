@@ -1,0 +1,633 @@
+"""Body-surface area, renal function, bleomycin/cisplatin doses, lifetime dose and pulse window.
+
+Every expected value is computed by hand in the test (arithmetic in the comment) from the
+figures of ``/shared/reference/ect-protocol.md`` and the shipped rule sets, not read back
+from the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openect.data.enums import Drug, Route, Sex
+from openect.protocol.body import (
+    BsaFormula,
+    body_surface_area,
+    cockcroft_gault,
+    creatinine_mg_dl,
+)
+from openect.protocol.dose import (
+    concentration_by_volume,
+    ellipsoid_volume_cm3,
+    it_bleomycin_iu,
+    it_cisplatin_mg,
+    iv_dose_per_m2,
+    label_fraction,
+)
+from openect.protocol.eligibility import EligibilityStatus
+from openect.protocol.inputs import ItPolicy, IvPolicy, PatientToPlan, PlanOptions, WindowVariant
+from openect.protocol.plan import DosePlan, dose_plan
+from openect.protocol.rules import RuleSet, load_rule_set
+from openect.protocol.window import pulse_window
+
+ESOPE = load_rule_set("esope-2006")
+SOP = load_rule_set("sop-2018")
+
+
+def patient(**fields: object) -> PatientToPlan:
+    """A 40-year-old man of 180 cm and 80 kg (Mosteller 2.00 m2), changed by ``fields``."""
+    values: dict[str, object] = {"age_years": 40, "sex": "M", "height_cm": 180, "weight_kg": 80}
+    values.update(fields)
+    return PatientToPlan.model_validate(values)
+
+
+def iv_plan(rules: str = "esope-2006", **fields: object) -> DosePlan:
+    options = {k: fields.pop(k) for k in ("iv_policy", "bsa_formula", "window") if k in fields}
+    return dose_plan(patient(**fields), PlanOptions.model_validate({"rules": rules, **options}))
+
+
+def finding_ids(plan: DosePlan) -> list[str]:
+    return [finding.rule_id for finding in plan.eligibility.findings]
+
+
+# ---- body-surface area -----------------------------------------------------------------
+
+
+def test_mosteller_bsa_of_180_cm_80_kg_is_2_m2() -> None:
+    # sqrt(180 * 80 / 3600) = sqrt(14,400 / 3,600) = sqrt(4) = 2.00 m2
+    assert body_surface_area(180, 80, BsaFormula.MOSTELLER) == pytest.approx(2.0)
+
+
+def test_dubois_bsa_of_180_cm_80_kg() -> None:
+    # 0.007184 * 80^0.425 * 180^0.725 = 0.007184 * 6.43892 * 43.15912 = 1.99642 m2
+    assert body_surface_area(180, 80, BsaFormula.DUBOIS) == pytest.approx(1.99642, abs=1e-5)
+
+
+def test_mosteller_and_dubois_differ_for_a_short_heavy_patient() -> None:
+    # Mosteller: sqrt(160 * 100 / 3600) = sqrt(4.4444) = 2.10819 m2
+    # DuBois: 0.007184 * 100^0.425 * 160^0.725 = 0.007184 * 7.07946 * 39.62698 = 2.01536 m2
+    assert body_surface_area(160, 100, BsaFormula.MOSTELLER) == pytest.approx(2.10819, abs=1e-5)
+    assert body_surface_area(160, 100, BsaFormula.DUBOIS) == pytest.approx(2.01536, abs=1e-5)
+
+
+@pytest.mark.parametrize(("height", "weight"), [(0, 70), (170, 0), (-1, 70)])
+def test_bsa_needs_positive_height_and_weight(height: float, weight: float) -> None:
+    with pytest.raises(ValueError, match="must be > 0"):
+        body_surface_area(height, weight, BsaFormula.MOSTELLER)
+
+
+# ---- creatinine clearance --------------------------------------------------------------
+
+
+def test_cockcroft_gault_man_70_years_70_kg_creatinine_1_mg_dl() -> None:
+    # (140 - 70) * 70 / (72 * 1.0) = 4,900 / 72 = 68.06 mL/min
+    assert cockcroft_gault(70, 70, Sex.M, 1.0) == pytest.approx(68.0556, abs=1e-4)
+
+
+def test_cockcroft_gault_woman_is_0_85_of_the_man() -> None:
+    # 68.0556 * 0.85 = 57.85 mL/min
+    assert cockcroft_gault(70, 70, Sex.F, 1.0) == pytest.approx(57.8472, abs=1e-4)
+
+
+def test_cockcroft_gault_sex_x_takes_the_cautious_female_factor() -> None:
+    assert cockcroft_gault(70, 70, Sex.X, 1.0) == pytest.approx(57.8472, abs=1e-4)
+
+
+def test_cockcroft_gault_needs_positive_creatinine() -> None:
+    with pytest.raises(ValueError, match="must be > 0"):
+        cockcroft_gault(70, 70, Sex.M, 0.0)
+
+
+def test_88_42_umol_per_l_is_1_mg_dl() -> None:
+    # 88.42 / 88.42 = 1.0 mg/dL; 176.84 / 88.42 = 2.0 mg/dL
+    assert creatinine_mg_dl(88.42) == pytest.approx(1.0)
+    assert creatinine_mg_dl(176.84) == pytest.approx(2.0)
+
+
+def test_patient_clearance_from_mg_dl_umol_l_or_measured() -> None:
+    # 70 y, 70 kg, man, 1.0 mg/dL = 88.42 umol/L -> 4,900 / 72 = 68.06 mL/min
+    by_mg = patient(age_years=70, weight_kg=70, creatinine_mg_dl=1.0)
+    by_umol = patient(age_years=70, weight_kg=70, creatinine_umol_l=88.42)
+    measured = patient(creatinine_clearance_ml_min=42.0)
+    assert by_mg.creatinine_clearance == pytest.approx(68.0556, abs=1e-4)
+    assert by_umol.creatinine_clearance == pytest.approx(68.0556, abs=1e-4)
+    assert measured.creatinine_clearance == 42.0
+    assert patient().creatinine_clearance is None
+
+
+def test_plan_reports_the_clearance_rounded_to_0_1_ml_min() -> None:
+    # woman, 70 y, 70 kg, 1.0 mg/dL: 68.0556 * 0.85 = 57.847 -> 57.8 mL/min
+    plan = iv_plan(sex="F", age_years=70, weight_kg=70, creatinine_mg_dl=1.0)
+    assert plan.creatinine_clearance_ml_min == 57.8
+
+
+# ---- intravenous bleomycin -------------------------------------------------------------
+
+
+def test_esope_iv_dose_mosteller_2_m2_is_30000_iu() -> None:
+    # 15,000 IU/m2 * sqrt(180 * 80 / 3600) m2 = 15,000 * 2.00 = 30,000 IU
+    plan = iv_plan()
+    assert plan.route is Route.INTRAVENOUS
+    assert plan.bsa_m2 == 2.0
+    assert plan.bsa_formula is BsaFormula.MOSTELLER
+    assert plan.dose_per_m2_iu == 15_000
+    assert plan.dose_iu == 30_000
+    assert plan.dose_policy == "none"
+
+
+def test_esope_iv_dose_dubois_same_patient() -> None:
+    # DuBois 1.99642 m2 -> 2.00 m2 (rounded to 0.01) -> 15,000 * 2.00 = 30,000 IU
+    plan = iv_plan(bsa_formula="dubois")
+    assert plan.bsa_formula is BsaFormula.DUBOIS
+    assert plan.bsa_m2 == 2.0
+    assert plan.dose_iu == 30_000
+    assert plan.provenance["bsa_m2"] == ["option:bsa_formula"]
+
+
+def test_bsa_formula_changes_the_dose_of_a_short_heavy_patient() -> None:
+    # Mosteller 2.10819 -> 2.11 m2 -> 15,000 * 2.11 = 31,650 IU
+    # DuBois 2.01536 -> 2.02 m2 -> 15,000 * 2.02 = 30,300 IU
+    mosteller = iv_plan(height_cm=160, weight_kg=100)
+    dubois = iv_plan(height_cm=160, weight_kg=100, bsa_formula="dubois")
+    assert (mosteller.bsa_m2, mosteller.dose_iu) == (2.11, 31_650)
+    assert (dubois.bsa_m2, dubois.dose_iu) == (2.02, 30_300)
+
+
+def test_esope_gives_the_full_dose_to_an_old_patient_with_poor_kidneys() -> None:
+    # esope-2006 policy "none": 80 y, CrCl 25 mL/min -> still 15,000 IU/m2 * 2.00 = 30,000 IU
+    plan = iv_plan(age_years=80, creatinine_clearance_ml_min=25)
+    assert plan.dose_iu == 30_000
+    assert plan.dose_reduction == []
+    # ... but the renal and age cautions are raised
+    assert "eligibility.renal_caution" in finding_ids(plan)
+    assert "eligibility.age_caution" in finding_ids(plan)
+
+
+@pytest.mark.parametrize(
+    ("age", "per_m2"),
+    [
+        (64, 15_000),
+        (65, 15_000),  # not "over 65"
+        (66, 10_000),  # 66 > 65 -> 10,000 IU/m2
+        (90, 10_000),
+    ],
+)
+def test_sop_2018_reduces_the_dose_over_65(age: int, per_m2: float) -> None:
+    plan = iv_plan("sop-2018", age_years=age)
+    assert plan.dose_policy == "age_renal"
+    assert plan.standard_dose_per_m2_iu == 15_000
+    assert plan.dose_per_m2_iu == per_m2
+    assert plan.dose_iu == per_m2 * 2.0  # BSA 2.00 m2
+
+
+@pytest.mark.parametrize(
+    ("crcl", "per_m2"),
+    [
+        (29.9, 7_500),  # < 30
+        (30.0, 10_000),  # not < 30, but < 50
+        (49.9, 10_000),
+        (50.0, 13_500),  # not < 50, but < 60
+        (59.9, 13_500),
+        (60.0, 15_000),  # no renal row applies
+        (120.0, 15_000),
+    ],
+)
+def test_sop_2018_renal_rows(crcl: float, per_m2: float) -> None:
+    dose = iv_dose_per_m2(SOP, IvPolicy.AGE_RENAL, 40, crcl)
+    assert dose.per_m2_iu == per_m2
+    assert "dose.iv_renal_reduction" in dose.rule_ids
+
+
+def test_sop_2018_takes_the_lower_of_age_and_renal_reductions() -> None:
+    # age 70 -> 10,000; CrCl 25 -> 7,500: min = 7,500 IU/m2 -> 7,500 * 2.00 = 15,000 IU
+    plan = iv_plan("sop-2018", age_years=70, creatinine_clearance_ml_min=25)
+    assert plan.dose_per_m2_iu == 7_500
+    assert plan.dose_iu == 15_000
+    assert len(plan.dose_reduction) == 2
+    # age 70 -> 10,000; CrCl 55 -> 13,500: min = 10,000
+    assert iv_dose_per_m2(SOP, IvPolicy.AGE_RENAL, 70, 55).per_m2_iu == 10_000
+
+
+def test_sop_2018_unknown_age_is_not_assessed_but_reported() -> None:
+    dose = iv_dose_per_m2(SOP, IvPolicy.AGE_RENAL, None, None)
+    assert dose.per_m2_iu == 15_000
+    assert dose.unassessed
+    assert "age unknown" in dose.unassessed[0]
+    plan = dose_plan(
+        PatientToPlan(height_cm=180, weight_kg=80),
+        PlanOptions.model_validate({"rules": "sop-2018"}),
+    )
+    assert any("age unknown" in w for w in plan.warnings)
+    assert any("creatinine clearance unknown" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize(
+    ("crcl", "fraction"),
+    [
+        (120.0, 1.0),
+        (50.1, 1.0),  # > 50: full dose
+        (50.0, 0.70),  # 40-50: 70 %
+        (40.0, 0.70),
+        (39.9, 0.60),  # 30-40: 60 %
+        (30.0, 0.60),
+        (29.9, 0.55),  # 20-30: 55 %
+        (20.0, 0.55),
+        (19.9, 0.45),  # 10-20: 45 %
+        (10.0, 0.45),
+        (9.9, 0.40),  # 5-10: 40 %
+        (5.0, 0.40),
+    ],
+)
+def test_label_renal_table_fractions(crcl: float, fraction: float) -> None:
+    assert label_fraction(ESOPE, crcl) == pytest.approx(fraction)
+    dose = iv_dose_per_m2(ESOPE, IvPolicy.LABEL_RENAL, 40, crcl)
+    # e.g. CrCl 45: 15,000 * 0.70 = 10,500 IU/m2
+    assert dose.per_m2_iu == pytest.approx(15_000 * fraction)
+    assert dose.refusal is None
+
+
+def test_label_renal_dose_of_a_patient_with_clearance_35() -> None:
+    # 15,000 IU/m2 * 0.60 = 9,000 IU/m2; * 2.00 m2 = 18,000 IU
+    plan = iv_plan(iv_policy="label_renal", creatinine_clearance_ml_min=35)
+    assert plan.dose_policy == "label_renal"
+    assert plan.dose_per_m2_iu == pytest.approx(9_000)
+    assert plan.dose_iu == 18_000
+    assert "option:iv_policy" in plan.provenance["dose_iu"]
+    assert "dose.label_renal_table" in plan.provenance["dose_iu"]
+
+
+def test_label_renal_below_5_ml_min_gives_no_dose() -> None:
+    # 4.9 < 5: below every row of the label table -> no dose, contraindicated
+    assert label_fraction(ESOPE, 4.9) is None
+    dose = iv_dose_per_m2(ESOPE, IvPolicy.LABEL_RENAL, 40, 4.9)
+    assert dose.per_m2_iu is None
+    assert dose.refusal is not None
+    plan = iv_plan(iv_policy="label_renal", creatinine_clearance_ml_min=4.9)
+    assert plan.eligibility.status is EligibilityStatus.CONTRAINDICATED
+    assert "dose.label_renal_table" in finding_ids(plan)
+    assert plan.dose_iu is None
+    assert plan.dose_per_m2_iu is None
+    assert plan.pulse_window_min is None
+    assert "dose_iu" not in plan.provenance
+
+
+def test_clearance_messages_state_the_clearance_the_plan_reports() -> None:
+    # the plan reports 49.6 mL/min; the caution and the reduction must not say "50 < 50"
+    plan = iv_plan("sop-2018", creatinine_clearance_ml_min=49.6)
+    assert plan.creatinine_clearance_ml_min == 49.6
+    caution = next(f for f in plan.eligibility.findings if f.rule_id == "eligibility.renal_caution")
+    assert "49.6" in caution.message
+    assert "49.6" in plan.dose_reduction[0]
+    # 4.9 mL/min is below the table's 5 mL/min row; "5 mL/min is below" contradicts the table
+    refused = iv_plan(iv_policy="label_renal", creatinine_clearance_ml_min=4.9)
+    refusal = next(f for f in refused.eligibility.findings if f.rule_id == "dose.label_renal_table")
+    assert "4.9" in refusal.message
+
+
+def test_label_renal_with_unknown_clearance_gives_the_standard_dose() -> None:
+    dose = iv_dose_per_m2(ESOPE, IvPolicy.LABEL_RENAL, 40, None)
+    assert dose.per_m2_iu == 15_000
+
+
+# ---- intratumoural bleomycin and cisplatin ---------------------------------------------
+
+
+def test_ellipsoid_volume_of_a_10_by_8_mm_lesion() -> None:
+    # pi/6 * 10 * 8^2 mm3 = pi/6 * 640 = 335.10 mm3 = 0.33510 cm3
+    assert ellipsoid_volume_cm3(10, 8) == pytest.approx(0.33510, abs=1e-5)
+    # no perpendicular diameter: a sphere, pi/6 * 10^3 = 523.6 mm3
+    assert ellipsoid_volume_cm3(10, None) == pytest.approx(0.52360, abs=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["step", "flat"])
+def test_it_bleomycin_of_a_10_by_8_mm_lesion_is_335_iu(policy: str) -> None:
+    # 0.33510 cm3 < 0.5 cm3 -> 1,000 IU/cm3 (step) or 1,000 IU/cm3 (flat) -> 335 IU
+    options = PlanOptions.model_validate(
+        {"rules": "esope-2006", "route": "intratumoural", "it_policy": policy}
+    )
+    plan = dose_plan(patient(), options, [(10, 8)])
+    assert plan.route is Route.INTRATUMOURAL
+    assert plan.dose_iu == 335
+    assert plan.lesion_doses[0].volume_cm3 == 0.335
+    assert plan.lesion_doses[0].dose_iu == 335
+    assert plan.dose_policy == f"intratumoural-{policy}"
+
+
+def test_it_bleomycin_step_table_for_three_sizes() -> None:
+    # 10 x 8:  0.33510 cm3 * 1,000 = 335.1 -> 335 IU
+    # 12 x 12: pi/6 * 12 * 144 / 1000 = 0.90478 cm3 * 500 = 452.4 -> 452 IU
+    # 15 x 14: pi/6 * 15 * 196 / 1000 = 1.53938 cm3 * 250 = 384.8 -> 385 IU
+    options = PlanOptions.model_validate({"rules": "esope-2006", "route": "intratumoural"})
+    plan = dose_plan(patient(), options, [(10, 8), (12, 12), (15, 14)])
+    assert [d.dose_iu for d in plan.lesion_doses] == [335, 452, 385]
+    assert plan.dose_iu == 335 + 452 + 385
+    assert plan.provenance["dose_iu"] == ["dose.it_bleomycin", "dose.it_policy"]
+
+
+def test_it_bleomycin_flat_policy_for_three_sizes() -> None:
+    # flat 1,000 IU/cm3: 335.1 -> 335; 904.8 -> 905; 1,539.4 -> 1,539 IU
+    options = PlanOptions.model_validate(
+        {"rules": "esope-2006", "route": "intratumoural", "it_policy": "flat"}
+    )
+    plan = dose_plan(patient(), options, [(10, 8), (12, 12), (15, 14)])
+    assert [d.dose_iu for d in plan.lesion_doses] == [335, 905, 1539]
+    assert plan.provenance["dose_iu"] == ["dose.it_bleomycin_flat", "option:it_policy"]
+
+
+@pytest.mark.parametrize(
+    ("volume", "iu_per_cm3"),
+    [
+        (0.4999, 1000),  # V < 0.5
+        (0.5, 500),  # 0.5 <= V <= 1
+        (0.5001, 500),
+        (0.9999, 500),
+        (1.0, 500),  # 1.0 is still in the middle band
+        (1.0001, 250),  # V > 1
+        (5.0, 250),
+    ],
+)
+def test_it_bleomycin_volume_step_boundaries(volume: float, iu_per_cm3: float) -> None:
+    assert concentration_by_volume(ESOPE, "dose.it_bleomycin", "iu_per_cm3", volume) == iu_per_cm3
+    iu, rule_id = it_bleomycin_iu(ESOPE, ItPolicy.STEP, volume)
+    assert iu == pytest.approx(iu_per_cm3 * volume)
+    assert rule_id == "dose.it_bleomycin"
+
+
+@pytest.mark.parametrize(
+    ("volume", "mg_per_cm3"),
+    [(0.4999, 2.0), (0.5, 1.0), (1.0, 1.0), (1.0001, 0.5)],
+)
+def test_it_cisplatin_volume_step_boundaries(volume: float, mg_per_cm3: float) -> None:
+    mg, rule_id = it_cisplatin_mg(ESOPE, volume)
+    assert mg == pytest.approx(mg_per_cm3 * volume)
+    assert rule_id == "dose.it_cisplatin"
+
+
+def test_it_cisplatin_step_table_for_three_sizes() -> None:
+    # 0.33510 * 2 mg = 0.67 mg; 0.90478 * 1 mg = 0.90 mg; 1.53938 * 0.5 mg = 0.77 mg
+    options = PlanOptions.model_validate(
+        {"rules": "esope-2006", "route": "intratumoural", "drug": "cisplatin"}
+    )
+    plan = dose_plan(patient(), options, [(10, 8), (12, 12), (15, 14)])
+    assert plan.drug is Drug.CISPLATIN
+    assert [d.dose_mg for d in plan.lesion_doses] == [0.67, 0.90, 0.77]
+    assert plan.dose_mg == pytest.approx(0.67 + 0.90 + 0.77)
+    assert plan.dose_iu is None
+    assert plan.cumulative_bleomycin_iu is None
+    assert plan.provenance["dose_mg"] == ["dose.it_cisplatin"]
+
+
+def test_the_published_step_table_gives_less_drug_just_above_a_volume_step() -> None:
+    # A property of the ESOPE table itself (not of its implementation): at 0.5 cm3 the
+    # concentration halves, so 0.4999 cm3 -> 499.9 IU but 0.5 cm3 -> 250 IU; the flat
+    # policy has no such drop (499.9 -> 500 IU).
+    below, _ = it_bleomycin_iu(ESOPE, ItPolicy.STEP, 0.4999)
+    at, _ = it_bleomycin_iu(ESOPE, ItPolicy.STEP, 0.5)
+    assert below == pytest.approx(499.9)
+    assert at == pytest.approx(250.0)
+    flat_below, _ = it_bleomycin_iu(ESOPE, ItPolicy.FLAT, 0.4999)
+    flat_at, _ = it_bleomycin_iu(ESOPE, ItPolicy.FLAT, 0.5)
+    assert flat_below < flat_at
+
+
+def test_cisplatin_is_never_given_intravenously() -> None:
+    options = PlanOptions.model_validate({"drug": "cisplatin", "route": "intravenous"})
+    with pytest.raises(ValueError, match="cisplatin"):
+        dose_plan(patient(), options)
+
+
+def test_intratumoural_dose_needs_the_lesion_diameters() -> None:
+    options = PlanOptions.model_validate({"route": "intratumoural"})
+    with pytest.raises(ValueError, match="diameters"):
+        dose_plan(patient(), options, [])
+
+
+# ---- lifetime bleomycin ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prior", "status", "finding"),
+    [
+        # this session: 15,000 IU/m2 * 2.00 m2 = 30,000 IU
+        (369_999, EligibilityStatus.ELIGIBLE, None),  # 399,999
+        (370_000, EligibilityStatus.ELIGIBLE, None),  # 400,000: not above the warning
+        (370_001, EligibilityStatus.CAUTION, "dose.cumulative_bleomycin_warning"),  # 400,001
+        (469_999, EligibilityStatus.CAUTION, "dose.cumulative_bleomycin_warning"),  # 499,999
+        (470_000, EligibilityStatus.CAUTION, "dose.cumulative_bleomycin_warning"),  # 500,000
+    ],
+)
+def test_cumulative_bleomycin_warning_boundaries(
+    prior: float, status: EligibilityStatus, finding: str | None
+) -> None:
+    plan = iv_plan(prior_bleomycin_iu=prior)
+    assert plan.cumulative_bleomycin_iu == prior + 30_000
+    assert plan.eligibility.status is status
+    assert plan.dose_iu == 30_000
+    expected = [] if finding is None else [finding]
+    assert finding_ids(plan) == expected
+
+
+def test_cumulative_bleomycin_above_500000_is_contraindicated_without_a_dose() -> None:
+    # 470,001 + 30,000 = 500,001 IU > 500,000 IU: no dose; 29,999 IU left
+    plan = iv_plan(prior_bleomycin_iu=470_001)
+    assert plan.cumulative_bleomycin_iu == 500_001
+    assert plan.eligibility.status is EligibilityStatus.CONTRAINDICATED
+    assert finding_ids(plan) == ["dose.cumulative_bleomycin_limit"]
+    assert "29,999 IU left" in plan.eligibility.findings[0].message
+    assert plan.dose_iu is None
+    assert plan.dose_per_m2_iu is None
+    assert plan.pulse_window_min is None
+    assert "dose_iu" not in plan.provenance
+    assert any("no dose" in w for w in plan.warnings)
+
+
+def test_cumulative_limit_counts_the_intratumoural_dose_too() -> None:
+    # 499,700 + 335 IU = 500,035 IU > 500,000; 499,665 + 335 = 500,000 is only a caution
+    options = PlanOptions.model_validate({"rules": "esope-2006", "route": "intratumoural"})
+    over = dose_plan(patient(prior_bleomycin_iu=499_700), options, [(10, 8)])
+    at = dose_plan(patient(prior_bleomycin_iu=499_665), options, [(10, 8)])
+    assert over.eligibility.status is EligibilityStatus.CONTRAINDICATED
+    assert over.dose_iu is None
+    assert over.lesion_doses[0].dose_iu is None
+    assert at.eligibility.status is EligibilityStatus.CAUTION
+    assert at.dose_iu == 335
+
+
+# ---- pulse window ----------------------------------------------------------------------
+
+
+def window_of(route: Route, age: int | None, variant: WindowVariant) -> tuple[float, float, str]:
+    w = pulse_window(ESOPE, route, age, variant)
+    return w.start_min, w.end_min, w.rule_id
+
+
+def test_iv_window_is_8_to_28_minutes_after_the_bolus() -> None:
+    assert window_of(Route.INTRAVENOUS, 40, WindowVariant.STANDARD) == (8, 28, "window.iv")
+    assert window_of(Route.INTRAVENOUS, 80, WindowVariant.STANDARD) == (8, 28, "window.iv")
+    assert pulse_window(ESOPE, Route.INTRAVENOUS, 40, WindowVariant.STANDARD).minutes == 20
+
+
+@pytest.mark.parametrize("variant", list(WindowVariant))
+def test_it_window_is_0_to_10_minutes_after_the_injection(variant: WindowVariant) -> None:
+    assert window_of(Route.INTRATUMOURAL, 80, variant) == (0, 10, "window.it")
+
+
+@pytest.mark.parametrize(
+    ("age", "window"),
+    [
+        (66, (8, 40, "window.iv_pk_over_65")),  # over 65: 8-40 min
+        (65, (8, 28, "window.iv")),  # exactly 65: the standard window
+        (64, (5, 15, "window.iv_pk_under_65")),  # under 65: 5-15 min
+        (None, (8, 28, "window.iv")),  # age unknown: the standard window
+    ],
+)
+def test_pk_window_variants_by_age(age: int | None, window: tuple[float, float, str]) -> None:
+    assert window_of(Route.INTRAVENOUS, age, WindowVariant.PK) == window
+
+
+def test_plan_records_the_pk_window_and_the_option() -> None:
+    plan = iv_plan(age_years=70, window="pk")
+    assert plan.pulse_window_min == (8, 40)
+    assert plan.provenance["pulse_window_min"] == ["window.iv_pk_over_65", "option:window"]
+    unknown = dose_plan(
+        PatientToPlan(height_cm=180, weight_kg=80), PlanOptions.model_validate({"window": "pk"})
+    )
+    assert unknown.pulse_window_min == (8, 28)
+    assert any("standard pulse window" in w for w in unknown.warnings)
+
+
+# ---- properties ------------------------------------------------------------------------
+
+heights = st.floats(min_value=50, max_value=250, allow_nan=False)
+weights = st.floats(min_value=20, max_value=300, allow_nan=False)
+formulas = st.sampled_from(list(BsaFormula))
+
+
+@given(formula=formulas, weight=weights, h1=heights, h2=heights)
+def test_iv_dose_never_decreases_with_height(
+    formula: BsaFormula, weight: float, h1: float, h2: float
+) -> None:
+    low, high = sorted((h1, h2))
+    assert body_surface_area(low, weight, formula) <= body_surface_area(high, weight, formula)
+    options = PlanOptions(rules="esope-2006", bsa_formula=formula)
+    small = dose_plan(patient(height_cm=low, weight_kg=weight), options)
+    large = dose_plan(patient(height_cm=high, weight_kg=weight), options)
+    assert small.dose_iu is not None
+    assert large.dose_iu is not None
+    assert small.dose_iu <= large.dose_iu
+
+
+@given(formula=formulas, height=heights, w1=weights, w2=weights)
+def test_iv_dose_never_decreases_with_weight(
+    formula: BsaFormula, height: float, w1: float, w2: float
+) -> None:
+    low, high = sorted((w1, w2))
+    assert body_surface_area(height, low, formula) <= body_surface_area(height, high, formula)
+    options = PlanOptions(rules="esope-2006", bsa_formula=formula)
+    small = dose_plan(patient(height_cm=height, weight_kg=low), options)
+    large = dose_plan(patient(height_cm=height, weight_kg=high), options)
+    assert small.dose_iu is not None
+    assert large.dose_iu is not None
+    assert small.dose_iu <= large.dose_iu
+
+
+@given(
+    rules=st.sampled_from([ESOPE, SOP]),
+    policy=st.sampled_from(list(IvPolicy)),
+    age=st.none() | st.integers(min_value=0, max_value=120),
+    crcl=st.none() | st.floats(min_value=0.01, max_value=300, allow_nan=False),
+)
+def test_reduced_iv_dose_never_exceeds_the_standard_dose(
+    rules: RuleSet, policy: IvPolicy, age: int | None, crcl: float | None
+) -> None:
+    dose = iv_dose_per_m2(rules, policy, age, crcl)
+    assert dose.standard_per_m2_iu == 15_000
+    assert dose.per_m2_iu is None or 0 < dose.per_m2_iu <= dose.standard_per_m2_iu
+
+
+@settings(max_examples=50)
+@given(
+    policy=st.sampled_from(list(IvPolicy)),
+    formula=formulas,
+    age=st.integers(min_value=18, max_value=100),
+    crcl=st.none() | st.floats(min_value=0.01, max_value=300, allow_nan=False),
+    height=heights,
+    weight=weights,
+)
+def test_planned_iv_dose_never_exceeds_the_standard_dose_for_the_same_bsa(
+    policy: IvPolicy,
+    formula: BsaFormula,
+    age: int,
+    crcl: float | None,
+    height: float,
+    weight: float,
+) -> None:
+    options = PlanOptions(rules="sop-2018", iv_policy=policy, bsa_formula=formula)
+    plan = dose_plan(
+        patient(
+            age_years=age, height_cm=height, weight_kg=weight, creatinine_clearance_ml_min=crcl
+        ),
+        options,
+    )
+    assert plan.dose_iu is None or plan.dose_iu <= round(15_000 * plan.bsa_m2)
+
+
+@given(
+    a=st.floats(min_value=0.01, max_value=100, allow_nan=False),
+    b=st.floats(min_value=0.01, max_value=100, allow_nan=False),
+)
+def test_it_dose_grows_with_lesion_volume_under_the_flat_policy(a: float, b: float) -> None:
+    low, high = sorted((a, b))
+    assert (
+        it_bleomycin_iu(ESOPE, ItPolicy.FLAT, low)[0]
+        <= it_bleomycin_iu(ESOPE, ItPolicy.FLAT, high)[0]
+    )
+
+
+@given(
+    band=st.sampled_from([(0.001, 0.4999), (0.5, 1.0), (1.0001, 100.0)]),
+    data=st.data(),
+)
+def test_it_dose_grows_with_lesion_volume_within_a_step(
+    band: tuple[float, float], data: st.DataObject
+) -> None:
+    volume = st.floats(min_value=band[0], max_value=band[1], allow_nan=False)
+    low, high = sorted((data.draw(volume), data.draw(volume)))
+    for policy in ItPolicy:
+        assert it_bleomycin_iu(ESOPE, policy, low)[0] <= it_bleomycin_iu(ESOPE, policy, high)[0]
+    assert it_cisplatin_mg(ESOPE, low)[0] <= it_cisplatin_mg(ESOPE, high)[0]
+
+
+@given(
+    longest=st.floats(min_value=1, max_value=100, allow_nan=False),
+    ratio=st.floats(min_value=0.1, max_value=1.0, allow_nan=False),
+    growth=st.floats(min_value=1.0, max_value=3.0, allow_nan=False),
+)
+def test_it_dose_grows_with_lesion_diameters(longest: float, ratio: float, growth: float) -> None:
+    # a larger lesion (both diameters scaled up) has a larger volume and flat dose
+    small = ellipsoid_volume_cm3(longest, longest * ratio)
+    large = ellipsoid_volume_cm3(longest * growth, longest * ratio * growth)
+    assert small <= large
+    assert (
+        it_bleomycin_iu(ESOPE, ItPolicy.FLAT, small)[0]
+        <= it_bleomycin_iu(ESOPE, ItPolicy.FLAT, large)[0]
+    )
+
+
+@given(volume=st.floats(min_value=0.001, max_value=100, allow_nan=False))
+def test_step_dose_never_exceeds_the_flat_dose(volume: float) -> None:
+    step, _ = it_bleomycin_iu(ESOPE, ItPolicy.STEP, volume)
+    flat, _ = it_bleomycin_iu(ESOPE, ItPolicy.FLAT, volume)
+    assert step <= flat + 1e-9
+
+
+def test_iv_dose_is_proportional_to_rounded_bsa() -> None:
+    # sanity of the rounding: 170 cm, 65 kg: sqrt(170 * 65 / 3600) = sqrt(3.0694) = 1.75198
+    # -> 1.75 m2 -> 15,000 * 1.75 = 26,250 IU
+    plan = iv_plan(height_cm=170, weight_kg=65)
+    assert math.isclose(plan.bsa_m2, 1.75)
+    assert plan.dose_iu == 26_250
