@@ -207,7 +207,7 @@ def test_plan_dose_intratumoural(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys,
         "plan", "dose", "--height-cm", "170", "--weight-kg", "70", "--route", "it",
-        "--lesion-mm", "10,8", "--lesion-mm", "12x12", "--json",
+        "--lesion-mm", "10", "8", "--lesion-mm", "12,12", "--json",
     )  # fmt: skip
     assert code == 0
     plan = json.loads(out)

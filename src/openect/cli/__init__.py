@@ -59,9 +59,37 @@ def _is_usage_error(error: BaseException) -> bool:
     return hasattr(error, "format_message") and hasattr(error, "exit_code")
 
 
+#: Options that take a pair of numbers, written either ``--opt A B`` or ``--opt A,B``.
+PAIR_OPTIONS = frozenset({"--lesion-mm"})
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _join_pairs(args: list[str]) -> list[str]:
+    """Rewrite ``--lesion-mm 12 9`` as ``--lesion-mm 12,9`` (repeatable options)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        pair = args[i + 1 : i + 3]
+        if token in PAIR_OPTIONS and len(pair) == 2 and all(map(_is_number, pair)):
+            out += [token, ",".join(pair)]
+            i += 3
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _join_pairs(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="openect", standalone_mode=False)

@@ -200,8 +200,8 @@ def dose(
         list[str] | None,
         typer.Option(
             "--lesion-mm",
-            help="Lesion diameters 'A,B' or 'AxB' in mm (longest, perpendicular); repeat "
-            "for each lesion (intratumoural route).",
+            help="Lesion diameters A B (or A,B) in mm, longest then perpendicular; "
+            "repeat for each lesion (intratumoural route).",
         ),
     ] = None,
     rules: RulesOption = DEFAULT_RULE_SET,
@@ -367,8 +367,8 @@ def print_dose(plan: DosePlan) -> None:
         rows.append(["lifetime bleomycin after", f"{plan.cumulative_bleomycin_iu:,.0f} IU"])
     if plan.pulse_window_min is not None:
         start, end = plan.pulse_window_min
-        after = "end of the bolus" if plan.route is Route.INTRAVENOUS else "each injection"
-        rows.append(["pulse window", f"{start:g} to {end:g} min after the {after}"])
+        after = "the end of the bolus" if plan.route is Route.INTRAVENOUS else "each injection"
+        rows.append(["pulse window", f"{start:g} to {end:g} min after {after}"])
     stdout.print(table("Dose", ["", ""], rows))
 
 
