@@ -1,0 +1,211 @@
+"""Linear and non-linear solves, one electrode pair at a time.
+
+Each pair fixes its positive conductors at +U/2 and its negative ones at -U/2;
+conductors not in the pair float (one unknown potential each, no net current). The
+linear system is solved by conjugate gradients preconditioned with a smoothed
+aggregation AMG hierarchy (pyamg), built once per pair and reused over the Picard
+iterations, where the matrix changes little. The conductivity is updated by damped
+Picard iteration, sigma <- sigma + w (sigma(E) - sigma), until its largest relative
+change is below the tolerance; across pairs the conductivity never decreases
+(monotone memory) and the treatment field is the pointwise maximum over pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from dataclasses import field as default
+
+import numpy as np
+import pyamg
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.linalg import LinearOperator, cg
+
+from openect.field.conductivity import SigmaModel, TissueParameters, conductivity
+from openect.field.electrodes import Pair
+from openect.field.fem import P1Space
+
+#: Relative residual of the linear solves.
+LINEAR_RTOL = 1e-8
+#: Relative conductivity change at convergence of the Picard iteration: the
+#: volume-weighted L2 norm of the update over that of the conductivity.
+PICARD_TOL = 1e-3
+#: Damping of the Picard update; halved (down to MIN_DAMPING) when the change grows.
+PICARD_DAMPING = 0.5
+MIN_DAMPING = 0.05
+#: Rebuild the AMG hierarchy when CG needs this many times its fresh iteration count.
+REBUILD_FACTOR = 1.5
+#: Most Picard iterations per pair.
+PICARD_MAX_ITERATIONS = 40
+
+
+@dataclass
+class PairSolution:
+    """Result of one pair: field per element (V/cm), current (A), convergence record."""
+
+    field: NDArray[np.float64]
+    potential: NDArray[np.float64]
+    current_a: float
+    #: Current entering the negative conductors (A, negative); equal and opposite to
+    #: ``current_a`` when charge is conserved.
+    current_in_a: float
+    converged: bool
+    iterations: int
+    changes: list[float] = default(default_factory=list)
+    cg_iterations: list[int] = default(default_factory=list)
+    seconds: float = 0.0
+
+
+class PairSystem:
+    """The reduced linear system of one pair: fixed, free and floating unknowns."""
+
+    def __init__(self, n_nodes: int, conductor_nodes: list[NDArray[np.int64]], pair: Pair) -> None:
+        dof = np.full(n_nodes, -1, dtype=np.int64)
+        self.fixed_value = np.zeros(n_nodes)
+        fixed = np.zeros(n_nodes, dtype=bool)
+        for index in pair.positive:
+            fixed[conductor_nodes[index]] = True
+            self.fixed_value[conductor_nodes[index]] = pair.voltage_v / 2
+        for index in pair.negative:
+            fixed[conductor_nodes[index]] = True
+            self.fixed_value[conductor_nodes[index]] = -pair.voltage_v / 2
+        free_nodes = ~fixed
+        floating = [
+            k for k in range(len(conductor_nodes)) if k not in pair.positive + pair.negative
+        ]
+        for k in floating:
+            free_nodes[conductor_nodes[k]] = False
+        n_free = int(free_nodes.sum())
+        dof[free_nodes] = np.arange(n_free)
+        for j, k in enumerate(floating):
+            dof[conductor_nodes[k]] = n_free + j
+        self.n_dof = n_free + len(floating)
+        self.fixed = fixed
+        self.positive_nodes = np.concatenate([conductor_nodes[i] for i in pair.positive])
+        self.negative_nodes = np.concatenate([conductor_nodes[i] for i in pair.negative])
+        unknown = ~fixed
+        self.prolong = sp.csr_matrix(
+            (np.ones(int(unknown.sum())), (np.nonzero(unknown)[0], dof[unknown])),
+            shape=(n_nodes, self.n_dof),
+        )
+        self.hierarchy: pyamg.multilevel.MultilevelSolver | None = None
+        self.fresh_iterations = 0
+        self.last_iterations = 0
+
+    def solve(
+        self, stiffness: sp.csr_matrix, guess: NDArray[np.float64] | None
+    ) -> tuple[NDArray[np.float64], int]:
+        """Node potentials (V) and CG iterations for the stiffness matrix (mS)."""
+        p = self.prolong
+        a = (p.T @ stiffness @ p).tocsr()
+        rhs = -(p.T @ (stiffness @ self.fixed_value))
+        if self.hierarchy is None or (
+            self.fresh_iterations and self.last_iterations > REBUILD_FACTOR * self.fresh_iterations
+        ):
+            self.hierarchy = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
+            self.fresh_iterations = 0
+        preconditioner: LinearOperator = self.hierarchy.aspreconditioner(cycle="V")
+        count = [0]
+
+        def step(_: NDArray[np.float64]) -> None:
+            count[0] += 1
+
+        x0 = None if guess is None else (p.T @ guess) / np.maximum(p.T @ np.ones(len(guess)), 1)
+        solution, info = cg(
+            a, rhs, x0=x0, rtol=LINEAR_RTOL, atol=0.0, M=preconditioner, maxiter=1000, callback=step
+        )
+        if info != 0:
+            raise RuntimeError(f"CG did not converge in {count[0]} iterations (info {info})")
+        potential = self.fixed_value + p @ solution
+        if not self.fresh_iterations:
+            self.fresh_iterations = count[0]
+        self.last_iterations = count[0]
+        return potential, count[0]
+
+    def current_a(
+        self, stiffness: sp.csr_matrix, potential: NDArray[np.float64], nodes: NDArray[np.int64]
+    ) -> float:
+        """Current leaving conductor ``nodes`` (A): the flux K phi summed on them."""
+        return float((stiffness @ potential)[nodes].sum() * 1e-3)
+
+
+def solve_pairs(
+    space: P1Space,
+    conductor_nodes: list[NDArray[np.int64]],
+    pairs: tuple[Pair, ...],
+    tissues: list[TissueParameters],
+    labels: NDArray[np.int64],
+    model: SigmaModel,
+    progress: object | None = None,
+) -> tuple[list[PairSolution], NDArray[np.float64], NDArray[np.float64]]:
+    """Solve every pair in sequence; return the pair solutions, the maximum field over
+    pairs (V/cm) and the final conductivity (S/m) per element."""
+    sigma0 = np.array([t.sigma0 for t in tissues])[labels]
+    volumes = space.volumes
+    memory = sigma0.copy()
+    field_max = np.zeros(len(labels))
+    n_nodes = space.n
+    solutions = []
+    for pair in pairs:
+        started = time.perf_counter()
+        system = PairSystem(n_nodes, conductor_nodes, pair)
+        sigma = memory.copy()
+        potential: NDArray[np.float64] | None = None
+        changes: list[float] = []
+        cg_counts: list[int] = []
+        converged = False
+        damping = PICARD_DAMPING
+        e = np.zeros(len(labels))
+        for _iteration in range(1, PICARD_MAX_ITERATIONS + 1):
+            stiffness = space.stiffness(sigma)
+            potential, iterations = system.solve(stiffness, potential)
+            cg_counts.append(iterations)
+            e = np.linalg.norm(space.field(potential), axis=1)
+            if model is SigmaModel.CONSTANT:
+                converged = True
+                changes.append(0.0)
+                break
+            target = np.maximum(_sigma_of(model, tissues, labels, e), memory)
+            step = target - sigma
+            change = float(np.sqrt(np.sum(volumes * step**2) / np.sum(volumes * sigma**2)))
+            changes.append(change)
+            if change < PICARD_TOL:
+                converged = True
+                break
+            if len(changes) > 1 and change > changes[-2]:
+                damping = max(damping / 2, MIN_DAMPING)
+            sigma = sigma + damping * step
+        assert potential is not None
+        stiffness = space.stiffness(sigma)
+        solutions.append(
+            PairSolution(
+                field=e,
+                potential=potential,
+                current_a=system.current_a(stiffness, potential, system.positive_nodes),
+                current_in_a=system.current_a(stiffness, potential, system.negative_nodes),
+                converged=converged,
+                iterations=len(cg_counts),
+                changes=changes,
+                cg_iterations=cg_counts,
+                seconds=time.perf_counter() - started,
+            )
+        )
+        memory = np.maximum(memory, sigma)
+        field_max = np.maximum(field_max, e)
+        if progress is not None and callable(progress):
+            progress()
+    return solutions, field_max, memory
+
+
+def _sigma_of(
+    model: SigmaModel,
+    tissues: list[TissueParameters],
+    labels: NDArray[np.int64],
+    e: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    sigma = np.empty(len(labels))
+    for index, tissue in enumerate(tissues):
+        mask = labels == index
+        sigma[mask] = conductivity(model, tissue, e[mask])
+    return sigma
