@@ -105,18 +105,13 @@ def triangulate(
                         2 * c.half_y_mm,
                     )
                 )
-        occ.fragment([(2, block)], [(2, t) for t in tools])
+        _, pieces = occ.fragment([(2, block)], [(2, t) for t in tools])
         occ.synchronize()
-
-        surface_owner: dict[int, int] = {}
-        for _, tag in gmsh.model.getEntities(2):
-            x, y, _ = occ.getCenterOfMass(2, tag)
-            owner = -1
-            for k, c in enumerate(conductors):
-                x0, x1, y0, y1 = c.bounds()
-                if x0 <= x <= x1 and y0 <= y <= y1:
-                    owner = k
-            surface_owner[tag] = owner
+        # pieces[0]: what the block became; pieces[1 + k]: what conductor k became.
+        surface_owner = {tag: -1 for _, tag in pieces[0]}
+        for k, conductor_pieces in enumerate(pieces[1:]):
+            for _, tag in conductor_pieces:
+                surface_owner[tag] = k
         conductor_curves = [
             tag
             for surface, owner in surface_owner.items()
