@@ -1,0 +1,151 @@
+"""``openect field``: simulate the electric field of an electrode application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.field.model_file import build_model, read_model_file
+from openect.field.simulate import DEFAULT_RESOLUTION_MM, FieldResult, simulate
+
+app = typer.Typer(help="Electric field of ECT electrodes in tissue.", no_args_is_help=True)
+
+
+def _triple(values: Any) -> tuple[float, float, float]:
+    try:
+        x, y, z = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise CliError(f"probe {values!r}: expected [x, y, z] in mm") from None
+    return x, y, z
+
+
+def _probe(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise CliError(f"--probe={text!r}: expected X,Y,Z in mm (z = depth below the skin)")
+    return values
+
+
+@app.command("simulate")
+def simulate_command(
+    electrode: Annotated[
+        str | None, typer.Option("--electrode", help="Catalogue id (openect field electrodes).")
+    ] = None,
+    voltage: Annotated[
+        float | None, typer.Option("--voltage", help="Voltage per pair (V).")
+    ] = None,
+    gap_mm: Annotated[float | None, typer.Option("--gap-mm", help="Electrode gap (mm).")] = None,
+    needle_radius_mm: Annotated[float | None, typer.Option("--needle-radius-mm")] = None,
+    needle_depth_mm: Annotated[float | None, typer.Option("--needle-depth-mm")] = None,
+    tissue: Annotated[
+        str | None, typer.Option("--tissue", help="homogeneous or skin-layered.")
+    ] = None,
+    sigma: Annotated[
+        float | None, typer.Option("--sigma", help="Homogeneous tissue conductivity (S/m).")
+    ] = None,
+    sigma_model: Annotated[
+        str | None, typer.Option("--sigma-model", help="constant, step, ramp or sigmoid.")
+    ] = None,
+    tumour_diameter_mm: Annotated[float | None, typer.Option("--tumour-diameter-mm")] = None,
+    tumour_depth_mm: Annotated[
+        float | None, typer.Option("--tumour-depth-mm", help="Depth of the tumour centre (mm).")
+    ] = None,
+    resolution_mm: Annotated[
+        float | None, typer.Option("--resolution-mm", help="Mesh size in the treated region (mm).")
+    ] = None,
+    probe: Annotated[
+        list[str] | None, typer.Option("--probe", help="X,Y,Z in mm; repeatable.")
+    ] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="YAML model file.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+) -> int:
+    """Simulate one application: tumour coverage, healthy tissue above E_irr, current
+    per pair (exit 1 if the non-linear solve did not converge)."""
+    try:
+        settings: dict[str, Any] = read_model_file(model) if model is not None else {}
+        flags = {
+            "electrode": electrode, "voltage_v": voltage, "gap_mm": gap_mm,
+            "needle_radius_mm": needle_radius_mm, "needle_depth_mm": needle_depth_mm,
+            "tissue": tissue, "sigma": sigma, "sigma_model": sigma_model,
+            "resolution_mm": resolution_mm,
+        }  # fmt: skip
+        settings.update({k: v for k, v in flags.items() if v is not None})
+        if tumour_diameter_mm is not None or tumour_depth_mm is not None:
+            if tumour_diameter_mm is None:
+                raise ValueError("--tumour-depth-mm needs --tumour-diameter-mm")
+            spec = {"diameter_mm": tumour_diameter_mm}
+            if tumour_depth_mm is not None:
+                spec["depth_mm"] = tumour_depth_mm
+            settings["tumour"] = spec
+        if probe:
+            settings["probes"] = [_probe(text) for text in probe]
+        field_model = build_model(settings)
+        resolution = float(settings.get("resolution_mm", DEFAULT_RESOLUTION_MM))
+        probes = [_triple(p) for p in settings.get("probes", [])]
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=stderr, transient=True) as progress:
+            task = progress.add_task("Electrode pairs", total=len(field_model.electrode.pairs))
+            simulation = simulate(
+                field_model, resolution, probes, progress=lambda: progress.advance(task)
+            )
+    except ValueError as error:
+        raise CliError(str(error)) from error
+    result = simulation.result
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+    else:
+        print_result(result)
+    return 0 if result.converged else 1
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def print_result(result: FieldResult) -> None:
+    """Summary tables of a simulation."""
+    coverage = result.coverage
+    currents = result.current_a
+    rows: list[list[object]] = [
+        ["electrode", f"{result.electrode} ({result.pairs} pair(s), {result.voltage_v:g} V)"],
+        ["unknowns / elements", f"{result.unknowns:,} / {result.elements:,}"],
+        ["converged", "yes" if result.converged else "[bold red]NO[/]"],
+        ["current per pair", f"{min(currents):.2f} to {max(currents):.2f} A"],
+        ["tumour above E_rev", _pct(coverage.tumour_fraction_above_rev)],
+        ["tumour above E_irr", _pct(coverage.tumour_fraction_above_irr)],
+        ["healthy tissue above E_irr", f"{coverage.healthy_volume_above_irr_mm3:.1f} mm3"],
+        ["time", f"{result.timing_s['total']:.1f} s (mesh {result.timing_s['mesh']:.1f} s)"],
+    ]
+    stdout.print(table("Electric field", ["", ""], rows))
+    if result.probes:
+        stdout.print(
+            table(
+                "Probes (mm; z = depth)",
+                ["x", "y", "z", "|E| V/cm"],
+                (
+                    [
+                        p.x_mm,
+                        p.y_mm,
+                        p.z_mm,
+                        "in a conductor" if p.e_v_per_cm is None else f"{p.e_v_per_cm:.0f}",
+                    ]
+                    for p in result.probes
+                ),
+            )
+        )
+    if not result.converged:
+        stdout.print("[bold red]The non-linear iteration did not converge for every pair.[/]")
