@@ -62,6 +62,32 @@ def test_model_file_and_human_output(capsys: pytest.CaptureFixture[str], tmp_pat
     assert "tumour above E_rev" in out
 
 
+def test_figures_and_vtk_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import meshio
+
+    png, curve, vtu = tmp_path / "slice.png", tmp_path / "curve.png", tmp_path / "field.vtu"
+    code, out, _ = run(
+        capsys,
+        "field", "simulate", "--electrode", "needle-pair", "--tumour-diameter-mm", "5",
+        "--resolution-mm", "0.7", "--png", str(png), "--curve-png", str(curve),
+        "--vtk", str(vtu), "--json",
+    )  # fmt: skip
+    assert code == 0
+    for path in (png, curve):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    mesh = meshio.read(vtu)
+    result = json.loads(out)
+    assert len(mesh.points) == result["unknowns"]
+    assert len(mesh.cell_data["E_max_V_per_cm"][0]) == result["elements"]
+    assert set(mesh.cell_data) >= {"E_max_V_per_cm", "sigma_S_per_m", "tissue_label"}
+
+
+def test_coverage_curve_needs_a_tumour(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "field", "simulate", "--curve-png", str(tmp_path / "c.png"))
+    assert code == 2
+    assert "--curve-png: needs a tumour" in err
+
+
 def test_needles_outside_a_fixed_block(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     model = tmp_path / "model.yaml"
     model.write_text("electrode: needle-pair\ngap_mm: 30\nblock_half_width_mm: 10\n")

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.field.figures import coverage_png, slice_png, write_vtk
 from openect.field.model_file import build_model, read_model_file
 from openect.field.simulate import DEFAULT_RESOLUTION_MM, FieldResult, simulate
 
@@ -64,6 +65,13 @@ def simulate_command(
         list[str] | None, typer.Option("--probe", help="X,Y,Z in mm; repeatable.")
     ] = None,
     model: Annotated[Path | None, typer.Option("--model", help="YAML model file.")] = None,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Slice figure: |E|, isolines, tumour, electrodes.")
+    ] = None,
+    curve_png: Annotated[
+        Path | None, typer.Option("--curve-png", help="Coverage curve: tumour fraction vs field.")
+    ] = None,
+    vtk: Annotated[Path | None, typer.Option("--vtk", help="VTK file for ParaView (.vtu).")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
     ] = False,
@@ -89,6 +97,8 @@ def simulate_command(
         if probe:
             settings["probes"] = [_probe(text) for text in probe]
         field_model = build_model(settings)
+        if curve_png is not None and field_model.tumour is None:
+            raise ValueError("--curve-png: needs a tumour (--tumour-diameter-mm)")
         resolution = float(settings.get("resolution_mm", DEFAULT_RESOLUTION_MM))
         probes = [_triple(p) for p in settings.get("probes", [])]
         columns = (
@@ -105,6 +115,12 @@ def simulate_command(
     except ValueError as error:
         raise CliError(str(error)) from error
     result = simulation.result
+    if png is not None:
+        slice_png(simulation, png)
+    if curve_png is not None:
+        coverage_png(simulation, curve_png)
+    if vtk is not None:
+        write_vtk(simulation, vtk)
     if as_json:
         emit_json(result.model_dump(mode="json"))
     else:

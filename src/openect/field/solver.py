@@ -4,10 +4,14 @@ Each pair fixes its positive conductors at +U/2 and its negative ones at -U/2;
 conductors not in the pair float (one unknown potential each, no net current). The
 linear system is solved by conjugate gradients preconditioned with a smoothed
 aggregation AMG hierarchy (pyamg), built once per pair and reused over the Picard
-iterations, where the matrix changes little. The conductivity is updated by damped
-Picard iteration, sigma <- sigma + w (sigma(E) - sigma), until its largest relative
-change is below the tolerance; across pairs the conductivity never decreases
-(monotone memory) and the treatment field is the pointwise maximum over pairs.
+iterations while it stays effective (rebuilt when CG needs more than REBUILD_FACTOR
+times the iterations of a fresh hierarchy). The conductivity is updated by damped
+Picard iteration, sigma <- sigma + w (sigma(E) - sigma), with w per element, halved
+where the update changes sign (an oscillating element) and recovering elsewhere,
+until the relative conductivity change (volume-weighted L2 norm) is below PICARD_TOL,
+or the pair's current has settled (CURRENT_TOL) with the change below 10 x PICARD_TOL.
+Across pairs the conductivity never decreases (monotone memory) and the treatment
+field is the pointwise maximum over pairs. Non-convergence is reported, never hidden.
 """
 
 from __future__ import annotations
@@ -31,9 +35,15 @@ LINEAR_RTOL = 1e-8
 #: Relative conductivity change at convergence of the Picard iteration: the
 #: volume-weighted L2 norm of the update over that of the conductivity.
 PICARD_TOL = 1e-3
-#: Damping of the Picard update; halved (down to MIN_DAMPING) when the change grows.
+#: Also converged when the pair's current changed by less than this (relative) over the
+#: last two iterations while the conductivity change is below 10 x PICARD_TOL: the
+#: update then only moves a few elements to and fro across a threshold.
+CURRENT_TOL = 1e-4
+#: Damping of the Picard update, per element: halved (down to MIN_DAMPING) where the
+#: update changes sign (an oscillating element), raised by a quarter (up to
+#: PICARD_DAMPING) elsewhere.
 PICARD_DAMPING = 0.5
-MIN_DAMPING = 0.05
+MIN_DAMPING = 0.02
 #: Rebuild the AMG hierarchy when CG needs this many times its fresh iteration count.
 REBUILD_FACTOR = 1.5
 #: Most Picard iterations per pair.
@@ -154,8 +164,10 @@ def solve_pairs(
         potential: NDArray[np.float64] | None = None
         changes: list[float] = []
         cg_counts: list[int] = []
+        currents: list[float] = []
         converged = False
-        damping = PICARD_DAMPING
+        damping = np.full(len(labels), PICARD_DAMPING)
+        previous_step: NDArray[np.float64] | None = None
         e = np.zeros(len(labels))
         for _iteration in range(1, PICARD_MAX_ITERATIONS + 1):
             stiffness = space.stiffness(sigma)
@@ -166,15 +178,26 @@ def solve_pairs(
                 converged = True
                 changes.append(0.0)
                 break
+            currents.append(system.current_a(stiffness, potential, system.positive_nodes))
             target = np.maximum(_sigma_of(model, tissues, labels, e), memory)
             step = target - sigma
             change = float(np.sqrt(np.sum(volumes * step**2) / np.sum(volumes * sigma**2)))
             changes.append(change)
-            if change < PICARD_TOL:
+            settled = len(currents) >= 3 and all(
+                abs(currents[-k] / currents[-k - 1] - 1) < CURRENT_TOL for k in (1, 2)
+            )
+            if change < PICARD_TOL or (settled and change < 10 * PICARD_TOL):
                 converged = True
                 break
-            if len(changes) > 1 and change > changes[-2]:
-                damping = max(damping / 2, MIN_DAMPING)
+            if previous_step is not None:
+                # Elements whose update changes sign oscillate: damp them harder.
+                flipped = step * previous_step < 0
+                damping = np.where(
+                    flipped,
+                    np.maximum(damping / 2, MIN_DAMPING),
+                    np.minimum(damping * 1.25, PICARD_DAMPING),
+                )
+            previous_step = step
             sigma = sigma + damping * step
         assert potential is not None
         stiffness = space.stiffness(sigma)

@@ -1,0 +1,210 @@
+"""Figures of a field simulation: |E| slices with threshold isolines, and the coverage curve.
+
+The slice figure shows the maximum-over-pairs |E| (V/cm) in the horizontal plane at
+the tumour centre (or mid needle depth) and in the vertical plane y = 0, with the
+tumour's E_rev and E_irr isolines, the tumour outline and the electrodes. The coverage
+curve gives the tumour volume fraction at or above each field value.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from openect.field.simulate import Simulation
+
+#: Grid points along each slice axis.
+SLICE_SAMPLES = 160
+
+
+def _thresholds(simulation: Simulation) -> tuple[float, float]:
+    model = simulation.model
+    tissue = model.tumour.tissue if model.tumour is not None else model.layers[0].tissue
+    return tissue.e_rev, tissue.e_irr
+
+
+def _slice_depth(simulation: Simulation) -> float:
+    model = simulation.model
+    if model.tumour is not None:
+        return model.tumour.depth_mm
+    return min(c.depth_mm for c in model.electrode.conductors) / 2
+
+
+def sample_plane(
+    simulation: Simulation, plane: str, at_mm: float, half_size_mm: float, depth_mm: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """|E| (V/cm) on a regular grid of a plane: ``xy`` at depth ``at_mm`` or ``xz`` at
+    y = ``at_mm``. Returns the two axes (mm) and the values (NaN in conductors)."""
+    u = np.linspace(-half_size_mm, half_size_mm, SLICE_SAMPLES)
+    if plane == "xy":
+        v = np.linspace(-half_size_mm, half_size_mm, SLICE_SAMPLES)
+        uu, vv = np.meshgrid(u, v)
+        points = np.column_stack([uu.ravel(), vv.ravel(), np.full(uu.size, at_mm)])
+    else:
+        v = np.linspace(0.0, depth_mm, SLICE_SAMPLES)
+        uu, vv = np.meshgrid(u, v)
+        points = np.column_stack([uu.ravel(), np.full(uu.size, at_mm), vv.ravel()])
+    values = simulation.field_at(points).reshape(uu.shape)
+    return u, v, values
+
+
+def slice_png(simulation: Simulation, path: str | Path) -> Path:
+    """Write the two-slice |E| figure (PNG) and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, Ellipse, Rectangle
+
+    model = simulation.model
+    e_rev, e_irr = _thresholds(simulation)
+    half = model.treated_extent_mm() + 3.0
+    depth = min(model.depth_mm, model.deepest_mm() + 4.0)
+    z0 = _slice_depth(simulation)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 5.2), constrained_layout=True)
+    vmax = max(2.0 * e_irr, 1.0)
+    mappable = None
+    for axis, plane, at in ((axes[0], "xy", z0), (axes[1], "xz", 0.0)):
+        u, v, values = sample_plane(simulation, plane, at, half, depth)
+        masked = np.ma.masked_invalid(values)
+        mappable = axis.pcolormesh(u, v, masked, shading="auto", cmap="viridis", vmin=0, vmax=vmax)
+        contours = axis.contour(
+            u, v, masked, levels=[e_rev, e_irr], colors=["white", "red"], linewidths=1.2
+        )
+        axis.clabel(
+            contours, fmt={e_rev: f"E_rev {e_rev:g}", e_irr: f"E_irr {e_irr:g}"}, fontsize=7
+        )
+        axis.set_aspect("equal")
+        axis.set_xlabel("x (mm)")
+        for conductor in model.electrode.conductors:
+            if plane == "xy":
+                if conductor.depth_mm < at:
+                    continue
+                if conductor.shape == "disk":
+                    axis.add_patch(
+                        Circle(
+                            (conductor.x_mm, conductor.y_mm), conductor.radius_mm, color="silver"
+                        )
+                    )
+                else:
+                    axis.add_patch(
+                        Rectangle(
+                            (
+                                conductor.x_mm - conductor.half_x_mm,
+                                conductor.y_mm - conductor.half_y_mm,
+                            ),
+                            2 * conductor.half_x_mm,
+                            2 * conductor.half_y_mm,
+                            color="silver",
+                        )
+                    )
+            else:
+                x0, x1, y0, y1 = conductor.bounds()
+                if y0 <= at <= y1:
+                    axis.add_patch(Rectangle((x0, 0), x1 - x0, conductor.depth_mm, color="silver"))
+        if model.tumour is not None:
+            t = model.tumour
+            if plane == "xy":
+                scale = 1 - ((at - t.depth_mm) / (t.diameter_z_mm / 2)) ** 2
+                if scale > 0:
+                    axis.add_patch(
+                        Ellipse(
+                            (t.x_mm, t.y_mm),
+                            t.diameter_x_mm * math.sqrt(scale),
+                            t.diameter_y_mm * math.sqrt(scale),
+                            fill=False,
+                            ec="orange",
+                            lw=1.5,
+                            ls="--",
+                        )
+                    )
+            else:
+                axis.add_patch(
+                    Ellipse(
+                        (t.x_mm, t.depth_mm),
+                        t.diameter_x_mm,
+                        t.diameter_z_mm,
+                        fill=False,
+                        ec="orange",
+                        lw=1.5,
+                        ls="--",
+                    )
+                )
+        if plane == "xy":
+            axis.set_ylabel("y (mm)")
+            axis.set_title(f"|E| at depth {at:g} mm")
+        else:
+            axis.set_ylabel("depth z (mm)")
+            axis.invert_yaxis()
+            axis.set_title("|E| in the plane y = 0")
+    assert mappable is not None
+    figure.colorbar(mappable, ax=axes, label="max over pairs |E| (V/cm)")
+    figure.suptitle(
+        f"{model.electrode.name}, {model.electrode.max_voltage_v:g} V, "
+        f"{len(model.electrode.pairs)} pair(s); white: E_rev, red: E_irr, dashed: tumour"
+    )
+    out = Path(path)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def coverage_curve(simulation: Simulation) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Field values (V/cm) and the tumour volume fraction at or above each."""
+    if simulation.model.tumour is None:
+        raise ValueError("coverage curve: the model has no tumour")
+    tumour = simulation.mesh.labels == len(simulation.model.layers)
+    fields = simulation.field_max[tumour]
+    volumes = simulation.space.volumes[tumour]
+    order = np.argsort(fields)[::-1]
+    e_sorted = fields[order]
+    fraction = np.cumsum(volumes[order]) / volumes.sum()
+    return e_sorted, fraction
+
+
+def coverage_png(simulation: Simulation, path: str | Path) -> Path:
+    """Write the coverage curve (tumour volume fraction vs field) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fields, fraction = coverage_curve(simulation)
+    e_rev, e_irr = _thresholds(simulation)
+    figure, axis = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
+    axis.plot(fields, 100 * fraction, color="black")
+    for value, colour, name in ((e_rev, "tab:blue", "E_rev"), (e_irr, "tab:red", "E_irr")):
+        axis.axvline(value, color=colour, ls="--", label=f"{name} {value:g} V/cm")
+    axis.set_xlim(0, max(3 * e_irr, float(np.percentile(fields, 95))))
+    axis.set_ylim(0, 101)
+    axis.set_xlabel("field |E| (V/cm)")
+    axis.set_ylabel("tumour volume at or above (%)")
+    axis.set_title("Tumour coverage")
+    axis.legend()
+    out = Path(path)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def write_vtk(simulation: Simulation, path: str | Path) -> Path:
+    """Export the mesh with |E| max, conductivity and tissue label per cell (VTK, for
+    ParaView); the format follows the suffix (``.vtu`` recommended)."""
+    import meshio
+
+    mesh = meshio.Mesh(
+        simulation.mesh.points,
+        [("tetra", simulation.mesh.tets)],
+        cell_data={
+            "E_max_V_per_cm": [simulation.field_max],
+            "sigma_S_per_m": [simulation.sigma],
+            "tissue_label": [simulation.mesh.labels],
+        },
+        point_data={"E_max_nodal_V_per_cm": simulation.node_field()},
+    )
+    out = Path(path)
+    mesh.write(out)
+    return out
