@@ -17,14 +17,13 @@ from numpy.typing import NDArray
 
 @dataclass
 class P1Space:
-    """Geometry of the P1 space and the global indices of its local stiffness entries."""
+    """Geometry of the P1 space and the fixed sparsity pattern of its stiffness matrix."""
 
     gradients: NDArray[np.float64]  # (M, 4, 3), 1/mm
     volumes: NDArray[np.float64]  # (M,), mm3
     local: NDArray[np.float64]  # (M, 16): V G G^T, without sigma
-    rows: NDArray[np.int64]  # (M * 16,) global row of each local entry
-    cols: NDArray[np.int64]
-    n: int  # number of nodes
+    pattern: sp.csr_matrix  # structure of K (its data is replaced per assembly)
+    scatter: NDArray[np.int64]  # (M * 16,) position of each local entry in pattern.data
     tets: NDArray[np.int64]
 
     @classmethod
@@ -43,13 +42,27 @@ class P1Space:
         n = len(points)
         rows = np.repeat(tets, 4, axis=1).ravel()
         cols = np.tile(tets, (1, 4)).ravel()
-        return cls(gradients, volumes, local, rows, cols, n, tets)
+        pattern = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+        pattern.sum_duplicates()
+        pattern.sort_indices()
+        # Position of every local entry in the CSR data: CSR keys row * n + col are sorted.
+        entry_rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(pattern.indptr))
+        keys = entry_rows * n + pattern.indices
+        scatter = np.searchsorted(keys, rows.astype(np.int64) * n + cols)
+        return cls(gradients, volumes, local, pattern, scatter, tets)
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return int(self.pattern.shape[0])
 
     def stiffness(self, sigma: NDArray[np.float64]) -> sp.csr_matrix:
-        """K (mS) for the conductivity per element (S/m); duplicates summed in C."""
-        data = (sigma[:, None] * self.local).ravel()
-        matrix = sp.coo_matrix((data, (self.rows, self.cols)), shape=(self.n, self.n)).tocsr()
-        matrix.sum_duplicates()
+        """K (mS) for the conductivity per element (S/m), scattered into the fixed pattern."""
+        data = np.bincount(
+            self.scatter, weights=(sigma[:, None] * self.local).ravel(), minlength=self.pattern.nnz
+        )
+        matrix = self.pattern.copy()
+        matrix.data = data
         return matrix
 
     def field(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
