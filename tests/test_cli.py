@@ -138,7 +138,9 @@ def test_demo_generates_validates_and_summarises(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "demo"
-    code, out, _ = run(capsys, "demo", "--dir", str(target), "--patients", "40", "--json")
+    code, out, _ = run(
+        capsys, "demo", "--dir", str(target), "--patients", "40", "--no-field", "--json"
+    )
     assert code == 0
     payload = json.loads(out)
     assert payload["validation"]["valid"] is True
@@ -150,7 +152,7 @@ def test_demo_generates_validates_and_summarises(
     assert len(plan["lesions"]) >= 2
     assert plan["eligibility"]["status"] in {"eligible", "caution", "contraindicated"}
     # Running again replaces its own synthetic dataset...
-    assert run(capsys, "demo", "--dir", str(target), "--patients", "10", "--json")[0] == 0
+    assert run(capsys, "demo", "--dir", str(target), "--patients", "10", "--no-field")[0] == 0
     # ...but never a folder that is not one.
     other = tmp_path / "mine"
     other.mkdir()
@@ -188,3 +190,20 @@ def test_unexpected_error_is_one_line_without_traceback(
     code, _, err = run(capsys, "--debug", "data", "validate", str(dataset_dir))
     assert code == 1
     assert "Traceback" in err
+
+
+def test_demo_simulates_a_hexagonal_application(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "demo"
+    args = ["demo", "--dir", str(target), "--patients", "12", "--field-resolution-mm", "2.5"]
+    code, out, _ = run(capsys, *args, "--json")
+    assert code == 0
+    field = json.loads(out)["field"]
+    assert field["electrode"] == "hexagonal"
+    assert field["pairs"] == 12
+    assert field["converged"] is True
+    assert 0 < field["coverage"]["tumour_fraction_above_rev"] <= 1
+    assert Path(field["png"]).read_bytes()[:4] == b"\x89PNG"
+    # The figure lives beside the dataset files, which stay valid.
+    assert run(capsys, "data", "validate", str(target))[0] == 0

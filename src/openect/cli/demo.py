@@ -11,12 +11,19 @@ import typer
 
 from openect.cli._output import CliError, check_range, emit_json, stderr, stdout, table
 from openect.cli.data import print_report
+from openect.cli.field import print_result
 from openect.cli.plan import print_session_plan
 from openect.data.csvio import INFO_FILE, load_dataset, write_dataset
 from openect.data.dataset import Dataset
 from openect.data.summary import summarise
+from openect.field.figures import slice_png
+from openect.field.model_file import build_model
+from openect.field.simulate import simulate
 from openect.protocol.inputs import request_from_dataset
-from openect.protocol.plan import plan_session
+from openect.protocol.plan import LesionPlan, SessionPlan, plan_session
+
+#: Mesh size of the demo's field simulation (mm): coarse, to keep the demo quick.
+DEMO_FIELD_RESOLUTION_MM = 1.0
 
 
 def _is_synthetic_dataset(directory: Path) -> bool:
@@ -65,6 +72,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
 
 
+def _demo_lesion(plan: SessionPlan) -> LesionPlan:
+    """The plan's lesion for a hexagonal electrode (else its largest lesion)."""
+    hexagonal = [lesion for lesion in plan.lesions if lesion.electrode == "hexagonal"]
+    candidates = hexagonal or plan.lesions
+    return max(candidates, key=lambda lesion: lesion.longest_diameter_mm)
+
+
 def _demo_patient(dataset: Dataset) -> str:
     """The first patient whose first session treated two or more lesions (else the first)."""
     sessions = {s.session_id: s for s in dataset.sessions if s.session_number == 1}
@@ -87,11 +101,18 @@ def demo(
         int, typer.Option("--patients", help="Number of patients (1 to 100,000).")
     ] = 300,
     seed: Annotated[int, typer.Option("--seed", help="Random seed >= 0.")] = 2026,
+    field: Annotated[
+        bool, typer.Option("--field/--no-field", help="Simulate one hexagonal application.")
+    ] = True,
+    field_resolution_mm: Annotated[
+        float, typer.Option("--field-resolution-mm", help="Mesh size of the field run (mm).")
+    ] = DEMO_FIELD_RESOLUTION_MM,
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
     ] = False,
 ) -> int:
-    """Generate a synthetic register, validate it, summarise it and plan a session."""
+    """Generate a synthetic register, validate it, summarise it, plan a session and
+    simulate the field of a hexagonal electrode on a demo lesion."""
     check_range("--patients", patients, 1, 100_000)
     check_range("--seed", seed, 0)
     if directory.exists():
@@ -109,6 +130,32 @@ def demo(
         loaded, report = load_dataset(directory)
     summary = summarise(loaded)
     plan = plan_session(request_from_dataset(loaded, _demo_patient(loaded)))
+    field_result: dict[str, Any] | None = None
+    figure = directory / "figures" / "field-hexagonal.png"
+    if field:
+        lesion = _demo_lesion(plan)
+        settings = {
+            "electrode": "hexagonal",
+            "tissue": "skin-layered",
+            "tumour": {
+                "diameter_x_mm": lesion.longest_diameter_mm,
+                "diameter_y_mm": lesion.perpendicular_diameter_mm or lesion.longest_diameter_mm,
+                "diameter_z_mm": lesion.thickness_mm or lesion.longest_diameter_mm / 2,
+            },
+        }
+        try:
+            model = build_model(settings)
+        except ValueError as error:
+            raise CliError(str(error)) from error
+        with stderr.status(f"Simulating a hexagonal application on {lesion.lesion_id}..."):
+            simulation = simulate(model, field_resolution_mm)
+        figure.parent.mkdir(exist_ok=True)
+        slice_png(simulation, figure)
+        field_result = {
+            "lesion_id": lesion.lesion_id,
+            "png": str(figure),
+            **simulation.result.model_dump(mode="json"),
+        }
     if as_json:
         emit_json(
             {
@@ -116,6 +163,7 @@ def demo(
                 "validation": report.to_dict(),
                 "summary": summary,
                 "session_plan": plan.model_dump(mode="json"),
+                "field": field_result,
             }
         )
     else:
@@ -123,5 +171,11 @@ def demo(
         _print_summary(summary)
         stdout.print(f"\nSession plan for demo patient {plan.patient_id} (first session):")
         print_session_plan(plan)
+        if field_result is not None:
+            stdout.print(
+                f"\nField of a hexagonal application on lesion {field_result['lesion_id']}:"
+            )
+            print_result(simulation.result)
+            stdout.print(f"Figure: {figure}")
         stdout.print(f"Dataset in {directory}/ - try: openect data validate {directory} --json")
     return 0 if report.valid else 1
