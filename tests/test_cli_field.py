@@ -88,6 +88,31 @@ def test_coverage_curve_needs_a_tumour(capsys: pytest.CaptureFixture[str], tmp_p
     assert "--curve-png: needs a tumour" in err
 
 
+def test_label_mask_tumour_from_a_model_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    mask = np.zeros((12, 12, 8), dtype=bool)
+    mask[3:9, 3:9, 1:7] = True  # a 6 x 6 x 6 voxel cube of 0.5 mm voxels = 27 mm3
+    np.save(tmp_path / "tumour.npy", mask)
+    model = tmp_path / "model.yaml"
+    model.write_text(
+        "electrode: needle-pair\nsigma_model: constant\nresolution_mm: 0.6\n"
+        "tumour: {mask: tumour.npy, origin_mm: [-2.75, -2.75, 0.25], spacing_mm: [0.5, 0.5, 0.5]}\n"
+    )
+    code, out, _ = run(capsys, "field", "simulate", "--model", str(model), "--json")
+    assert code == 0
+    coverage = json.loads(out)["coverage"]
+    assert coverage["tumour_volume_mm3"] == pytest.approx(27.0, rel=0.25)
+    assert coverage["tumour_fraction_above_rev"] > 0.5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tumour: {mask: missing.npy}\n")
+    code, _, err = run(capsys, "field", "simulate", "--model", str(bad))
+    assert code == 2
+    assert "cannot read a .npy array" in err
+
+
 def test_needles_outside_a_fixed_block(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     model = tmp_path / "model.yaml"
     model.write_text("electrode: needle-pair\ngap_mm: 30\nblock_half_width_mm: 10\n")

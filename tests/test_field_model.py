@@ -187,3 +187,28 @@ def test_mesh_labels_layers_and_tumour() -> None:
             < conductor.radius_mm * 0.9
         ) & (centroids[:, 2] < conductor.depth_mm)
         assert not inside.any()
+
+
+def test_mask_tumour_matches_the_ellipsoid_it_samples() -> None:
+    from openect.field.geometry import MaskTumour
+
+    ellipsoid = Tumour(TUMOUR, 8.0, 6.0, 4.0, 3.0)
+    spacing = 0.25
+    axes = [
+        np.arange(-5, 5 + 1e-9, spacing),
+        np.arange(-5, 5 + 1e-9, spacing),
+        np.arange(0, 6 + 1e-9, spacing),
+    ]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    mask = ellipsoid.contains(grid.reshape(-1, 3)).reshape(grid.shape[:3])
+    voxels = MaskTumour(TUMOUR, mask, (-5.0, -5.0, 0.0), (spacing, spacing, spacing))
+    assert voxels.volume_mm3() == pytest.approx(ellipsoid.volume_mm3(), rel=0.03)
+    assert voxels.bounds_mm()[5] == pytest.approx(5.0, abs=spacing)
+    probes = np.array([[0.0, 0.0, 3.0], [3.9, 0.0, 3.0], [0.0, 0.0, 5.5], [6.0, 0.0, 3.0]])
+    assert voxels.contains(probes).tolist() == [True, True, False, False]
+    for tumour in (ellipsoid, voxels):
+        model = FieldModel(electrode("needle-pair"), homogeneous(), tumour, SigmaModel.CONSTANT)
+        result = simulate(model, 0.6).result
+        assert result.coverage.tumour_volume_mm3 == pytest.approx(ellipsoid.volume_mm3(), rel=0.15)
+    with pytest.raises(ValueError, match="at least one tumour voxel"):
+        MaskTumour(TUMOUR, np.zeros((2, 2, 2), dtype=bool), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from openect.field.geometry import Tumour
 from openect.field.simulate import Simulation
 
 #: Grid points along each slice axis.
@@ -105,7 +106,7 @@ def slice_png(simulation: Simulation, path: str | Path) -> Path:
                 x0, x1, y0, y1 = conductor.bounds()
                 if y0 <= at <= y1:
                     axis.add_patch(Rectangle((x0, 0), x1 - x0, conductor.depth_mm, color="silver"))
-        if model.tumour is not None:
+        if isinstance(model.tumour, Tumour):
             t = model.tumour
             if plane == "xy":
                 scale = 1 - ((at - t.depth_mm) / (t.diameter_z_mm / 2)) ** 2
@@ -115,24 +116,20 @@ def slice_png(simulation: Simulation, path: str | Path) -> Path:
                             (t.x_mm, t.y_mm),
                             t.diameter_x_mm * math.sqrt(scale),
                             t.diameter_y_mm * math.sqrt(scale),
-                            fill=False,
-                            ec="orange",
-                            lw=1.5,
-                            ls="--",
+                            fill=False, ec="orange", lw=1.5, ls="--",
                         )
-                    )
+                    )  # fmt: skip
             else:
                 axis.add_patch(
-                    Ellipse(
-                        (t.x_mm, t.depth_mm),
-                        t.diameter_x_mm,
-                        t.diameter_z_mm,
-                        fill=False,
-                        ec="orange",
-                        lw=1.5,
-                        ls="--",
-                    )
-                )
+                    Ellipse((t.x_mm, t.depth_mm), t.diameter_x_mm, t.diameter_z_mm,
+                            fill=False, ec="orange", lw=1.5, ls="--")
+                )  # fmt: skip
+        elif model.tumour is not None:
+            x0, x1, y0, y1, z0, z1 = model.tumour.bounds_mm()
+            low, high = ((x0, y0), (x1, y1)) if plane == "xy" else ((x0, z0), (x1, z1))
+            axis.add_patch(
+                Rectangle(low, high[0] - low[0], high[1] - low[1], fill=False, ec="orange", ls="--")
+            )
         if plane == "xy":
             axis.set_ylabel("y (mm)")
             axis.set_title(f"|E| at depth {at:g} mm")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from openect.field.conductivity import SigmaModel, TissueParameters
 from openect.field.electrodes import ElectrodeGeometry
 from openect.field.tissues import tissue
@@ -56,9 +59,86 @@ class Tumour:
         """Depth of the deepest point (mm)."""
         return self.depth_mm + self.diameter_z_mm / 2
 
+    def bounds_mm(self) -> tuple[float, float, float, float, float, float]:
+        """(x_min, x_max, y_min, y_max, z_min, z_max) in mm."""
+        return (
+            self.x_mm - self.diameter_x_mm / 2,
+            self.x_mm + self.diameter_x_mm / 2,
+            self.y_mm - self.diameter_y_mm / 2,
+            self.y_mm + self.diameter_y_mm / 2,
+            self.depth_mm - self.diameter_z_mm / 2,
+            self.bottom_mm,
+        )
+
+    def contains(self, points_mm: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Which points (mm, z = depth) lie inside the ellipsoid."""
+        r = (
+            ((points_mm[:, 0] - self.x_mm) / (self.diameter_x_mm / 2)) ** 2
+            + ((points_mm[:, 1] - self.y_mm) / (self.diameter_y_mm / 2)) ** 2
+            + ((points_mm[:, 2] - self.depth_mm) / (self.diameter_z_mm / 2)) ** 2
+        )
+        return np.asarray(r <= 1.0)
+
     def volume_mm3(self) -> float:
         """Exact ellipsoid volume (mm3)."""
         return math.pi / 6 * self.diameter_x_mm * self.diameter_y_mm * self.diameter_z_mm
+
+
+@dataclass(frozen=True, eq=False)
+class MaskTumour:
+    """A tumour given as a voxel label mask (e.g. segmented from imaging).
+
+    ``mask[i, j, k]`` is true where voxel (i, j, k) is tumour; its centre lies at
+    ``origin_mm + (i, j, k) * spacing_mm`` (x, y, depth; mm).
+    """
+
+    tissue: TissueParameters
+    mask: NDArray[np.bool_]
+    origin_mm: tuple[float, float, float]
+    spacing_mm: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if self.mask.ndim != 3 or not self.mask.any():
+            raise ValueError("tumour mask: must be a 3-D array with at least one tumour voxel")
+        if min(self.spacing_mm) <= 0:
+            raise ValueError(f"tumour spacing_mm={self.spacing_mm}: each must be > 0 mm")
+        if self.bounds_mm()[4] < 0:
+            raise ValueError("tumour mask: voxels above the skin surface (depth < 0)")
+
+    def bounds_mm(self) -> tuple[float, float, float, float, float, float]:
+        """Bounding box of the tumour voxels (mm), voxel faces included."""
+        index = np.argwhere(self.mask)
+        low = np.array(self.origin_mm) + (index.min(axis=0) - 0.5) * np.array(self.spacing_mm)
+        high = np.array(self.origin_mm) + (index.max(axis=0) + 0.5) * np.array(self.spacing_mm)
+        return (
+            float(low[0]), float(high[0]), float(low[1]), float(high[1]),
+            float(low[2]), float(high[2]),
+        )  # fmt: skip
+
+    @property
+    def bottom_mm(self) -> float:
+        """Depth of the deepest voxel face (mm)."""
+        return self.bounds_mm()[5]
+
+    @property
+    def depth_mm(self) -> float:
+        """Depth of the centre of the bounding box (mm)."""
+        bounds = self.bounds_mm()
+        return (bounds[4] + bounds[5]) / 2
+
+    def contains(self, points_mm: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Which points (mm) fall in a tumour voxel."""
+        index = np.rint((points_mm - np.array(self.origin_mm)) / np.array(self.spacing_mm))
+        index = index.astype(np.int64)
+        inside = np.all((index >= 0) & (index < np.array(self.mask.shape)), axis=1)
+        result = np.zeros(len(points_mm), dtype=bool)
+        i, j, k = index[inside].T
+        result[inside] = self.mask[i, j, k]
+        return result
+
+    def volume_mm3(self) -> float:
+        """Tumour volume from the voxel count (mm3)."""
+        return float(self.mask.sum() * np.prod(self.spacing_mm))
 
 
 @dataclass(frozen=True)
@@ -67,7 +147,7 @@ class FieldModel:
 
     electrode: ElectrodeGeometry
     layers: tuple[Layer, ...]
-    tumour: Tumour | None = None
+    tumour: Tumour | MaskTumour | None = None
     sigma_model: SigmaModel = SigmaModel.SIGMOID
     half_width_mm: float = field(default=0.0)
     depth_mm: float = field(default=0.0)
@@ -91,7 +171,7 @@ class FieldModel:
                 )
         if self.tumour is not None:
             t = self.tumour
-            reach = max(abs(t.x_mm) + t.diameter_x_mm / 2, abs(t.y_mm) + t.diameter_y_mm / 2)
+            reach = max(abs(v) for v in t.bounds_mm()[:4])
             if reach >= width or t.bottom_mm >= depth:
                 raise ValueError(
                     f"tumour reaching {reach:g} mm sideways and {t.bottom_mm:g} mm deep: outside "
@@ -108,10 +188,7 @@ class FieldModel:
             x0, x1, y0, y1 = conductor.bounds()
             extent = max(extent, abs(x0), abs(x1), abs(y0), abs(y1))
         if self.tumour is not None:
-            t = self.tumour
-            extent = max(
-                extent, abs(t.x_mm) + t.diameter_x_mm / 2, abs(t.y_mm) + t.diameter_y_mm / 2
-            )
+            extent = max(extent, *(abs(v) for v in self.tumour.bounds_mm()[:4]))
         return extent
 
     def deepest_mm(self) -> float:

@@ -242,11 +242,5 @@ def _labels(model: FieldModel, centroids: NDArray[np.float64]) -> NDArray[np.int
     bottoms = np.array([layer.bottom_mm for layer in model.layers])
     labels = np.searchsorted(bottoms, centroids[:, 2], side="right").clip(0, len(bottoms) - 1)
     if model.tumour is not None:
-        t = model.tumour
-        r = (
-            ((centroids[:, 0] - t.x_mm) / (t.diameter_x_mm / 2)) ** 2
-            + ((centroids[:, 1] - t.y_mm) / (t.diameter_y_mm / 2)) ** 2
-            + ((centroids[:, 2] - t.depth_mm) / (t.diameter_z_mm / 2)) ** 2
-        )
-        labels = np.where(r <= 1.0, len(model.layers), labels)
+        labels = np.where(model.tumour.contains(centroids), len(model.layers), labels)
     return labels.astype(np.int64)

@@ -14,7 +14,10 @@ YAML model file (every key optional; command-line flags override it)::
     skin_mm: 1.5
     fat_mm: 4
     sigma_model: sigmoid          # constant | step | ramp | sigmoid
-    tumour: {diameter_mm: 10, depth_mm: 5}   # or diameter_x_mm/_y_mm/_z_mm
+    tumour: {diameter_mm: 10, depth_mm: 5}   # or diameter_x_mm/_y_mm/_z_mm, x_mm, y_mm
+    # tumour: {mask: tumour.npy, origin_mm: [-5, -5, 0.5], spacing_mm: [0.5, 0.5, 0.5]}
+    #   a 3-D boolean label mask (numpy .npy), voxel (i, j, k) centred at
+    #   origin + (i, j, k) * spacing (x, y, depth)
     resolution_mm: 0.4
     probes: [[0, 0, 5], [2, 0, 5]]
     block_half_width_mm: 30       # default: sized from the electrode and tumour
@@ -26,11 +29,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from openect.field.conductivity import SigmaModel
 from openect.field.electrodes import ElectrodeGeometry, custom, electrode, generator_max_voltage_v
-from openect.field.geometry import FieldModel, Tumour, homogeneous, skin_layered
+from openect.field.geometry import FieldModel, MaskTumour, Tumour, homogeneous, skin_layered
 from openect.field.tissues import tissue
 
 KNOWN_KEYS = {
@@ -52,6 +56,9 @@ def read_model_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict):
         raise ValueError(f"{path.name}: expected a mapping of settings")
+    tumour = document.get("tumour")
+    if isinstance(tumour, dict) and "mask" in tumour and not Path(tumour["mask"]).is_absolute():
+        tumour["mask"] = str(path.parent / tumour["mask"])  # relative to the model file
     unknown = sorted(set(document) - KNOWN_KEYS)
     if unknown:
         raise ValueError(
@@ -108,9 +115,22 @@ def build_model(settings: dict[str, Any]) -> FieldModel:
         raise ValueError(
             f"sigma_model={model_name!r}: allowed: {', '.join(m.value for m in SigmaModel)}"
         ) from None
-    tumour = None
+    tumour: Tumour | MaskTumour | None = None
     spec = settings.get("tumour")
-    if spec:
+    if spec and "mask" in spec:
+        try:
+            mask = np.load(Path(spec["mask"]), allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"tumour mask={str(spec['mask'])!r}: cannot read a .npy array"
+            ) from error
+        tumour = MaskTumour(
+            tissue("tumour"),
+            np.asarray(mask, dtype=bool),
+            tuple(float(v) for v in spec.get("origin_mm", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+            tuple(float(v) for v in spec.get("spacing_mm", (1.0, 1.0, 1.0))),  # type: ignore[arg-type]
+        )
+    elif spec:
         diameter = spec.get("diameter_mm")
         dx = float(spec.get("diameter_x_mm", diameter or 0))
         dy = float(spec.get("diameter_y_mm", diameter or 0))

@@ -235,7 +235,7 @@ def simulate(
             "conductors": [c.__dict__ for c in model.electrode.conductors],
             "tumour": None
             if model.tumour is None
-            else {k: v for k, v in model.tumour.__dict__.items() if k != "tissue"},
+            else {"bounds_mm": model.tumour.bounds_mm(), "volume_mm3": model.tumour.volume_mm3()},
         },
         software={"openect": __version__},
     )
