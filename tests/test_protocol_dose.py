@@ -1,7 +1,7 @@
 """Body-surface area, renal function, bleomycin/cisplatin doses, lifetime dose and pulse window.
 
 Every expected value is computed by hand in the test (arithmetic in the comment) from the
-figures of ``/shared/reference/ect-protocol.md`` and the shipped rule sets, not read back
+published protocol figures (docs/protocol.md) and the shipped rule sets, not read back
 from the code under test.
 """
 
