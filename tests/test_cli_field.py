@@ -145,3 +145,20 @@ def test_bad_input_exit_2_before_heavy_work(
     assert out == ""
     assert expected in err
     assert "Traceback" not in err
+
+
+def test_catalogues_list_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "field", "electrodes", "--json")
+    assert code == 0
+    catalogue = json.loads(out)
+    assert catalogue["generator"]["max_voltage_v"] == 1000
+    assert catalogue["electrodes"]["hexagonal"]["spacing_mm"] == 7.3
+    assert all(entry["source"] for entry in catalogue["electrodes"].values())
+    code, out, _ = run(capsys, "field", "tissues", "--json")
+    assert code == 0
+    tissues = {entry["id"]: entry for entry in json.loads(out)["tissues"]}
+    assert (tissues["tumour"]["sigma0"], tissues["tumour"]["e_rev"]) == (0.2, 400.0)
+    assert tissues["tumour"]["status"] == "verified"
+    code, out, _ = run(capsys, "field", "electrodes")
+    assert code == 0
+    assert "Generator limit: 1000 V" in out

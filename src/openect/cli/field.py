@@ -9,9 +9,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.field.electrodes import catalogue, electrode_names, generator_max_voltage_v
 from openect.field.figures import coverage_png, slice_png, write_vtk
 from openect.field.model_file import build_model, read_model_file
 from openect.field.simulate import DEFAULT_RESOLUTION_MM, FieldResult, simulate
+from openect.field.tissues import tissue, tissue_names, tissue_source
 
 app = typer.Typer(help="Electric field of ECT electrodes in tissue.", no_args_is_help=True)
 
@@ -37,7 +39,8 @@ def _probe(text: str) -> list[float]:
 @app.command("simulate")
 def simulate_command(
     electrode: Annotated[
-        str | None, typer.Option("--electrode", help="Catalogue id (openect field electrodes).")
+        str | None,
+        typer.Option("--electrode", help="Catalogue id (see: openect field electrodes)."),
     ] = None,
     voltage: Annotated[
         float | None, typer.Option("--voltage", help="Voltage per pair (V).")
@@ -165,3 +168,68 @@ def print_result(result: FieldResult) -> None:
         )
     if not result.converged:
         stdout.print("[bold red]The non-linear iteration did not converge for every pair.[/]")
+
+
+@app.command("electrodes")
+def electrodes_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+) -> int:
+    """The electrode catalogue: geometry, default voltage, status and source."""
+    entries = catalogue()["electrodes"]
+    if as_json:
+        emit_json({"generator": catalogue()["generator"], "electrodes": entries})
+        return 0
+    rows = []
+    for name in electrode_names():
+        entry = entries[name]
+        sizes = ", ".join(
+            f"{k}={v}" for k, v in entry.items() if k not in ("kind", "status", "source")
+        )
+        rows.append([name, entry["kind"], sizes, entry["status"], entry["source"]])
+    stdout.print(table("Electrodes", ["id", "kind", "parameters", "status", "source"], rows))
+    stdout.print(f"Generator limit: {generator_max_voltage_v():g} V")
+    return 0
+
+
+@app.command("tissues")
+def tissues_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+) -> int:
+    """Tissue parameter sets: conductivities (S/m), thresholds (V/cm), status, source."""
+    rows = []
+    for name in tissue_names():
+        params = tissue(name)
+        status, source = tissue_source(name)
+        rows.append(
+            {
+                "id": name,
+                "sigma0": params.sigma0,
+                "sigma1": params.sigma1,
+                "e_rev": params.e_rev,
+                "e_irr": params.e_irr,
+                "status": status,
+                "source": source,
+            }
+        )
+    if as_json:
+        emit_json({"tissues": rows})
+        return 0
+    stdout.print(
+        table(
+            "Tissues (S/m, V/cm)",
+            ["id", "sigma0", "sigma1", "E_rev", "E_irr", "status", "source"],
+            (
+                [
+                    r["id"],
+                    r["sigma0"],
+                    r["sigma1"],
+                    r["e_rev"],
+                    r["e_irr"],
+                    r["status"],
+                    r["source"],
+                ]
+                for r in rows
+            ),
+        )
+    )
+    return 0
