@@ -17,6 +17,7 @@ import typer
 from openect import __version__
 from openect.cli import data as data_commands
 from openect.cli import demo as demo_command
+from openect.cli import evidence as evidence_commands
 from openect.cli import field as field_commands
 from openect.cli import plan as plan_commands
 from openect.cli._output import CliError
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.add_typer(data_commands.app, name="data")
 app.add_typer(plan_commands.app, name="plan")
 app.add_typer(field_commands.app, name="field")
+app.add_typer(evidence_commands.app, name="evidence")
 app.command("demo")(demo_command.demo)
 
 
