@@ -15,11 +15,14 @@ from typing import Annotated
 import typer
 
 from openect import __version__
+from openect.cli import analyse as analyse_commands
 from openect.cli import data as data_commands
 from openect.cli import demo as demo_command
 from openect.cli import evidence as evidence_commands
 from openect.cli import field as field_commands
 from openect.cli import plan as plan_commands
+from openect.cli import report as report_commands
+from openect.cli import response as response_commands
 from openect.cli._output import CliError
 
 app = typer.Typer(
@@ -34,6 +37,9 @@ app.add_typer(data_commands.app, name="data")
 app.add_typer(plan_commands.app, name="plan")
 app.add_typer(field_commands.app, name="field")
 app.add_typer(evidence_commands.app, name="evidence")
+app.add_typer(response_commands.app, name="response")
+app.add_typer(analyse_commands.app, name="analyse")
+app.add_typer(report_commands.app, name="report")
 app.command("demo")(demo_command.demo)
 
 
@@ -91,9 +97,20 @@ def _join_pairs(args: list[str]) -> list[str]:
     return out
 
 
+def _default_analysis(args: list[str]) -> list[str]:
+    """``openect analyse DIR`` is ``openect analyse summary DIR``."""
+    commands = [i for i, token in enumerate(args) if not token.startswith("-")]
+    if commands and args[commands[0]] == "analyse":
+        i = commands[0]
+        rest = args[i + 1 :]
+        if rest and rest[0] not in analyse_commands.SUBCOMMANDS and rest[0] not in ("-h", "--help"):
+            return [*args[: i + 1], "summary", *rest]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    args = _join_pairs(list(sys.argv[1:] if argv is None else argv))
+    args = _default_analysis(_join_pairs(list(sys.argv[1:] if argv is None else argv)))
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="openect", standalone_mode=False)

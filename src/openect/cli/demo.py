@@ -111,8 +111,9 @@ def demo(
         bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
     ] = False,
 ) -> int:
-    """Generate a synthetic register, validate it, summarise it, plan a session and
-    simulate the field of a hexagonal electrode on a demo lesion."""
+    """Generate a synthetic register, validate it, summarise it, plan a session,
+    simulate the field of a hexagonal electrode on a demo lesion and write the outcomes
+    report."""
     check_range("--patients", patients, 1, 100_000)
     check_range("--seed", seed, 0)
     if directory.exists():
@@ -156,10 +157,16 @@ def demo(
             "png": str(figure),
             **simulation.result.model_dump(mode="json"),
         }
+    from openect.reports.outcomes import write_outcomes_report
+
+    report_path = directory / "outcomes-report.html"
+    with stderr.status("Analysing outcomes and writing the report...", spinner="dots"):
+        write_outcomes_report(loaded, report_path)
     if as_json:
         emit_json(
             {
                 "directory": str(directory),
+                "outcomes_report": str(report_path),
                 "validation": report.to_dict(),
                 "summary": summary,
                 "session_plan": plan.model_dump(mode="json"),
@@ -177,5 +184,6 @@ def demo(
             )
             print_result(simulation.result)
             stdout.print(f"Figure: {figure}")
-        stdout.print(f"Dataset in {directory}/ - try: openect data validate {directory} --json")
+        stdout.print(f"\nOutcomes report: {report_path}")
+        stdout.print(f"Dataset in {directory}/ - try: openect analyse {directory}")
     return 0 if report.valid else 1

@@ -1,0 +1,1 @@
+"""Outcome analysis of an ECT dataset."""
