@@ -33,5 +33,5 @@ def outcomes(
     if as_json:
         emit_json({"report": str(path), "bytes": path.stat().st_size})
     else:
-        stdout.print(f"Report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        stdout.print(f"Report: {path} ({path.stat().st_size / 1e6:.1f} MB)", soft_wrap=True)
     return 0

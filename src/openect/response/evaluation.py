@@ -29,6 +29,7 @@ Conventions (documented in docs/outcomes.md):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
@@ -259,7 +260,7 @@ class ResponseEvaluation:
                 last_measure = measure
                 steps.append(_Step(visit, (day - start).days, 0, measure, None, None, None, None))
                 continue
-            started = sum(1 for d in dates if d < day)
+            started = bisect.bisect_left(dates, day)
             if started != course:
                 course = started
                 if course > 1 and last_measure is not None:
