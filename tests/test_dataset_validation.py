@@ -329,3 +329,13 @@ def test_all_problems_are_reported_at_once(dataset_dir: Path) -> None:
         DatasetError, match=r"invalid dataset: centres.csv: .* \(and 4 more problems\)"
     ):
         read_dataset(dataset_dir)
+
+
+def test_an_override_response_needs_its_reason(dataset_dir: Path) -> None:
+    line = set_cell(dataset_dir, "assessments.csv", "P1-L1-V1", "override_response", "CR")
+    issue = only_issue(dataset_dir)
+    assert (issue.file, issue.row, issue.column) == ("assessments.csv", line, "override_reason")
+    assert "honoured only with the reason" in issue.message
+    set_cell(dataset_dir, "assessments.csv", "P1-L1-V1", "override_reason", "new nodule in field")
+    _, report = load_dataset(dataset_dir)
+    assert report.valid

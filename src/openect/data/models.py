@@ -289,7 +289,7 @@ class Assessment(Record):
     method: AssessmentMethod | None = None
     assessor: str | None = Field(None, pattern=ID_PATTERN, description="Pseudonymous assessor code")
     override_response: ResponseCategory | None = None
-    override_reason: str | None = Field(None, min_length=1, max_length=500)
+    override_reason: str | None = Field(None, min_length=1, max_length=500, validate_default=True)
 
     @field_validator("perpendicular_diameter_mm")
     @classmethod
@@ -302,6 +302,10 @@ class Assessment(Record):
         data = info.data
         if value is not None and "override_response" in data and data["override_response"] is None:
             raise ValueError("given without an override_response")
+        if value is None and data.get("override_response") is not None:
+            raise ValueError(
+                "missing; an override_response is honoured only with the reason for it"
+            )
         return value
 
     @classmethod

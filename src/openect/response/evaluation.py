@@ -6,7 +6,7 @@ Conventions (documented in docs/outcomes.md):
   with an electrode application on the lesion). Lesions never treated are left out.
 * **Courses.** Each session that treats the lesion starts a course. Course 1 is measured
   against the lesion's baseline (lesions.csv); a later course against the last
-  measurement before it (or, failing that, the baseline). The nadir is the smallest
+  measurement before it, or the baseline when that measurement is 0 (a CR) or missing. The nadir is the smallest
   measure of the course so far, its reference included. Assessments on or before the
   first treatment date are pre-treatment and get no category.
 * **Overrides.** ``override_response`` replaces the derived category only together with
@@ -15,7 +15,8 @@ Conventions (documented in docs/outcomes.md):
 * **Best overall response** (course 1): the best category (CR > PR > SD > PD) observed
   from the first treatment up to and including the first PD; no confirmation required.
 * **Landmark response**: the course-1 category at the assessment nearest to the
-  landmark (default 60 days) within the window (default 40-100 days); NE when none.
+  landmark (default 60 days) within the window (default 40-100 days); of two equally
+  near, the earlier; NE when none.
 * **Local progression**: the first course-1 PD (derived or overridden): regrowth over the
   nadir after a response, growth without response, or a new in-field lesion.
   Without it, the lesion is censored at its last course-1 assessment (optionally at
@@ -263,10 +264,10 @@ class ResponseEvaluation:
             started = bisect.bisect_left(dates, day)
             if started != course:
                 course = started
-                if course > 1 and last_measure is not None:
-                    reference = last_measure
-                elif course > 1:
-                    reference = baseline
+                if course > 1:
+                    # A lesion in CR (0) or never measured before its retreatment is
+                    # measured against its baseline again.
+                    reference = last_measure if last_measure else baseline
                 nadir = reference
             derived = categorise(measure, reference, nadir, self.criteria)
             category = derived
