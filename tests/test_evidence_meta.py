@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from openect.evidence import (
+    ConvergenceError,
     MetaAnalysis,
     list_tables,
     load_table,
     melanoma_response_studies,
     spratt2014,
 )
-from openect.evidence.meta import ipft, ipft_hm, pft, proportion_effects
+from openect.evidence.meta import _tau2_reml, ipft, ipft_hm, pft, proportion_effects
 from openect.evidence.plots import (
     binomial_control_limits,
     centre_funnel_figure,
@@ -126,6 +127,29 @@ def test_study_effects_weights_and_cis_agree_with_metafor(row: pd.Series) -> Non
     np.testing.assert_allclose(studies["estimate"], reference["est_bt"], rtol=0, atol=POINT)
     np.testing.assert_allclose(studies["ci_low"], reference["ci_lb_bt"], rtol=0, atol=INTERVAL)
     np.testing.assert_allclose(studies["ci_high"], reference["ci_ub_bt"], rtol=0, atol=INTERVAL)
+
+
+STEPADJ = [row for _, row in _read("metafor_stepadj.csv").iterrows()]
+
+
+@pytest.mark.parametrize("row", STEPADJ, ids=[f"{r.dataset}-{r.test}" for r in STEPADJ])
+def test_oscillating_reml_is_retried_with_half_steps_as_metafor_advises(row: pd.Series) -> None:
+    events = [float(v) for v in row["events"].split(";")]
+    totals = [float(v) for v in row["total"].split(";")]
+    assert row["full_step_converged"] == 0  # R stops with "did not converge" here
+    model = MetaAnalysis("REML", "raw", row["test"] == "knha").fit_proportions(events, totals)
+    assert model.step_adj_ == 0.5
+    assert model.tau2_ == pytest.approx(row["tau2"], abs=POINT)
+    assert model.theta_ == pytest.approx(row["estimate"], abs=POINT)
+    assert model.se_ == pytest.approx(row["se"], abs=POINT)
+    assert model.ci_low_ == pytest.approx(row["ci_lb"], abs=INTERVAL)
+    assert model.ci_high_ == pytest.approx(row["ci_ub"], abs=INTERVAL)
+    assert model.pi_low_ == pytest.approx(row["pi_lb"], abs=INTERVAL)
+    assert model.pi_high_ == pytest.approx(row["pi_ub"], abs=INTERVAL)
+    assert model.i2_ == pytest.approx(row["I2"], rel=1e-7)
+    yi, vi = proportion_effects(events, totals, "raw")
+    with pytest.raises(ConvergenceError, match="did not converge in max_iter=1000"):
+        _tau2_reml(yi, vi, max_iter=1000, tol=1e-12, step_adj=1.0)
 
 
 # ---- conventions --------------------------------------------------------------------

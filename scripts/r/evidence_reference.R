@@ -12,6 +12,8 @@
 #                                         I2, H2, Q, Q p-value, back-transformed values
 #   tests/fixtures/r/metafor_studies.csv  one row per study and fit: yi, vi, weight (%),
 #                                         study CI on the model and reporting scale
+#   tests/fixtures/r/metafor_stepadj.csv  REML on raw proportions near 0 or 1, where
+#                                         Fisher scoring oscillates unless stepadj = 0.5
 # The Python tests read these files; they never need R.
 
 suppressPackageStartupMessages(library(metafor))
@@ -172,4 +174,46 @@ write_fixture(
 write_fixture(
   do.call(rbind, study_rows), "metafor_studies.csv",
   "escalc() yi/vi, weights() in %, study CI yi -/+ qnorm * sqrt(vi); back-transform transf.ilogit / transf.ipft(x, ni)."
+)
+
+# ---- REML step adjustment -----------------------------------------------------------
+# Raw proportions near 0 or 1: the full Fisher-scoring step oscillates and rma() stops
+# with "did not converge"; metafor's remedy is control=list(stepadj=0.5), which
+# MetaAnalysis applies automatically on a second try.
+oscillating <- list(
+  rare_events = list(
+    x = c(1, 1, 0, 3, 2, 0, 0, 0, 0, 2), n = c(150, 13, 98, 227, 53, 296, 4, 28, 71, 240)
+  ),
+  low_rates = list(
+    x = c(4, 4, 2, 9, 4, 1, 4, 2, 1, 2), n = c(144, 130, 52, 241, 193, 196, 206, 91, 39, 102)
+  ),
+  high_rates = list(
+    x = c(31, 120, 173, 75, 209, 228, 98, 202, 32, 120, 231),
+    n = c(32, 122, 179, 77, 215, 237, 101, 208, 32, 120, 240)
+  )
+)
+step_rows <- list()
+for (dataset in names(oscillating)) {
+  d <- oscillating[[dataset]]
+  es <- escalc(measure = "PR", xi = d$x, ni = d$n)
+  full <- try(rma(yi, vi, data = es, method = "REML", control = list(threshold = 1e-12, maxiter = 1000)), silent = TRUE)
+  for (test in c("z", "knha")) {
+    res <- rma(yi, vi,
+      data = es, method = "REML", test = test,
+      control = list(threshold = 1e-12, maxiter = 1000, stepadj = 0.5)
+    )
+    model <- predict(res)
+    step_rows[[length(step_rows) + 1]] <- data.frame(
+      dataset = dataset, events = paste(d$x, collapse = ";"), total = paste(d$n, collapse = ";"),
+      measure = "PR", method = "REML", test = test, stepadj = 0.5,
+      full_step_converged = as.numeric(!inherits(full, "try-error")),
+      k = res$k, estimate = as.vector(res$beta), se = res$se, ci_lb = res$ci.lb, ci_ub = res$ci.ub,
+      pi_lb = model$pi.lb, pi_ub = model$pi.ub, tau2 = res$tau2, I2 = res$I2, H2 = res$H2,
+      stringsAsFactors = FALSE
+    )
+  }
+}
+write_fixture(
+  do.call(rbind, step_rows), "metafor_stepadj.csv",
+  "REML on raw proportions (PR) with control=list(threshold=1e-12, maxiter=1000, stepadj=0.5); the full step does not converge."
 )

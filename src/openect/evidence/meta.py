@@ -179,6 +179,11 @@ class MetaAnalysis:
     max_iter, tol:
         Fisher-scoring limits for REML: at most ``max_iter`` iterations, stop when the
         change of tau2 is <= ``tol`` (same units as the effect variance).
+    step_adj:
+        Step length factor of the Fisher scoring (metafor ``control=list(stepadj=)``).
+        When the full step (1) does not converge - it can oscillate for raw proportions
+        close to 0 or 1 - the fit is retried once with 0.5, metafor's documented remedy;
+        ``step_adj_`` says which factor was used.
 
     Attributes (after fitting; proportions on the reporting scale, i.e. fractions 0-1)
     ------------------------------------------------------------------------------------
@@ -189,7 +194,8 @@ class MetaAnalysis:
     (model scale); ``i2_`` (%), ``h2_``, ``q_``, ``q_df_``, ``q_pvalue_`` heterogeneity;
     ``weights_`` percent weights; ``studies_`` per-study DataFrame; ``transform_`` the
     transform used (None for generic effects); ``df_`` t degrees of freedom (None for z);
-    ``s2w_`` Hartung-Knapp scale factor (1 without it); ``iterations_`` REML iterations.
+    ``s2w_`` Hartung-Knapp scale factor (1 without it); ``iterations_`` REML iterations
+    and ``step_adj_`` their step factor.
     """
 
     k_: int
@@ -217,6 +223,7 @@ class MetaAnalysis:
     crit_: float
     s2w_: float
     iterations_: int
+    step_adj_: float
     labels_: list[str]
 
     def __init__(
@@ -228,6 +235,7 @@ class MetaAnalysis:
         *,
         max_iter: int = 1000,
         tol: float = 1e-12,
+        step_adj: float = 1.0,
     ) -> None:
         self.method: Method = cast(Method, _choice("method", method, METHODS))
         if transform is not None:
@@ -245,6 +253,9 @@ class MetaAnalysis:
         if not tol > 0:
             raise ValueError(f"tol={tol}: out of range; allowed > 0")
         self.tol = float(tol)
+        if not 0 < step_adj <= 1:
+            raise ValueError(f"step_adj={step_adj}: out of range; allowed 0 < step_adj <= 1")
+        self.step_adj = float(step_adj)
 
     def __repr__(self) -> str:
         return (
@@ -326,12 +337,19 @@ class MetaAnalysis:
             i = int(bad[0])
             raise ValueError(f"vi[{i}]={vi[i]:g}: out of range; allowed > 0")
         self.iterations_ = 0
+        self.step_adj_ = self.step_adj
         if self.method == "FE":
             tau2 = 0.0
         elif self.method == "DL":
             tau2 = _tau2_dl(yi, vi)
         else:
-            tau2, self.iterations_ = _tau2_reml(yi, vi, self.max_iter, self.tol)
+            try:
+                tau2, self.iterations_ = _tau2_reml(yi, vi, self.max_iter, self.tol, self.step_adj)
+            except ConvergenceError:
+                if self.step_adj != 1.0:
+                    raise
+                self.step_adj_ = 0.5
+                tau2, self.iterations_ = _tau2_reml(yi, vi, self.max_iter, self.tol, 0.5)
 
         w = 1.0 / (vi + tau2)
         theta = float(np.sum(w * yi) / np.sum(w))
@@ -490,6 +508,7 @@ class MetaAnalysis:
             "q_pvalue": self.q_pvalue_,
             "df": self.df_,
             "iterations": self.iterations_,
+            "step_adj": self.step_adj_,
             "weights": [float(w) for w in self.weights_],
             "labels": list(self.labels_),
             "studies": studies,
@@ -570,11 +589,13 @@ def _reml_loglik(yi: FloatArray, vi: FloatArray, tau2: float) -> float:
     )
 
 
-def _tau2_reml(yi: FloatArray, vi: FloatArray, max_iter: int, tol: float) -> tuple[float, int]:
+def _tau2_reml(
+    yi: FloatArray, vi: FloatArray, max_iter: int, tol: float, step_adj: float = 1.0
+) -> tuple[float, int]:
     """REML tau2 by Fisher scoring (metafor ``rma.uni``): start from the Hedges estimate
-    max(0, var(yi) - mean(vi)), step (y'PPy - tr P) / tr(PP), halve steps that would go
-    below 0, stop when the change is <= ``tol``; then metafor's check that tau2 = 0 does
-    not have a higher restricted likelihood."""
+    max(0, var(yi) - mean(vi)), step ``step_adj`` * (y'PPy - tr P) / tr(PP), halve steps
+    that would go below 0, stop when the change is <= ``tol``; then metafor's check that
+    tau2 = 0 does not have a higher restricted likelihood."""
     k = yi.size
     tau2 = max(0.0, float(np.var(yi, ddof=1)) - float(np.mean(vi))) if k > 1 else 0.0
     change = tol + 1
@@ -584,7 +605,7 @@ def _tau2_reml(yi: FloatArray, vi: FloatArray, max_iter: int, tol: float) -> tup
         old = tau2
         p = _projection(1.0 / (vi + tau2))
         py = p @ yi
-        adj = (float(py @ py) - float(np.trace(p))) / float(np.sum(p * p))
+        adj = step_adj * (float(py @ py) - float(np.trace(p))) / float(np.sum(p * p))
         if math.isnan(adj):
             adj = 0.0
         while tau2 + adj < 0:
@@ -594,7 +615,8 @@ def _tau2_reml(yi: FloatArray, vi: FloatArray, max_iter: int, tol: float) -> tup
         if iterations > max_iter:
             raise ConvergenceError(
                 f"REML Fisher scoring did not converge in max_iter={max_iter} iterations "
-                f"(last change of tau2 {change:.3g} > tol={tol:g})"
+                f"with step_adj={step_adj:g} (last change of tau2 {change:.3g} > tol={tol:g}); "
+                "try method='DL' or a logit / Freeman-Tukey transform"
             )
     # metafor's ll0check: a local maximum away from 0 that is worse than tau2 = 0.
     ll_tol = np.finfo(float).eps ** 0.25
