@@ -289,7 +289,14 @@ class Assessment(Record):
     method: AssessmentMethod | None = None
     assessor: str | None = Field(None, pattern=ID_PATTERN, description="Pseudonymous assessor code")
     override_response: ResponseCategory | None = None
-    override_reason: str | None = Field(None, min_length=1, max_length=500, validate_default=True)
+    override_reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        validate_default=True,
+        description="Why the response was overridden (free text)",
+        json_schema_extra={"free_text": True},
+    )
 
     @field_validator("perpendicular_diameter_mm")
     @classmethod

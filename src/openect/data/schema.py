@@ -38,6 +38,7 @@ class Column:
     le: float | None = None
     pattern: str | None = None
     vocabulary: str | None = None
+    free_text: bool = False
 
     @property
     def allowed(self) -> str:
@@ -133,6 +134,7 @@ def columns(model: type[Record]) -> tuple[Column, ...]:
                 references=str(reference) if reference is not None else None,
                 enum=enum,
                 vocabulary=str(vocabulary) if vocabulary is not None else None,
+                free_text=bool(extra.get("free_text", False)),
                 **bounds,
             )
         )
