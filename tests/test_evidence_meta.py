@@ -26,7 +26,14 @@ from openect.evidence import (
     melanoma_response_studies,
     spratt2014,
 )
-from openect.evidence.meta import _tau2_reml, ipft, ipft_hm, pft, proportion_effects
+from openect.evidence.meta import (
+    Transform,
+    _tau2_reml,
+    ipft,
+    ipft_hm,
+    pft,
+    proportion_effects,
+)
 from openect.evidence.plots import (
     binomial_control_limits,
     centre_funnel_figure,
@@ -36,7 +43,7 @@ from openect.evidence.plots import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "r"
-TRANSFORM = {"PLO": "logit", "PFT": "ft", "PR": "raw", "GEN": None}
+TRANSFORM: dict[str, Transform | None] = {"PLO": "logit", "PFT": "ft", "PR": "raw", "GEN": None}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: Agreement with R: the brief asks for 1e-6 (estimates) and 1e-4 (intervals); the
@@ -384,14 +391,16 @@ def test_forest_and_funnel_figures_are_written_as_png(tmp_path: Path) -> None:
 def test_binomial_control_limits_bracket_the_target_and_narrow_with_size() -> None:
     totals = np.array([10, 50, 200, 2000])
     low, high = binomial_control_limits(0.5, totals, 0.95)
-    assert np.all(low < 0.5) and np.all(high > 0.5)
+    assert np.all(low < 0.5)
+    assert np.all(high > 0.5)
     assert np.all(np.diff(high - low) < 0)
     # large n: close to the normal approximation p +/- 1.96 sqrt(p (1 - p) / n)
     half = 1.959964 * math.sqrt(0.25 / 2000)
     assert (low[-1], high[-1]) == pytest.approx((0.5 - half, 0.5 + half), abs=1e-3)
     wide_low, wide_high = binomial_control_limits(0.5, totals, 0.998)
-    assert np.all(wide_low <= low) and np.all(wide_high >= high)
-    with pytest.raises(ValueError, match="target=1.2: out of range; allowed 0 < target < 1"):
+    assert np.all(wide_low <= low)
+    assert np.all(wide_high >= high)
+    with pytest.raises(ValueError, match=r"target=1\.2: out of range; allowed 0 < target < 1"):
         binomial_control_limits(1.2, totals)
 
 

@@ -51,7 +51,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 @app.command("show")
 def show_command(
-    name: Annotated[str, typer.Argument(help="Table name (see: openect evidence list).")],
+    name: Annotated[
+        str, typer.Argument(help="Table name (see: openect evidence list).", metavar="NAME")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> int:
     """One bundled table with its sources and caveats."""
@@ -181,6 +183,7 @@ def meta_command(
         str,
         typer.Argument(
             help="CSV file (# comment lines allowed) or a bundled table name.",
+            metavar="FILE|TABLE",
             show_default=False,
         ),
     ],

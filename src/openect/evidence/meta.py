@@ -22,7 +22,7 @@ Proportions are fractions (0-1) on the reporting scale; variances are on the mod
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
@@ -142,7 +142,7 @@ def _vector(field: str, values: ArrayLike) -> FloatArray:
     return array
 
 
-def _labels(labels: Sequence[object] | None, k: int) -> list[str]:
+def _labels(labels: Iterable[object] | None, k: int) -> list[str]:
     if labels is None:
         return [f"study {i + 1}" for i in range(k)]
     out = [str(label) for label in labels]
@@ -269,7 +269,7 @@ class MetaAnalysis:
         self,
         events: ArrayLike,
         totals: ArrayLike,
-        labels: Sequence[object] | None = None,
+        labels: Iterable[object] | None = None,
     ) -> MetaAnalysis:
         """Pool proportions ``events / totals`` (e.g. lesions with CR / lesions treated).
 
@@ -300,7 +300,7 @@ class MetaAnalysis:
         return self
 
     def fit(
-        self, yi: ArrayLike, vi: ArrayLike, labels: Sequence[object] | None = None
+        self, yi: ArrayLike, vi: ArrayLike, labels: Iterable[object] | None = None
     ) -> MetaAnalysis:
         """Pool generic effects ``yi`` (e.g. log risk ratios) with sampling variances ``vi``.
 
