@@ -23,13 +23,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+#: Registry tests that run again on PostgreSQL when OPENECT_TEST_DATABASE_URL is set.
+REGISTRY_DB_TESTS := tests/test_registry_services.py tests/test_registry_transfer.py \
+	tests/test_registry_postgresql.py
+
 unit: $(STAMP)
 	$(BIN)/pytest
+	@if [ -n "$$OPENECT_TEST_DATABASE_URL" ]; then \
+		echo "Registry tests on PostgreSQL ($$OPENECT_TEST_DATABASE_URL):"; \
+		OPENECT_REGISTRY_TEST_BACKEND=postgresql $(BIN)/pytest $(REGISTRY_DB_TESTS); \
+	else \
+		echo "OPENECT_TEST_DATABASE_URL not set: registry tests ran on SQLite only"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dataset.py
 	$(BIN)/python benchmarks/bench_field.py
 	$(BIN)/python benchmarks/bench_outcomes.py
+	$(BIN)/python benchmarks/bench_registry.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache openect-demo

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -245,3 +247,37 @@ def dataset() -> Dataset:
 def dataset_dir(tmp_path: Path) -> Path:
     """The small valid dataset written as a CSV folder."""
     return write_dataset(small_dataset(), tmp_path / "small")
+
+
+# ----------------------------------------------------------------- registry (Django)
+#: Set to "postgresql" to run the registry tests on OPENECT_TEST_DATABASE_URL.
+BACKEND_ENV = "OPENECT_REGISTRY_TEST_BACKEND"
+#: SQLite file of the registry tests (a real file, so that tests can read its bytes).
+SQLITE_TEST_FILE = Path(tempfile.gettempdir()) / f"openect-registry-test-{os.getpid()}.sqlite3"
+
+
+def registry_test_url() -> str:
+    """Database the registry tests run on: SQLite by default, PostgreSQL on request."""
+    if os.environ.get(BACKEND_ENV) == "postgresql":
+        url = os.environ.get("OPENECT_TEST_DATABASE_URL")
+        if not url:
+            raise pytest.UsageError(f"{BACKEND_ENV}=postgresql needs OPENECT_TEST_DATABASE_URL")
+        return url
+    return f"sqlite:///{SQLITE_TEST_FILE.with_suffix('.base.sqlite3')}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Configure Django for the registry tests (pytest-django creates the test database)."""
+    import django
+    from django.conf import settings
+
+    from openect.registry.config import django_settings
+
+    if settings.configured:
+        return
+    options = django_settings(registry_test_url())
+    database = options["DATABASES"]["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}
+    settings.configure(**options)
+    django.setup()

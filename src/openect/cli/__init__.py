@@ -21,6 +21,7 @@ from openect.cli import demo as demo_command
 from openect.cli import evidence as evidence_commands
 from openect.cli import field as field_commands
 from openect.cli import plan as plan_commands
+from openect.cli import registry as registry_commands
 from openect.cli import report as report_commands
 from openect.cli import response as response_commands
 from openect.cli._output import CliError
@@ -40,6 +41,7 @@ app.add_typer(evidence_commands.app, name="evidence")
 app.add_typer(response_commands.app, name="response")
 app.add_typer(analyse_commands.app, name="analyse")
 app.add_typer(report_commands.app, name="report")
+app.add_typer(registry_commands.app, name="registry")
 app.command("demo")(demo_command.demo)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,11 +164,13 @@ def demo(
     report_path = directory / "outcomes-report.html"
     with stderr.status("Analysing outcomes and writing the report...", spinner="dots"):
         write_outcomes_report(loaded, report_path)
+    registry = _load_registry(directory)
     if as_json:
         emit_json(
             {
                 "directory": str(directory),
                 "outcomes_report": str(report_path),
+                "registry": registry,
                 "validation": report.to_dict(),
                 "summary": summary,
                 "session_plan": plan.model_dump(mode="json"),
@@ -185,5 +189,26 @@ def demo(
             print_result(simulation.result)
             stdout.print(f"Figure: {figure}")
         stdout.print(f"\nOutcomes report: {report_path}")
+        stdout.print(f"Registry (SQLite) loaded with the demo dataset: {registry}", soft_wrap=True)
         stdout.print(f"Dataset in {directory}/ - try: openect analyse {directory}")
     return 0 if report.valid else 1
+
+
+def _load_registry(directory: Path) -> str:
+    """Load the demo dataset into a fresh SQLite registry beside it; return its URL.
+
+    Runs ``openect registry init`` and ``import`` in a child process, so that the
+    registry's database settings never mix with those of the calling process.
+    """
+    url = f"sqlite:///{(directory / 'registry.sqlite3').resolve()}"
+    with stderr.status("Loading the demo dataset into a SQLite registry...", spinner="dots"):
+        for step in (["init"], ["import", str(directory), "--reason", "demo dataset"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "openect", "registry", *step, "--database", url],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"openect registry {step[0]} failed: {done.stderr.strip()}")
+    return url

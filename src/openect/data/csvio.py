@@ -150,6 +150,15 @@ _PARSE_MESSAGES = {
 
 
 def _message(error: ErrorDetails, column: Column | None) -> str:
+    return error_message(error, column)
+
+
+def error_message(error: ErrorDetails, column: Column | None) -> str:
+    """The message of one pydantic error of a column, worded as everywhere in OpenECT.
+
+    E.g. ``out of range; allowed: > 0 and <= 500 mm`` - shared by the CSV reader, the
+    registry services and the web forms.
+    """
     kind = error["type"]
     if kind == "value_error":
         ctx = error.get("ctx") or {}

@@ -6,9 +6,10 @@ Conventions (documented in docs/outcomes.md):
   with an electrode application on the lesion). Lesions never treated are left out.
 * **Courses.** Each session that treats the lesion starts a course. Course 1 is measured
   against the lesion's baseline (lesions.csv); a later course against the last
-  measurement before it, or the baseline when that measurement is 0 (a CR) or missing. The nadir is the smallest
-  measure of the course so far, its reference included. Assessments on or before the
-  first treatment date are pre-treatment and get no category.
+  measurement before it, or the baseline when that measurement is 0 (a CR) or missing.
+  The nadir is the smallest measure of the course so far, its reference included.
+  Assessments on or before the first treatment date are pre-treatment and get no
+  category.
 * **Overrides.** ``override_response`` replaces the derived category only together with
   ``override_reason`` (the data model enforces the pair); both are kept in the output.
   A new lesion inside the treated field is recorded as an override PD with that reason.

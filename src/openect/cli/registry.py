@@ -1,0 +1,377 @@
+"""``openect registry``: the multi-centre database (init, import, export, audit, backups).
+
+Commands run as the local administrator (``cli:<login>`` in the audit trail) on the
+database given by ``--database URL``, else ``DATABASE_URL``, else the embedded SQLite
+file in the user's data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openect.cli._output import CliError, emit_json, stderr, stdout, table
+
+app = typer.Typer(
+    help="Multi-centre ECT register: database, import/export (CSV, FHIR, ODM), audit, backups.",
+    no_args_is_help=True,
+)
+
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL: sqlite:///path/file.sqlite3 or postgresql://user@host/name "
+        "(default: $DATABASE_URL, else the embedded SQLite file).",
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+FORMATS = ("csv", "fhir", "odm")
+ROLES = ("clinician", "data_manager", "analyst", "admin")
+
+
+def _masked(url: str) -> str:
+    """The URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url
+
+
+def _open(database: str | None, create: bool = False) -> str:
+    """Configure Django for the registry database; refuse one that was never initialised."""
+    from openect.registry.config import configure, database_url
+
+    url = database_url(database)
+    try:
+        configure(url)
+    except ValueError as error:
+        raise CliError(f"--database: {error}") from error
+    if not create:
+        from django.db import connection
+        from django.db.utils import OperationalError
+
+        try:
+            tables = connection.introspection.table_names()
+        except OperationalError as error:
+            raise CliError(f"--database {_masked(url)}: cannot connect ({error})") from error
+        if "openect_patients" not in tables:
+            raise CliError(
+                f"--database {_masked(url)}: not an OpenECT registry; create it with: "
+                "openect registry init"
+            )
+    return url
+
+
+def _actor() -> Any:
+    from openect.registry.access import Actor
+
+    return Actor.command_line()
+
+
+@app.command("init")
+def init(database: Database = None, as_json: JsonFlag = False) -> int:
+    """Create (or upgrade) the registry tables in the database."""
+    url = _open(database, create=True)
+    from openect.registry.config import migrate
+
+    with stderr.status("Creating the registry tables...", spinner="dots"):
+        migrate()
+    if as_json:
+        emit_json({"database": _masked(url), "ready": True})
+    else:
+        stdout.print(f"Registry ready: {_masked(url)}", soft_wrap=True)
+    return 0
+
+
+@app.command("status")
+def status(database: Database = None, as_json: JsonFlag = False) -> int:
+    """Rows per table and audit entries."""
+    url = _open(database)
+    from openect.data.models import ENTITIES
+    from openect.registry.models import AuditEntry
+    from openect.registry.records import registry_model
+
+    counts = {r.table: registry_model(r).objects.count() for r in ENTITIES}
+    counts["audit"] = AuditEntry.objects.count()
+    if as_json:
+        emit_json({"database": _masked(url), "counts": counts})
+    else:
+        stdout.print(table(f"Registry {_masked(url)}", ["table", "rows"], counts.items()))
+    return 0
+
+
+@app.command("import")
+def import_(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset folder (CSV).")],
+    centre: Annotated[
+        str | None, typer.Option("--centre", help="Every patient must belong to this centre.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (audit trail).")] = None,
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Import a CSV dataset: all or nothing, every row audited, re-import changes nothing."""
+    from openect.cli.data import print_report
+    from openect.data.csvio import load_dataset
+
+    if not directory.is_dir():
+        raise CliError(f"DIR={str(directory)!r}: not a folder; a dataset is a folder of CSV files")
+    _open(database)
+    from openect.registry.access import AccessDeniedError
+    from openect.registry.transfer import ImportRejectedError, import_dataset
+
+    with stderr.status(f"Reading and validating {directory}...", spinner="dots"):
+        dataset, report = load_dataset(directory)
+    if not report.valid:
+        if as_json:
+            emit_json({"imported": False, **report.to_dict()})
+        else:
+            print_report(report, directory)
+            stdout.print("[red]nothing imported[/red]")
+        return 2
+    try:
+        with stderr.status("Importing (one transaction)...", spinner="dots"):
+            summary = import_dataset(
+                _actor(), dataset, centre_id=centre, reason=reason or f"import of {directory}"
+            )
+    except ImportRejectedError as error:
+        if as_json:
+            emit_json({"imported": False, **error.report.to_dict()})
+        else:
+            print_report(error.report, directory)
+        return 2
+    except AccessDeniedError as error:
+        raise CliError(str(error)) from error
+    result = summary.to_dict()
+    if as_json:
+        emit_json({"imported": True, **result})
+    else:
+        rows = [
+            [name, summary.created[name], summary.updated[name], summary.unchanged[name]]
+            for name in summary.created
+        ]
+        stdout.print(table("Imported", ["table", "created", "updated", "unchanged"], rows))
+    return 0
+
+
+@app.command("export")
+def export(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="New folder to write.")],
+    format_: Annotated[
+        str, typer.Option("--format", help="csv (the dataset), fhir (R4 bundle) or odm (1.3.2).")
+    ] = "csv",
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Export the registry: CSV dataset, FHIR R4 JSON bundle or CDISC ODM 1.3.2 XML."""
+    if format_ not in FORMATS:
+        raise CliError(f"--format={format_}: unknown; allowed {', '.join(FORMATS)}")
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise CliError(f"DIR={str(directory)!r}: exists and is not empty; choose a new folder")
+    _open(database)
+    from openect.data.csvio import write_dataset
+    from openect.registry.transfer import export_dataset
+
+    with stderr.status("Exporting...", spinner="dots"):
+        dataset = export_dataset(_actor())
+        if format_ == "csv":
+            write_dataset(dataset, directory)
+            path = directory
+        elif format_ == "fhir":
+            from openect.registry.fhir import write_bundle
+
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / "openect-fhir-bundle.json"
+            write_bundle(dataset, path)
+        else:
+            from openect.registry.odm import write_odm
+
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / "openect-odm.xml"
+            write_odm(dataset, path)
+    counts = dataset.counts()
+    if as_json:
+        emit_json({"format": format_, "path": str(path), "counts": counts})
+    else:
+        stdout.print(f"Exported {sum(counts.values())} rows as {format_}: {path}", soft_wrap=True)
+    return 0
+
+
+@app.command("audit")
+def audit(
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Only this record id (e.g. a lesion id).")
+    ] = None,
+    table_name: Annotated[
+        str | None, typer.Option("--table", help="Only this table, e.g. lesions.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show the last N entries.")] = 50,
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """The audit trail: who changed what, when, before and after, and why."""
+    _open(database)
+    from openect.registry.transfer import audit_entries
+
+    if table_name is not None:
+        from openect.registry.records import entity as entity_of
+
+        try:
+            table_name = entity_of(table_name).table
+        except ValueError as error:
+            raise CliError(f"--table: {error}") from error
+    entries = audit_entries(entity=table_name, record_id=entity)
+    shown = entries[-limit:] if limit > 0 else entries
+    if as_json:
+        emit_json({"entries": shown, "total": len(entries)})
+        return 0
+    rows = [
+        [
+            e["at"][:19],
+            e["actor"],
+            e["action"],
+            e["entity"],
+            e["record_id"],
+            ", ".join(
+                f"{k}: {(e['before'] or {}).get(k)} -> {v}"
+                for k, v in (e["after"] or {}).items()
+                if e["before"] is not None and (e["before"] or {}).get(k) != v
+            )
+            or ("" if e["action"] != "delete" else "deleted"),
+            e["reason"] or "",
+        ]
+        for e in shown
+    ]
+    stdout.print(
+        table(
+            f"Audit trail ({len(shown)} of {len(entries)})",
+            ["at (UTC)", "who", "action", "table", "record", "changes", "why"],
+            rows,
+        )
+    )
+    return 0
+
+
+@app.command("pseudonym")
+def pseudonym(
+    hospital_id: Annotated[
+        str, typer.Argument(metavar="HOSPITAL_ID", help="Hospital number, or - to read stdin.")
+    ],
+    as_json: JsonFlag = False,
+) -> int:
+    """The patient id (pseudonym) of a hospital number, with the centre key."""
+    from openect.registry.pseudonym import PseudonymKeyError
+    from openect.registry.pseudonym import pseudonym as make
+
+    value = sys.stdin.readline().strip() if hospital_id == "-" else hospital_id
+    try:
+        result = make(value)
+    except (PseudonymKeyError, ValueError) as error:
+        raise CliError(str(error)) from error
+    if as_json:
+        emit_json({"patient_id": result})
+    else:
+        stdout.print(result)
+    return 0
+
+
+@app.command("key")
+def key(
+    out: Annotated[Path, typer.Option("--out", help="Key file to create (mode 600).")],
+) -> int:
+    """Create a new random pseudonymisation key file (never overwrites one)."""
+    from openect.registry.pseudonym import new_key
+
+    if out.exists():
+        raise CliError(f"--out={str(out)!r}: exists; a key is never overwritten")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(new_key() + "\n")
+    stdout.print(
+        f"Key written to {out}; keep it outside the database and back it up separately.",
+        soft_wrap=True,
+    )
+    return 0
+
+
+@app.command("backup")
+def backup(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Backup file (.json or .json.gz).")],
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Write the whole registry (rows, audit trail, users) to one portable file."""
+    _open(database)
+    from openect.registry.backup import backup as make_backup
+
+    with stderr.status("Backing up...", spinner="dots"):
+        counts = make_backup(_actor(), file)
+    if as_json:
+        emit_json({"file": str(file), "counts": counts})
+    else:
+        stdout.print(f"Backup written: {file} ({sum(counts.values())} rows)", soft_wrap=True)
+    return 0
+
+
+@app.command("restore")
+def restore(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Backup file to restore.")],
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Restore a backup into an empty, initialised registry (one transaction)."""
+    if not file.is_file():
+        raise CliError(f"FILE={str(file)!r}: no such file")
+    _open(database)
+    from openect.registry.access import RegistryError
+    from openect.registry.backup import restore as run_restore
+
+    try:
+        with stderr.status("Restoring...", spinner="dots"):
+            counts = run_restore(_actor(), file)
+    except RegistryError as error:
+        raise CliError(str(error)) from error
+    if as_json:
+        emit_json({"file": str(file), "counts": counts})
+    else:
+        stdout.print(f"Restored {sum(counts.values())} rows from {file}", soft_wrap=True)
+    return 0
+
+
+@app.command("user")
+def user(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    role: Annotated[str, typer.Option("--role", help="clinician, data_manager, analyst, admin.")],
+    centre: Annotated[
+        str | None, typer.Option("--centre", help="Centre (clinician, data manager).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    database: Database = None,
+) -> int:
+    """Create or change a user with a role (and centre) for the web application and API."""
+    if role not in ROLES:
+        raise CliError(f"--role={role}: unknown; allowed {', '.join(ROLES)}")
+    if role in ("clinician", "data_manager") and not centre:
+        raise CliError(f"--centre: required for role {role}")
+    if role in ("analyst", "admin") and centre:
+        raise CliError(f"--centre={centre}: not allowed for role {role} (all centres)")
+    _open(database)
+    from openect.registry.accounts import set_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        set_user(_actor(), username, role, centre, password)
+    except ValueError as error:
+        raise CliError(str(error)) from error
+    stdout.print(f"User {username}: {role}{' of ' + centre if centre else ''}")
+    return 0

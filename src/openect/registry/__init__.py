@@ -1,0 +1,1 @@
+"""Registry: multi-centre database of ECT patients (Django app), import and export."""

@@ -1,0 +1,187 @@
+"""Backup and restore of a whole registry as one portable JSON file (gzip when ``.gz``).
+
+The file holds every registry row in registry order, the audit trail, the imported
+``dataset.json`` records, and the users with their roles (password hashes, never
+passwords). It does not depend on the database engine: a SQLite registry restores into
+PostgreSQL and back. Restore needs an empty registry and runs in one transaction; it
+brings back the audit trail as it was and adds one audit entry saying what was
+restored, from which file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from openect import __version__
+from openect.data.models import ENTITIES
+from openect.registry.access import AccessDeniedError, Actor, RegistryError
+from openect.registry.guard import service_write
+from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Membership, Role
+from openect.registry.records import column_names, registry_model, to_json
+
+FORMAT = "openect-registry-backup"
+VERSION = 1
+AUDIT_FIELDS = (
+    "at",
+    "actor",
+    "role",
+    "action",
+    "entity",
+    "record_id",
+    "centre_id",
+    "before",
+    "after",
+    "reason",
+)
+
+
+def _open(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
+    return open(path, mode, encoding="utf-8")
+
+
+def snapshot() -> dict[str, Any]:
+    """Every registry row, the audit trail, dataset sources and users, as JSON data."""
+    tables: dict[str, Any] = {}
+    for record in ENTITIES:
+        names = column_names(record)
+        rows = registry_model(record).objects.order_by("position", "pk").values(*names)
+        tables[record.table] = {
+            "columns": names,
+            "rows": [list(to_json(row).values()) for row in rows.iterator(chunk_size=5000)],
+        }
+    audit = [
+        [e["at"].isoformat()] + [e[name] for name in AUDIT_FIELDS[1:]]
+        for e in AuditEntry.objects.order_by("id").values(*AUDIT_FIELDS).iterator(chunk_size=5000)
+    ]
+    users = []
+    for user in get_user_model().objects.order_by("id"):
+        membership = Membership.objects.filter(user=user).first()
+        users.append(
+            {
+                "username": user.get_username(),
+                "password": user.password,
+                "is_active": user.is_active,
+                "role": membership.role if membership else None,
+                "centre_id": membership.centre_id if membership else None,
+            }
+        )
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "software": f"openect {__version__}",
+        "created": dt.datetime.now(dt.UTC).isoformat(),
+        "tables": tables,
+        "audit": {"columns": list(AUDIT_FIELDS), "rows": audit},
+        "dataset_sources": [
+            {"actor": s.actor, "info": s.info, "rows": s.rows}
+            for s in DatasetSource.objects.order_by("id")
+        ],
+        "users": users,
+    }
+
+
+def backup(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
+    """Write the whole registry to ``path`` (atomic); return rows per table. Admins only."""
+    if actor.role is not Role.ADMIN:
+        raise AccessDeniedError(f"user {actor.username!r} ({actor.role.value}) may not back up")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with transaction.atomic():  # one consistent view
+        data = snapshot()
+    handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        with _open(Path(staging + target.suffix), "w") as out:
+            json.dump(data, out, ensure_ascii=False)
+        os.replace(staging + target.suffix, target)
+    finally:
+        for leftover in (staging, staging + target.suffix):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+    counts = {name: len(table["rows"]) for name, table in data["tables"].items()}
+    counts["audit"] = len(data["audit"]["rows"])
+    return counts
+
+
+def _is_empty() -> bool:
+    return not any(registry_model(r).objects.exists() for r in ENTITIES) and not (
+        AuditEntry.objects.exists()
+    )
+
+
+def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
+    """Restore a backup into an empty registry (one transaction); return rows per table."""
+    if actor.role is not Role.ADMIN:
+        raise AccessDeniedError(f"user {actor.username!r} ({actor.role.value}) may not restore")
+    source = Path(path)
+    try:
+        with _open(source, "r") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise RegistryError(f"FILE={str(source)!r}: not a readable backup ({error})") from error
+    if data.get("format") != FORMAT or data.get("version") != VERSION:
+        raise RegistryError(
+            f"FILE={str(source)!r}: format {data.get('format')!r} version "
+            f"{data.get('version')!r}; allowed {FORMAT} version {VERSION}"
+        )
+    if not _is_empty():
+        raise RegistryError(
+            "restore needs an empty registry: initialise a new database "
+            "(openect registry init --database URL) and restore into it"
+        )
+    counts: dict[str, int] = {}
+    with transaction.atomic(), service_write("restore"):
+        for record in ENTITIES:
+            table = data["tables"][record.table]
+            model = registry_model(record)
+            fields = {f.column: f for f in model._meta.concrete_fields}
+            objects = []
+            for position, row in enumerate(table["rows"]):
+                values = {}
+                for name, value in zip(table["columns"], row, strict=True):
+                    field = fields[name]
+                    values[field.attname] = field.to_python(value) if value is not None else None
+                objects.append(model(**values, position=position))
+            model.objects.bulk_create(objects, batch_size=2000)
+            counts[record.table] = len(objects)
+        audit_columns = data["audit"]["columns"]
+        entries = []
+        for row in data["audit"]["rows"]:
+            values = dict(zip(audit_columns, row, strict=True))
+            values["at"] = dt.datetime.fromisoformat(values["at"])
+            entries.append(AuditEntry(**values))
+        AuditEntry.objects.bulk_create(entries, batch_size=2000)
+        counts["audit"] = len(entries)
+        for source_row in data["dataset_sources"]:
+            DatasetSource.objects.create(**source_row)
+        users = get_user_model()
+        for user_row in data["users"]:
+            user = users(username=user_row["username"], is_active=user_row["is_active"])
+            user.password = user_row["password"]
+            user.save()
+            if user_row["role"]:
+                Membership.objects.create(
+                    user=user, role=user_row["role"], centre_id=user_row["centre_id"]
+                )
+        AuditEntry(
+            at=dt.datetime.now(dt.UTC),
+            actor=actor.username,
+            role=actor.role.value,
+            action=str(AuditAction.RESTORE),
+            entity="registry",
+            record_id="*",
+            after={"file": source.name, "created": data.get("created"), "rows": counts},
+            reason="restore from backup",
+        ).save()
+    return counts

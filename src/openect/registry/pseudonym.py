@@ -1,0 +1,75 @@
+"""Pseudonymous patient identifiers: HMAC-SHA256 of the hospital number with a centre key.
+
+The key is held outside the database: ``OPENECT_PSEUDONYM_KEY`` (the key itself, at
+least 32 characters) or ``OPENECT_PSEUDONYM_KEY_FILE`` (a file holding it; by default
+``$XDG_CONFIG_HOME/openect/pseudonym.key``, i.e. ``~/.config/openect/pseudonym.key``).
+The same hospital number and key always give the same pseudonym, so a centre finds a
+patient again without the registry ever storing or logging the hospital number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+KEY_ENV = "OPENECT_PSEUDONYM_KEY"
+KEY_FILE_ENV = "OPENECT_PSEUDONYM_KEY_FILE"
+#: Shortest accepted key (characters).
+MIN_KEY_LENGTH = 32
+#: Pseudonyms look like ``PX-`` and 24 hexadecimal digits (96 bits of the HMAC).
+PREFIX = "PX-"
+DIGITS = 24
+
+
+class PseudonymKeyError(RuntimeError):
+    """No usable pseudonymisation key."""
+
+
+def default_key_file() -> Path:
+    """Where the key file is looked for when ``OPENECT_PSEUDONYM_KEY_FILE`` is not set."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "openect" / "pseudonym.key"
+
+
+def load_key() -> bytes:
+    """The centre key from the environment or the key file; PseudonymKeyError if none."""
+    value = os.environ.get(KEY_ENV)
+    source = KEY_ENV
+    if not value:
+        path = Path(os.environ.get(KEY_FILE_ENV) or default_key_file())
+        source = str(path)
+        if not path.is_file():
+            raise PseudonymKeyError(
+                f"no pseudonymisation key: set {KEY_ENV} or put the key in {path} "
+                f"(create one with: openect registry key --out {path})"
+            )
+        value = path.read_text(encoding="utf-8").strip()
+    if len(value) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(
+            f"pseudonymisation key from {source}: {len(value)} characters; "
+            f"allowed >= {MIN_KEY_LENGTH}"
+        )
+    return value.encode("utf-8")
+
+
+def new_key() -> str:
+    """A new random key (64 hexadecimal characters, 256 bits)."""
+    return secrets.token_hex(32)
+
+
+def normalise(hospital_number: str) -> str:
+    """Hospital number as hashed: surrounding blanks removed, upper case."""
+    value = hospital_number.strip().upper()
+    if not value:
+        raise ValueError("hospital number: empty; allowed a non-empty identifier")
+    return value
+
+
+def pseudonym(hospital_number: str, key: bytes | None = None) -> str:
+    """The patient id of ``hospital_number`` under ``key`` (default :func:`load_key`)."""
+    secret = key if key is not None else load_key()
+    digest = hmac.new(secret, normalise(hospital_number).encode("utf-8"), hashlib.sha256)
+    return PREFIX + digest.hexdigest()[:DIGITS]

@@ -1,0 +1,437 @@
+"""The registry's services: the only writers of registry rows, and scoped readers.
+
+Every create, update and delete goes through :func:`create`, :func:`update` or
+:func:`delete` (or :func:`~openect.registry.transfer.import_dataset` for a whole
+dataset), which, in one transaction:
+
+1. check the actor's scope (:mod:`openect.registry.access`; deny by default);
+2. validate the row with its model (ranges, enums, rules within a row) and the
+   patient's records as a whole with the dataset rules (references, ownership, date
+   order) - the same checks and messages as ``openect data validate``;
+3. write the row and an :class:`~openect.registry.models.AuditEntry` with who, when,
+   what, the values before and after, and why.
+
+Reads (:func:`get`, :func:`list_records`) are scoped too; analysts see free-text
+columns blanked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from pydantic import ValidationError
+
+from openect.data.csvio import error_message
+from openect.data.dataset import Dataset
+from openect.data.models import ENTITIES, Centre, Patient, Record
+from openect.data.schema import column_index, columns
+from openect.data.validation import check_dataset
+from openect.registry import pseudonym as pseudonyms
+from openect.registry.access import (
+    AccessDeniedError,
+    Actor,
+    NotFoundError,
+    RegistryError,
+    readable,
+    require_write,
+    writable,
+)
+from openect.registry.guard import service_write
+from openect.registry.models import AuditAction, AuditEntry
+from openect.registry.records import (
+    centre_path,
+    column_names,
+    entity,
+    from_row_values,
+    patient_path,
+    registry_model,
+    to_json,
+    to_row_values,
+)
+
+__all__ = [
+    "AccessDeniedError",
+    "Actor",
+    "NotFoundError",
+    "RecordInvalidError",
+    "RegistryError",
+    "create",
+    "delete",
+    "get",
+    "list_records",
+    "register_patient",
+    "update",
+]
+
+
+class RecordInvalidError(RegistryError):
+    """A create or update that breaks a rule of the data model; nothing was written.
+
+    ``issues`` are ``(column, value, message)`` triples.
+    """
+
+    def __init__(self, entity_name: str, issues: list[tuple[str | None, str | None, str]]):
+        self.entity = entity_name
+        self.issues = issues
+        text = "; ".join(
+            f"{entity_name}.{column}={value!r}: {message}" if column else message
+            for column, value, message in issues
+        )
+        super().__init__(text)
+
+
+# ------------------------------------------------------------------------- helpers
+def _row_values(record: type[Record], row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in column_names(record)}
+
+
+def _record_of(record: type[Record], row: Any) -> Record:
+    return from_row_values(record, _row_values(record, row))
+
+
+def _redact(actor: Actor, item: Record) -> Record:
+    if actor.sees_free_text:
+        return item
+    blanked = {c.name: None for c in columns(type(item)) if c.free_text}
+    return item.model_copy(update=blanked) if blanked else item
+
+
+def _validated(record: type[Record], values: Mapping[str, Any]) -> Record:
+    """The record of ``values`` (registry or record form); RecordInvalidError names the column."""
+    data = dict(values)
+    for column in columns(record):
+        value = data.get(column.name)
+        if column.kind == "list" and (value is None or isinstance(value, str)):
+            data[column.name] = [part for part in (value or "").split(";") if part]
+    try:
+        return record.model_validate(data)
+    except ValidationError as error:
+        issues = []
+        index = column_index(record)
+        for detail in error.errors(include_url=False):
+            name = str(detail["loc"][0]) if detail["loc"] else None
+            value = values.get(name) if name else None
+            message = error_message(detail, index.get(name) if name else None)
+            issues.append((name, None if value is None else str(value), message))
+        raise RecordInvalidError(record.table, issues) from error
+
+
+def _centre_of(actor: Actor, item: Record) -> str | None:
+    """The centre a (new or changed) record belongs to, resolved through its references."""
+    record = type(item)
+    if record is Centre:
+        return None
+    if isinstance(item, Patient):
+        return str(item.centre_id)
+    path = centre_path(record)
+    relation, _, rest = path.partition("__")
+    parent_id = getattr(item, f"{relation}_id")
+    parent = _reference_of(record, f"{relation}_id")
+    found = (
+        registry_model(parent)
+        .objects.filter(pk=parent_id)
+        .values_list(rest or "centre_id", flat=True)
+        .first()
+    )
+    if found is None:
+        raise RecordInvalidError(
+            record.table,
+            [
+                (
+                    f"{relation}_id",
+                    parent_id,
+                    f"unknown {relation}_id: no such row in {parent.table}",
+                )
+            ],
+        )
+    return str(found)
+
+
+def _patient_dataset(patient_id: str) -> Dataset:
+    """Every record of one patient (and their centre) as a dataset."""
+    dataset = Dataset()
+    patient = registry_model(Patient).objects.filter(pk=patient_id).first()
+    if patient is not None:
+        centre = registry_model(Centre).objects.filter(pk=patient.centre_id).first()
+        if centre is not None:
+            dataset.centres.append(_record_of(Centre, centre))  # type: ignore[arg-type]
+    for record in ENTITIES:
+        path = patient_path(record)
+        if path is None:
+            continue
+        rows = registry_model(record).objects.filter(**{path: patient_id})
+        getattr(dataset, record.table).extend(_record_of(record, row) for row in rows)
+    return dataset
+
+
+def _check_patient(item: Record, replaced: str | None, removed: bool = False) -> None:
+    """Run the dataset rules on the patient's records with ``item`` added/replaced/removed."""
+    record = type(item)
+    if record is Centre:
+        return
+    patient_id = item.patient_id if isinstance(item, Patient) else _patient_of(item)
+    dataset = _patient_dataset(patient_id)
+    if isinstance(item, Patient) and not dataset.centres:
+        centre = registry_model(Centre).objects.filter(pk=item.centre_id).first()
+        if centre is not None:
+            dataset.centres.append(_record_of(Centre, centre))  # type: ignore[arg-type]
+    rows: list[Record] = getattr(dataset, record.table)
+    key = record.id_field
+    kept = [r for r in rows if getattr(r, key) != (replaced or getattr(item, key))]
+    if not removed:
+        kept.append(item)
+    setattr(dataset, record.table, kept)
+    issues = check_dataset(dataset)
+    if issues:
+        raise RecordInvalidError(
+            record.table,
+            [(i.column, i.value, f"{i.file}: {i.message}") for i in issues],
+        )
+
+
+def _patient_of(item: Record) -> str:
+    record = type(item)
+    path = patient_path(record)
+    assert path is not None
+    relation, _, rest = path.partition("__")
+    if not rest:
+        return str(getattr(item, path))
+    parent_column = f"{relation}_id"
+    parent = _reference_of(record, parent_column)
+    value = (
+        registry_model(parent)
+        .objects.filter(pk=getattr(item, parent_column))
+        .values_list(rest, flat=True)
+        .first()
+    )
+    if value is None:
+        raise RecordInvalidError(
+            record.table,
+            [(parent_column, getattr(item, parent_column), f"unknown {parent_column}")],
+        )
+    return str(value)
+
+
+def _reference_of(record: type[Record], column_name: str) -> type[Record]:
+    """The entity a reference column of ``record`` points to."""
+    target = next(c.references for c in columns(record) if c.name == column_name)
+    assert target is not None
+    return entity(target)
+
+
+def audit(
+    actor: Actor,
+    action: str,
+    record: type[Record],
+    record_id: str,
+    centre_id: str | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str | None,
+    at: dt.datetime | None = None,
+) -> AuditEntry:
+    """An unsaved audit entry (saved by the caller inside the same transaction)."""
+    return AuditEntry(
+        at=at or dt.datetime.now(dt.UTC),
+        actor=actor.username,
+        role=actor.role.value,
+        action=str(action),
+        entity=record.table,
+        record_id=record_id,
+        centre_id=centre_id,
+        before=None if before is None else to_json(before),
+        after=None if after is None else to_json(after),
+        reason=reason,
+    )
+
+
+def _next_position(record: type[Record]) -> int:
+    top = registry_model(record).objects.aggregate(top=Max("position"))["top"]
+    return 0 if top is None else int(top) + 1
+
+
+# ------------------------------------------------------------------------- reads
+def get(actor: Actor, record: type[Record] | str, record_id: str) -> Record:
+    """One record within the actor's scope; NotFoundError otherwise (also when out of scope)."""
+    kind = entity(record)
+    row = readable(actor, kind).filter(pk=record_id).first()
+    if row is None:
+        raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
+    return _redact(actor, _record_of(kind, row))
+
+
+def list_records(actor: Actor, record: type[Record] | str, **filters: Any) -> list[Record]:
+    """Records of an entity within the actor's scope, in registry order.
+
+    ``filters`` are column equalities, e.g. ``patient_id="P1"``.
+    """
+    kind = entity(record)
+    known = set(column_names(kind))
+    unknown = sorted(set(filters) - known)
+    if unknown:
+        raise RegistryError(
+            f"filter {unknown[0]!r}: not a column of {kind.table}; "
+            f"allowed {', '.join(sorted(known))}"
+        )
+    rows = readable(actor, kind).filter(**filters)
+    return [_redact(actor, _record_of(kind, row)) for row in rows]
+
+
+def count(actor: Actor, record: type[Record] | str, **filters: Any) -> int:
+    """Number of records of an entity within the actor's scope."""
+    return int(readable(actor, entity(record)).filter(**filters).count())
+
+
+# ------------------------------------------------------------------------- writes
+def create(actor: Actor, item: Record, reason: str | None = None) -> Record:
+    """Create ``item`` (a canonical record) after checks; audited. Returns it."""
+    record = type(item)
+    item = _validated(record, to_row_values(item))
+    key = str(getattr(item, record.id_field))
+    with transaction.atomic():
+        centre_id = _centre_of(actor, item)
+        require_write(actor, centre_id, record.table)
+        if registry_model(record).objects.filter(pk=key).exists():
+            raise RecordInvalidError(
+                record.table, [(record.id_field, key, f"duplicate {record.id_field}")]
+            )
+        _check_patient(item, replaced=None)
+        values = to_row_values(item)
+        with service_write(f"create {record.table}"):
+            try:
+                registry_model(record).objects.create(**values, position=_next_position(record))
+            except IntegrityError as error:
+                raise RecordInvalidError(
+                    record.table, [(None, None, f"database refused: {error}")]
+                ) from error
+            audit(actor, AuditAction.CREATE, record, key, centre_id, None, values, reason).save()
+    return item
+
+
+def update(
+    actor: Actor,
+    record: type[Record] | str,
+    record_id: str,
+    changes: Mapping[str, Any],
+    reason: str | None = None,
+) -> Record:
+    """Change columns of one record after checks; audited with before and after values."""
+    kind = entity(record)
+    names = set(column_names(kind))
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise RegistryError(
+            f"{kind.table}.{unknown[0]}: not a column; allowed {', '.join(sorted(names))}"
+        )
+    if kind.id_field in changes and changes[kind.id_field] != record_id:
+        raise RegistryError(f"{kind.table}.{kind.id_field}: identifiers cannot be changed")
+    with transaction.atomic():
+        row = writable(actor, kind).select_for_update().filter(pk=record_id).first()
+        if row is None:
+            if readable(actor, kind).filter(pk=record_id).exists():
+                raise AccessDeniedError(
+                    f"user {actor.username!r} ({actor.role.value}) may not change "
+                    f"{kind.table} {record_id!r}"
+                )
+            raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
+        before = _row_values(kind, row)
+        current = _record_of(kind, row)
+        merged = to_row_values(current) | dict(changes)
+        item = _validated(kind, merged)
+        centre_id = _centre_of(actor, item)
+        require_write(actor, centre_id, kind.table)
+        _check_patient(item, replaced=record_id)
+        after = to_row_values(item)
+        if after == to_row_values(current):
+            return item
+        with service_write(f"update {kind.table}"):
+            for name, value in after.items():
+                setattr(row, name, value)
+            try:
+                row.save()
+            except IntegrityError as error:
+                raise RecordInvalidError(
+                    kind.table, [(None, None, f"database refused: {error}")]
+                ) from error
+            audit(
+                actor, AuditAction.UPDATE, kind, record_id, centre_id, before, after, reason
+            ).save()
+    return item
+
+
+def _fk_names(record: type[Record]) -> set[str]:
+    return {c.name for c in columns(record) if c.references is not None}
+
+
+def delete(
+    actor: Actor, record: type[Record] | str, record_id: str, reason: str | None = None
+) -> None:
+    """Delete one record (refused while other records refer to it); audited."""
+    kind = entity(record)
+    with transaction.atomic():
+        row = writable(actor, kind).select_for_update().filter(pk=record_id).first()
+        if row is None:
+            if readable(actor, kind).filter(pk=record_id).exists():
+                raise AccessDeniedError(
+                    f"user {actor.username!r} ({actor.role.value}) may not delete "
+                    f"{kind.table} {record_id!r}"
+                )
+            raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
+        before = _row_values(kind, row)
+        item = _record_of(kind, row)
+        referrers = _referring(kind, record_id)
+        if referrers:
+            raise RegistryError(
+                f"{kind.table} {record_id!r}: still referred to by "
+                + ", ".join(f"{n} row(s) of {t}" for t, n in referrers)
+                + "; delete those first"
+            )
+        centre_id = None if kind is Centre else _centre_of(actor, item)
+        if kind is not Patient and kind is not Centre:
+            _check_patient(item, replaced=record_id, removed=True)
+        with service_write(f"delete {kind.table}"):
+            row.delete()
+            audit(
+                actor, AuditAction.DELETE, kind, record_id, centre_id, before, None, reason
+            ).save()
+
+
+def _referring(record: type[Record], record_id: str) -> list[tuple[str, int]]:
+    out = []
+    for other in ENTITIES:
+        for column in columns(other):
+            if column.references == record.table:
+                n = registry_model(other).objects.filter(**{column.name: record_id}).count()
+                if n:
+                    out.append((other.table, int(n)))
+    return out
+
+
+def register_patient(
+    actor: Actor,
+    hospital_number: str,
+    values: Mapping[str, Any],
+    key: bytes | None = None,
+    reason: str | None = None,
+) -> Patient:
+    """Create a patient whose id is the pseudonym of ``hospital_number`` (never stored).
+
+    ``values`` are the other patient columns. Raises RecordInvalidError if the patient is
+    already registered.
+    """
+    if "patient_id" in values:
+        raise RegistryError("patient_id: derived from the hospital number; do not give it")
+    patient_id = pseudonyms.pseudonym(hospital_number, key)
+    item = _validated(Patient, {**values, "patient_id": patient_id})
+    created = create(actor, item, reason)
+    assert isinstance(created, Patient)
+    return created
+
+
+def records_in_order(record: type[Record], rows: Iterable[Any]) -> list[Record]:
+    """Canonical records of registry ``rows``."""
+    return [_record_of(record, row) for row in rows]

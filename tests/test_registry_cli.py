@@ -1,0 +1,160 @@
+"""``openect registry`` end to end, each command in its own process on its own SQLite file."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openect.data.csvio import write_dataset
+from openect.data.synth import generate_cohort
+
+
+def openect(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openect", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+
+
+def same_folders(left: Path, right: Path) -> None:
+    names = sorted(p.name for p in left.iterdir())
+    assert names == sorted(p.name for p in right.iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(left, right, names, shallow=False)
+    assert not mismatch, mismatch
+    assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(
+        generate_cohort(30, centres=2, seed=8), tmp_path_factory.mktemp("d") / "ds"
+    )
+
+
+def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_path: Path) -> None:
+    first = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    second = f"sqlite:///{tmp_path / 'second.sqlite3'}"
+    assert openect("registry", "init", "--database", first).returncode == 0
+    done = openect("registry", "import", str(dataset_dir), "--database", first, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["imported"] is True
+    again = json.loads(openect("registry", "import", str(dataset_dir), "--json",
+                               DATABASE_URL=first).stdout)  # fmt: skip
+    assert again["total_created"] == again["total_updated"] == 0
+    assert openect("registry", "export", str(tmp_path / "out"), "--database", first).returncode == 0
+    same_folders(dataset_dir, tmp_path / "out")
+
+    backup = tmp_path / "registry-backup.json.gz"
+    assert openect("registry", "backup", str(backup), "--database", first).returncode == 0
+    assert openect("registry", "init", "--database", second).returncode == 0
+    restored = openect("registry", "restore", str(backup), "--database", second, "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert (
+        openect("registry", "export", str(tmp_path / "out2"), "--database", second).returncode == 0
+    )
+    same_folders(dataset_dir, tmp_path / "out2")
+    trail = json.loads(openect("registry", "audit", "--database", second, "--json",
+                               "--limit", "0").stdout)  # fmt: skip
+    original = json.loads(openect("registry", "audit", "--database", first, "--json",
+                                  "--limit", "0").stdout)  # fmt: skip
+    assert trail["total"] == original["total"] + 1  # plus the restore itself
+    assert trail["entries"][-1]["action"] == "restore"
+    strip = [{k: v for k, v in e.items() if k != "id"} for e in original["entries"]]
+    assert [{k: v for k, v in e.items() if k != "id"} for e in trail["entries"][:-1]] == strip
+    again = openect("registry", "restore", str(backup), "--database", second)
+    assert again.returncode == 2
+    assert "restore needs an empty registry" in again.stderr
+
+
+def test_an_invalid_dataset_is_reported_and_nothing_imported(
+    dataset_dir: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    openect("registry", "init", "--database", url)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in dataset_dir.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    lines = (broken / "assessments.csv").read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[3] = "-7"  # longest_diameter_mm
+    lines[3] = ",".join(cells)
+    (broken / "assessments.csv").write_text("\n".join(lines) + "\n")
+    done = openect("registry", "import", str(broken), "--database", url, "--json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["imported"] is False
+    assert report["errors"][0]["file"] == "assessments.csv"
+    assert report["errors"][0]["row"] == 4
+    status = json.loads(openect("registry", "status", "--database", url, "--json").stdout)
+    assert set(status["counts"].values()) == {0}
+
+
+def test_fhir_and_odm_exports(dataset_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    openect("registry", "init", "--database", url)
+    openect("registry", "import", str(dataset_dir), "--database", url)
+    fhir = openect("registry", "export", str(tmp_path / "fhir"), "--format", "fhir",
+                   "--database", url, "--json")  # fmt: skip
+    assert fhir.returncode == 0, fhir.stderr
+    bundle = json.loads(Path(json.loads(fhir.stdout)["path"]).read_text())
+    assert bundle["resourceType"] == "Bundle"
+    odm = openect("registry", "export", str(tmp_path / "odm"), "--format", "odm",
+                  "--database", url, "--json")  # fmt: skip
+    assert odm.returncode == 0, odm.stderr
+    assert b"<ODM" in Path(json.loads(odm.stdout)["path"]).read_bytes()
+
+
+def test_pseudonym_key_and_users(tmp_path: Path) -> None:
+    key_file = tmp_path / "centre.key"
+    assert openect("registry", "key", "--out", str(key_file)).returncode == 0
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert openect("registry", "key", "--out", str(key_file)).returncode == 2
+    env = {"OPENECT_PSEUDONYM_KEY_FILE": str(key_file), "OPENECT_PSEUDONYM_KEY": ""}
+    one = openect("registry", "pseudonym", "MRN-1", **env)
+    two = openect("registry", "pseudonym", "-", stdin="mrn-1\n", **env)
+    assert one.returncode == 0
+    assert one.stdout == two.stdout
+    assert one.stdout.startswith("PX-")
+    missing = openect("registry", "pseudonym", "MRN-1", OPENECT_PSEUDONYM_KEY="",
+                      OPENECT_PSEUDONYM_KEY_FILE=str(tmp_path / "none"))  # fmt: skip
+    assert missing.returncode == 2
+    assert "no pseudonymisation key" in missing.stderr
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    openect("registry", "init", "--database", url)
+    made = openect(
+        "registry", "user", "dr.lee", "--role", "clinician", "--centre", "C01",
+        "--password-stdin", "--database", url, stdin="correct horse battery\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    bad = openect("registry", "user", "dr.x", "--role", "clinician", "--database", url)
+    assert bad.returncode == 2
+    assert "--centre: required for role clinician" in bad.stderr
+    trail = json.loads(openect("registry", "audit", "--database", url, "--json").stdout)
+    assert trail["entries"][-1]["entity"] == "users"
+    assert "correct horse" not in json.dumps(trail)
+
+
+def test_errors_name_the_problem(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'never-initialised.sqlite3'}"
+    done = openect("registry", "status", "--database", url)
+    assert done.returncode == 2
+    assert "not an OpenECT registry; create it with: openect registry init" in done.stderr
+    done = openect("registry", "init", "--database", "mysql://root@localhost/x")
+    assert done.returncode == 2
+    assert "unsupported; allowed sqlite:///" in done.stderr
+    done = openect("registry", "export", str(tmp_path), "--format", "xls", "--database", url)
+    assert done.returncode == 2
+    assert "--format=xls: unknown; allowed csv, fhir, odm" in done.stderr

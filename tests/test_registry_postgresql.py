@@ -1,0 +1,95 @@
+"""Two concurrent writers on PostgreSQL lose nothing (run with the PostgreSQL backend)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+
+from openect.data.dataset import Dataset
+from openect.data.models import Assessment, Lesion
+from openect.registry import services
+from openect.registry.access import Actor
+from openect.registry.models import AuditEntry, Role
+from openect.registry.transfer import import_dataset
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROUNDS = 15
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers: PostgreSQL only (OPENECT_REGISTRY_TEST_BACKEND)")
+
+
+def run_together(*jobs: Callable[[], None]) -> None:
+    """Start every job at once in its own thread (own connection); re-raise any failure."""
+    barrier = threading.Barrier(len(jobs))
+    failures: list[BaseException] = []
+
+    def wrap(job: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            job()
+        except BaseException as error:  # reported to the test below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=wrap, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+
+
+def test_two_writers_on_one_row_lose_no_update(dataset: Dataset) -> None:
+    import_dataset(Actor("admin", Role.ADMIN), dataset)
+    doctor = Actor("doctor", Role.CLINICIAN, "C01")
+    manager = Actor("manager", Role.DATA_MANAGER, "C01")
+
+    def measure_thickness() -> None:
+        for i in range(ROUNDS):
+            services.update(doctor, Lesion, "P1-L1", {"thickness_mm": 1.0 + i})
+
+    def mark_bleeding() -> None:
+        for i in range(ROUNDS):
+            services.update(manager, Lesion, "P1-L1", {"bleeding": i % 2 == 0})
+
+    run_together(measure_thickness, mark_bleeding)
+    final = services.get(doctor, Lesion, "P1-L1")
+    assert final.thickness_mm == ROUNDS  # type: ignore[attr-defined]
+    assert final.bleeding is ((ROUNDS - 1) % 2 == 0)  # type: ignore[attr-defined]
+    trail = list(AuditEntry.objects.filter(record_id="P1-L1", action="update").order_by("id"))
+    # every update is audited and each starts from the state the previous one left
+    assert len(trail) >= ROUNDS
+    for earlier, later in itertools.pairwise(trail):
+        assert later.before == earlier.after
+
+
+def test_two_writers_creating_rows_lose_none(dataset: Dataset) -> None:
+    import_dataset(Actor("admin", Role.ADMIN), dataset)
+    doctor = Actor("doctor", Role.CLINICIAN, "C01")
+    manager = Actor("manager", Role.DATA_MANAGER, "C01")
+    first = services.get(doctor, Assessment, "P1-L1-V1")
+    second = services.get(doctor, Assessment, "P1-L2-V1")
+
+    def add(actor: Actor, template: object, prefix: str) -> Callable[[], None]:
+        def job() -> None:
+            for i in range(ROUNDS):
+                item = template.model_copy(update={"assessment_id": f"{prefix}-{i}"})  # type: ignore[attr-defined]
+                services.create(actor, item)
+
+        return job
+
+    before = AuditEntry.objects.count()
+    run_together(add(doctor, first, "A"), add(manager, second, "B"))
+    ids = {a.assessment_id for a in services.list_records(Actor("admin", Role.ADMIN), Assessment)}  # type: ignore[attr-defined]
+    assert {f"A-{i}" for i in range(ROUNDS)} | {f"B-{i}" for i in range(ROUNDS)} <= ids
+    assert AuditEntry.objects.count() == before + 2 * ROUNDS

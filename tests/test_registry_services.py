@@ -1,0 +1,263 @@
+"""Registry services: centre isolation, validation, the audit trail and its completeness.
+
+Runs on SQLite, and on PostgreSQL with OPENECT_REGISTRY_TEST_BACKEND=postgresql
+(``make test`` does both when OPENECT_TEST_DATABASE_URL is set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+
+from openect.data.dataset import Dataset
+from openect.data.models import ENTITIES, Assessment, Centre, Lesion, Patient, Record
+from openect.data.schema import columns
+from openect.registry import services
+from openect.registry.access import AccessDeniedError, Actor, NotFoundError
+from openect.registry.guard import UnauditedWriteError
+from openect.registry.models import AuditEntry, Role
+from openect.registry.records import registry_model
+from openect.registry.transfer import import_dataset
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = Actor("admin", Role.ADMIN)
+CLINICIAN_C01 = Actor("doctor.one", Role.CLINICIAN, "C01")
+MANAGER_C02 = Actor("manager.two", Role.DATA_MANAGER, "C02")
+ANALYST = Actor("analyst", Role.ANALYST)
+
+
+@pytest.fixture
+def registry(dataset: Dataset) -> Dataset:
+    """The small hand-written dataset (P1 of C01 has a row in every table; P2 of C02)."""
+    import_dataset(ADMIN, dataset)
+    return dataset
+
+
+def first_of(record: type[Record], centre: str) -> Record:
+    """A record of ``record`` belonging to ``centre`` (read as an administrator)."""
+    for item in services.list_records(ADMIN, record):
+        owner = item if record is Centre else None
+        if owner is not None and item.centre_id == centre:  # type: ignore[attr-defined]
+            return item
+        if record is not Centre and services.count(
+            Actor("probe", Role.CLINICIAN, centre), record, **{record.id_field: _id(item)}
+        ):
+            return item
+    raise AssertionError(f"no {record.table} row of {centre} in the test data")
+
+
+def _id(item: Record) -> str:
+    return str(getattr(item, type(item).id_field))
+
+
+def audit_count() -> int:
+    return int(AuditEntry.objects.count())
+
+
+# ----------------------------------------------------------------------------- migrations
+def test_migrations_match_the_models() -> None:
+    call_command("makemigrations", "registry", check=True, dry_run=True, verbosity=0)
+
+
+def test_every_entity_has_a_table_with_every_column() -> None:
+    for record in ENTITIES:
+        model = registry_model(record)
+        names = {f.column for f in model._meta.concrete_fields}
+        assert {c.name for c in columns(record)} <= names, record.table
+
+
+# ----------------------------------------------------------------------------- isolation
+ENTITIES_BUT_CENTRES = [r for r in ENTITIES if r is not Centre]
+
+
+@pytest.mark.parametrize("record", ENTITIES_BUT_CENTRES, ids=lambda r: r.table)
+def test_a_user_of_another_centre_can_neither_read_nor_change(
+    registry: Dataset, record: type[Record]
+) -> None:
+    target = first_of(record, "C01")
+    key = _id(target)
+    before = audit_count()
+    assert key in {_id(x) for x in services.list_records(CLINICIAN_C01, record)}
+    assert key not in {_id(x) for x in services.list_records(MANAGER_C02, record)}
+    assert services.count(MANAGER_C02, record, **{record.id_field: key}) == 0
+    with pytest.raises(NotFoundError):
+        services.get(MANAGER_C02, record, key)
+    with pytest.raises(NotFoundError):
+        services.update(MANAGER_C02, record, key, {}, reason="attempt")
+    with pytest.raises(NotFoundError):
+        services.delete(MANAGER_C02, record, key)
+    copy = target.model_copy(update={record.id_field: key + "-COPY"})
+    with pytest.raises((AccessDeniedError, services.RecordInvalidError)):
+        services.create(MANAGER_C02, copy)
+    assert audit_count() == before
+    assert services.get(ADMIN, record, key) == target
+
+
+def test_centre_roles_cannot_touch_the_centres_table(registry: Dataset) -> None:
+    with pytest.raises(AccessDeniedError, match="may not change centres"):
+        services.create(CLINICIAN_C01, Centre(centre_id="C09", name="New", country="FR"))
+    with pytest.raises(AccessDeniedError, match="may not change centres 'C01'"):
+        services.update(CLINICIAN_C01, Centre, "C01", {"name": "Renamed"})
+    services.update(ADMIN, Centre, "C01", {"name": "Renamed"}, reason="merger")
+    assert services.get(CLINICIAN_C01, Centre, "C01").name == "Renamed"  # type: ignore[attr-defined]
+
+
+def test_a_patient_cannot_be_moved_to_another_centre_by_a_centre_user(registry: Dataset) -> None:
+    with pytest.raises(AccessDeniedError, match="centre C02"):
+        services.update(CLINICIAN_C01, Patient, "P1", {"centre_id": "C02"})
+    assert services.get(ADMIN, Patient, "P1").centre_id == "C01"  # type: ignore[attr-defined]
+
+
+def test_analysts_read_everything_without_free_text_and_write_nothing(registry: Dataset) -> None:
+    services.update(
+        CLINICIAN_C01, Assessment, "P1-L1-V2",
+        {"override_response": "PD", "override_reason": "new nodule in the treated field"},
+    )  # fmt: skip
+    seen = services.get(ANALYST, Assessment, "P1-L1-V2")
+    assert seen.override_response == "PD"  # type: ignore[attr-defined]
+    assert seen.override_reason is None  # type: ignore[attr-defined]
+    assert services.get(ADMIN, Assessment, "P1-L1-V2").override_reason  # type: ignore[attr-defined]
+    assert services.count(ANALYST, Patient) == 2
+    with pytest.raises(AccessDeniedError, match="analyst"):
+        services.update(ANALYST, Lesion, "P1-L1", {"thickness_mm": 3.0})
+    with pytest.raises(AccessDeniedError):
+        services.create(ANALYST, Centre(centre_id="C09", name="New"))
+
+
+def test_a_role_without_a_centre_is_refused() -> None:
+    with pytest.raises(AccessDeniedError, match="needs a centre"):
+        Actor("nobody", Role.CLINICIAN, None)
+
+
+# ----------------------------------------------------------------------------- validation
+def test_invalid_values_are_refused_with_the_dataset_messages(registry: Dataset) -> None:
+    before = audit_count()
+    with pytest.raises(services.RecordInvalidError) as caught:
+        services.update(CLINICIAN_C01, Lesion, "P1-L1", {"perpendicular_diameter_mm": 600})
+    assert "lesions.perpendicular_diameter_mm='600': out of range; allowed: > 0 and <= 500 mm" in (
+        str(caught.value)
+    )
+    with pytest.raises(services.RecordInvalidError, match="before the first session"):
+        services.update(
+            CLINICIAN_C01, Assessment, "P1-L1-V1", {"assessment_date": dt.date(2000, 1, 1)}
+        )
+    with pytest.raises(services.RecordInvalidError, match="duplicate lesion_id"):
+        services.create(CLINICIAN_C01, services.get(ADMIN, Lesion, "P1-L1"))
+    assert audit_count() == before
+    assert services.get(ADMIN, Lesion, "P1-L1") == registry.lesions[0]
+
+
+def test_referenced_rows_cannot_be_deleted(registry: Dataset) -> None:
+    with pytest.raises(services.RegistryError, match="still referred to by"):
+        services.delete(CLINICIAN_C01, Lesion, "P1-L1")
+
+
+# ----------------------------------------------------------------------------- audit
+def _mutation(record: type[Record], item: Record) -> dict[str, Any]:
+    """A harmless valid change of one optional column of ``item``."""
+    changes = {
+        Centre: {"name": "Centre renamed"},
+        Patient: {"ecog": 2},
+        Lesion: {"thickness_mm": 7.5},
+        Assessment: {"method": "photo"},
+    }
+    if record in changes:
+        return changes[record]
+    name = {
+        "sessions": "operator",
+        "applications": "current_a",
+        "adverse_events": "serious",
+        "patient_reported": "pain_nrs",
+        "systemic_therapies": "agent",
+    }[record.table]
+    value = {"operator": "OP9", "current_a": 1.5, "serious": True, "pain_nrs": 9, "agent": "x"}
+    return {name: value[name]}
+
+
+@pytest.mark.parametrize("record", ENTITIES, ids=lambda r: r.table)
+def test_every_service_write_of_every_entity_is_audited(
+    registry: Dataset, record: type[Record]
+) -> None:
+    original = first_of(record, "C01")
+    key = _id(original)
+    new_key = key + "-N"
+    update: dict[str, Any] = {record.id_field: new_key}
+    if record.table == "sessions":  # a second session: numbered and dated after the first
+        update |= {
+            "session_number": 2,
+            "session_date": original.session_date + dt.timedelta(days=30),  # type: ignore[attr-defined]
+        }
+    fresh = original.model_copy(update=update)
+    before = audit_count()
+    services.create(ADMIN, fresh, reason="create for audit test")
+    changes = _mutation(record, fresh)
+    services.update(ADMIN, record, new_key, changes, reason="update for audit test")
+    services.delete(ADMIN, record, new_key, reason="delete for audit test")
+    entries = list(AuditEntry.objects.filter(record_id=new_key).order_by("id"))
+    assert audit_count() == before + 3
+    assert [e.action for e in entries] == ["create", "update", "delete"]
+    assert all(e.entity == record.table and e.actor == "admin" for e in entries)
+    created, updated, deleted = entries
+    assert created.before is None
+    assert created.after[record.id_field] == new_key
+    for name, value in changes.items():
+        assert updated.after[name] == value
+        assert updated.before[name] != value
+    assert deleted.after is None
+    assert deleted.before == updated.after
+    assert [e.reason for e in entries] == [
+        "create for audit test", "update for audit test", "delete for audit test",
+    ]  # fmt: skip
+    assert created.centre_id == (None if record is Centre else "C01")
+
+
+@pytest.mark.parametrize("record", ENTITIES, ids=lambda r: r.table)
+def test_no_write_path_bypasses_the_services(registry: Dataset, record: type[Record]) -> None:
+    model = registry_model(record)
+    row = model.objects.first()
+    attempts = {
+        "save": lambda: row.save(),
+        "delete": lambda: row.delete(),
+        "objects.create": lambda: model.objects.create(position=99),
+        "objects.update": lambda: model.objects.all().update(position=5),
+        "objects.delete": lambda: model.objects.all().delete(),
+        "objects.bulk_create": lambda: model.objects.bulk_create([model(position=1)]),
+        "objects.bulk_update": lambda: model.objects.bulk_update([row], ["position"]),
+        "objects.get_or_create": lambda: model.objects.get_or_create(pk="X"),
+        "objects.update_or_create": lambda: model.objects.update_or_create(pk="X"),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(UnauditedWriteError, match=r"only through openect\.registry\.services"):
+            attempt()
+        assert name
+
+
+def test_audit_entries_are_append_only_in_the_orm_and_the_database(registry: Dataset) -> None:
+    entry = AuditEntry.objects.first()
+    assert entry is not None
+    with pytest.raises(PermissionError):
+        entry.delete()
+    with pytest.raises(PermissionError):
+        entry.save()
+    with pytest.raises(PermissionError):
+        AuditEntry.objects.all().update(actor="someone else")
+    with pytest.raises(PermissionError):
+        AuditEntry.objects.all().delete()
+    for sql in ("UPDATE openect_audit SET actor = 'x'", "DELETE FROM openect_audit"):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert AuditEntry.objects.filter(actor="x").count() == 0
+
+
+def test_an_import_audits_every_row(registry: Dataset) -> None:
+    rows = sum(registry.counts().values())
+    assert AuditEntry.objects.filter(action="create").count() == rows
