@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/openect demo
+	$(BIN)/openect serve --database sqlite:///$(CURDIR)/openect-demo/registry.sqlite3
 
 test: lint typecheck unit
 

@@ -267,15 +267,21 @@ def registry_test_url() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Configure Django for the registry tests (pytest-django creates the test database)."""
+    """Configure Django for the registry and web tests (pytest-django makes the test database)."""
     import django
     from django.conf import settings
 
-    from openect.registry.config import django_settings
-
     if settings.configured:
         return
-    options = django_settings(registry_test_url())
+    os.environ.setdefault("OPENECT_SECRET_KEY", "openect-tests-only-" + "x" * 40)
+    from openect.web.settings import build_settings
+
+    options = build_settings(
+        registry_test_url(),
+        debug=False,
+        https=False,
+        static_root=Path(tempfile.gettempdir()) / "openect-test-static",
+    )
     database = options["DATABASES"]["default"]
     if database["ENGINE"].endswith("sqlite3"):
         database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}

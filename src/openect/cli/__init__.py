@@ -24,6 +24,7 @@ from openect.cli import plan as plan_commands
 from openect.cli import registry as registry_commands
 from openect.cli import report as report_commands
 from openect.cli import response as response_commands
+from openect.cli import serve as serve_commands
 from openect.cli._output import CliError
 
 app = typer.Typer(
@@ -42,6 +43,8 @@ app.add_typer(response_commands.app, name="response")
 app.add_typer(analyse_commands.app, name="analyse")
 app.add_typer(report_commands.app, name="report")
 app.add_typer(registry_commands.app, name="registry")
+app.add_typer(serve_commands.web_app, name="web")
+app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_command.demo)
 
 

@@ -190,23 +190,49 @@ def demo(
             stdout.print(f"Figure: {figure}")
         stdout.print(f"\nOutcomes report: {report_path}")
         stdout.print(f"Registry (SQLite) loaded with the demo dataset: {registry}", soft_wrap=True)
+        stdout.print(
+            "Demo logins (demo only): "
+            + "; ".join(
+                f"{name} / {password} ({role}{' ' + centre if centre else ''})"
+                for name, role, centre, password in DEMO_USERS
+            ),
+            soft_wrap=True,
+        )
         stdout.print(f"Dataset in {directory}/ - try: openect analyse {directory}")
     return 0 if report.valid else 1
 
 
-def _load_registry(directory: Path) -> str:
-    """Load the demo dataset into a fresh SQLite registry beside it; return its URL.
+#: Demo users of the demo registry: (user name, role, centre, password). DEMO ONLY.
+DEMO_USERS = (
+    ("clinician", "clinician", "C01", "demo-clinician"),
+    ("manager", "data_manager", "C02", "demo-manager"),
+    ("analyst", "analyst", None, "demo-analyst"),
+    ("admin", "admin", None, "demo-admin"),
+)
 
-    Runs ``openect registry init`` and ``import`` in a child process, so that the
-    registry's database settings never mix with those of the calling process.
+
+def _load_registry(directory: Path) -> str:
+    """Load the demo dataset into a fresh SQLite registry beside it, with one demo user
+    per role; return its URL.
+
+    Runs ``openect registry`` commands in child processes, so that the registry's
+    database settings never mix with those of the calling process.
     """
     url = f"sqlite:///{(directory / 'registry.sqlite3').resolve()}"
+    steps: list[tuple[list[str], str | None]] = [
+        (["init"], None),
+        (["import", str(directory), "--reason", "demo dataset"], None),
+    ]
+    for name, role, centre, password in DEMO_USERS:
+        where = ["--centre", centre] if centre else []
+        steps.append((["user", name, "--role", role, *where, "--password-stdin"], password))
     with stderr.status("Loading the demo dataset into a SQLite registry...", spinner="dots"):
-        for step in (["init"], ["import", str(directory), "--reason", "demo dataset"]):
+        for step, given in steps:
             done = subprocess.run(
                 [sys.executable, "-m", "openect", "registry", *step, "--database", url],
                 capture_output=True,
                 text=True,
+                input=None if given is None else given + "\n",
                 check=False,
             )
             if done.returncode != 0:

@@ -63,6 +63,7 @@ __all__ = [
     "delete",
     "get",
     "list_records",
+    "patient_records",
     "register_patient",
     "update",
 ]
@@ -430,6 +431,21 @@ def register_patient(
     created = create(actor, item, reason)
     assert isinstance(created, Patient)
     return created
+
+
+def patient_records(actor: Actor, patient_id: str) -> Dataset:
+    """Every record of one patient (and their centre) the actor may read, as a dataset.
+
+    NotFoundError when the patient is not in the actor's scope. Free text is blanked for
+    analysts as everywhere.
+    """
+    get(actor, Patient, patient_id)  # scope check
+    dataset = _patient_dataset(patient_id)
+    if not actor.sees_free_text:
+        for record in ENTITIES:
+            items = getattr(dataset, record.table)
+            setattr(dataset, record.table, [_redact(actor, item) for item in items])
+    return dataset
 
 
 def records_in_order(record: type[Record], rows: Iterable[Any]) -> list[Record]:

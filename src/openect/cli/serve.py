@@ -1,0 +1,92 @@
+"""``openect serve`` (the web application with waitress) and ``openect web token``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openect.cli._output import CliError, emit_json, stderr, stdout
+
+Database = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (default: $DATABASE_URL, else embedded SQLite)."),
+]
+
+web_app = typer.Typer(help="Web application helpers: API tokens.", no_args_is_help=True)
+
+
+def setup_web(database: str | None, static_root: Path | None = None) -> str:
+    """Configure Django with the web settings for ``database``; migrate; return the URL."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from openect.registry.config import database_url
+    from openect.web.settings import build_settings
+
+    url = database_url(database)
+    if not settings.configured:
+        try:
+            options = build_settings(url, static_root=static_root)
+        except ValueError as error:
+            raise CliError(f"--database: {error}") from error
+        settings.configure(**options)
+        django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    return url
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (1024-65535).")] = 8000,
+    threads: Annotated[int, typer.Option("--threads", help="Worker threads (1-64).")] = 8,
+    database: Database = None,
+) -> int:
+    """Run the web application and REST API with a production WSGI server (waitress)."""
+    if not 1024 <= port <= 65535:
+        raise CliError(f"--port={port}: out of range; allowed 1024 to 65535")
+    if not 1 <= threads <= 64:
+        raise CliError(f"--threads={threads}: out of range; allowed 1 to 64")
+    with stderr.status("Preparing the database and static files...", spinner="dots"):
+        url = setup_web(database)
+        from django.core.management import call_command
+
+        call_command("collectstatic", verbosity=0, interactive=False)
+    import waitress
+    from django.core.wsgi import get_wsgi_application
+
+    from openect.cli.registry import _masked
+
+    stdout.print(
+        f"OpenECT at http://{host}:{port}/ (API: /api/docs; database {_masked(url)}). "
+        "Stop with Ctrl-C.",
+        soft_wrap=True,
+    )
+    waitress.serve(get_wsgi_application(), host=host, port=port, threads=threads, ident="OpenECT")
+    return 0
+
+
+@web_app.command("token")
+def token(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "api",
+    database: Database = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> int:
+    """Issue a REST API token for a user (shown once; stored hashed)."""
+    setup_web(database)
+    from django.contrib.auth import get_user_model
+
+    from openect.web.models import ApiToken
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CliError(f"USERNAME={username!r}: no such user (create it: openect registry user)")
+    issued = ApiToken.issue(user, name)
+    if as_json:
+        emit_json({"username": username, "token": issued})
+    else:
+        stdout.print(issued)
+    return 0

@@ -1,0 +1,14 @@
+"""Django application configuration of the web application."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class WebConfig(AppConfig):
+    """The ``openect.web`` Django app (label ``web``)."""
+
+    name = "openect.web"
+    label = "web"
+    verbose_name = "OpenECT web"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,45 @@
+"""What every page view shares: the signed-in actor, errors as pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from openect.registry.access import AccessDeniedError, Actor, NotFoundError
+
+View = Callable[..., HttpResponse]
+
+
+def error_page(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
+    """The error page with ``title`` and ``message`` and HTTP ``status``."""
+    return render(request, "web/error.html", {"title": title, "message": message}, status=status)
+
+
+def with_actor(view: Callable[..., HttpResponse]) -> View:
+    """Decorator: sign-in required; passes the registry :class:`Actor` as ``actor``.
+
+    A user without a registry role gets a 403 page; a record outside the actor's scope
+    (NotFoundError) a 404 page, so that other centres' records look absent.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        try:
+            actor = Actor.of(request.user)
+        except AccessDeniedError as error:
+            return error_page(request, "No access", str(error), 403)
+        try:
+            return view(request, *args, actor=actor, **kwargs)
+        except NotFoundError as error:
+            return error_page(request, "Not found", str(error), 404)
+        except AccessDeniedError as error:
+            return error_page(request, "Not allowed", str(error), 403)
+
+    return wrapped

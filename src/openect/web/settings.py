@@ -1,0 +1,133 @@
+"""Django settings of the web application, from the environment.
+
+| variable | meaning | default |
+|---|---|---|
+| ``DATABASE_URL`` | the registry database | the embedded SQLite file |
+| ``OPENECT_SECRET_KEY`` | session and CSRF signing key | random, kept in ``secret.key`` |
+| ``OPENECT_ALLOWED_HOSTS`` | comma-separated host names | ``localhost,127.0.0.1,[::1]`` |
+| ``OPENECT_HTTPS`` | ``1`` behind HTTPS: secure cookies, HSTS, redirect | off |
+| ``OPENECT_DEBUG`` | ``1`` shows debug pages (never in production) | off |
+
+``secret.key`` lives in the data directory beside the SQLite registry.
+``build_settings()`` gives the same settings as a dict (used by ``openect serve`` and the
+tests); this module's globals are those of the environment, for
+``DJANGO_SETTINGS_MODULE=openect.web.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from openect.registry.config import database_settings, database_url, default_database_path
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def data_directory() -> Path:
+    """Folder of the web application's own files (secret key, collected static files)."""
+    return default_database_path().parent
+
+
+def secret_key() -> str:
+    """``OPENECT_SECRET_KEY``, else a random key created once in the data directory."""
+    value = os.environ.get("OPENECT_SECRET_KEY")
+    if value:
+        return value
+    path = data_directory() / "secret.key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def build_settings(
+    url: str | None = None,
+    *,
+    debug: bool | None = None,
+    https: bool | None = None,
+    static_root: Path | None = None,
+) -> dict[str, Any]:
+    """The web application's Django settings for the database at ``url``."""
+    debug = _flag("OPENECT_DEBUG") if debug is None else debug
+    https = _flag("OPENECT_HTTPS") if https is None else https
+    hosts = os.environ.get("OPENECT_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+    return {
+        "DEBUG": debug,
+        "SECRET_KEY": secret_key(),
+        "ALLOWED_HOSTS": [h.strip() for h in hosts.split(",") if h.strip()],
+        "DATABASES": {"default": database_settings(database_url(url))},
+        "INSTALLED_APPS": [
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django.contrib.staticfiles",
+            "openect.registry",
+            "openect.web",
+        ],
+        "MIDDLEWARE": [
+            "django.middleware.security.SecurityMiddleware",
+            "whitenoise.middleware.WhiteNoiseMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        "ROOT_URLCONF": "openect.web.urls",
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [],
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                        "openect.web.context.membership",
+                    ]
+                },
+            }
+        ],
+        "WSGI_APPLICATION": "openect.web.wsgi.application",
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "LANGUAGE_CODE": "en-gb",
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "STATIC_URL": "/static/",
+        "STATIC_ROOT": str(static_root or data_directory() / "static"),
+        "STORAGES": {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+        },
+        "LOGIN_URL": "/login/",
+        "LOGIN_REDIRECT_URL": "/",
+        "LOGOUT_REDIRECT_URL": "/login/",
+        # cookies and headers
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "SESSION_COOKIE_AGE": 8 * 3600,
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_SECURE": https,
+        "SECURE_SSL_REDIRECT": https,
+        "SECURE_HSTS_SECONDS": 31536000 if https else 0,
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "SECURE_REFERRER_POLICY": "same-origin",
+        "X_FRAME_OPTIONS": "DENY",
+        "LOGGING_CONFIG": None,
+    }
+
+
+globals().update(build_settings())

@@ -1,0 +1,21 @@
+"""URLs: sign-in, the pages, the REST API (``/api/``, schema at ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from openect.web.api import api
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="web/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", api.urls),
+    path("", include("openect.web.pages.urls")),
+]
