@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,16 @@ typecheck: $(STAMP)
 REGISTRY_DB_TESTS := tests/test_registry_services.py tests/test_registry_transfer.py \
 	tests/test_registry_postgresql.py
 
-unit: $(STAMP)
+#: Debian's chromium for the browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests..."; \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		  sudo -n apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "chromium could not be installed: the browser tests will be skipped"; }
+
+unit: $(STAMP) browser
 	$(BIN)/pytest
 	@if [ -n "$$OPENECT_TEST_DATABASE_URL" ]; then \
 		echo "Registry tests on PostgreSQL ($$OPENECT_TEST_DATABASE_URL):"; \
@@ -42,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_field.py
 	$(BIN)/python benchmarks/bench_outcomes.py
 	$(BIN)/python benchmarks/bench_registry.py
+	$(BIN)/python benchmarks/bench_web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache openect-demo

@@ -276,12 +276,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OPENECT_SECRET_KEY", "openect-tests-only-" + "x" * 40)
     from openect.web.settings import build_settings
 
-    options = build_settings(
-        registry_test_url(),
-        debug=False,
-        https=False,
-        static_root=Path(tempfile.gettempdir()) / "openect-test-static",
-    )
+    static_root = Path(tempfile.gettempdir()) / "openect-test-static"
+    static_root.mkdir(exist_ok=True)
+    options = build_settings(registry_test_url(), debug=False, https=False, static_root=static_root)
     database = options["DATABASES"]["default"]
     if database["ENGINE"].endswith("sqlite3"):
         database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}

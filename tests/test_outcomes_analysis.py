@@ -125,3 +125,11 @@ def test_summary_is_json_and_small_data_give_notes_not_crashes(analysis: Outcome
     assert result["patients"] == 3
     if tiny.cox_ is None or tiny.gee_ is None:
         assert result["notes"]
+
+
+def test_cluster_robust_interval_of_a_single_patient_falls_back_to_exact() -> None:
+    from openect.outcomes.rates import cluster_robust_ci
+
+    p, low, high = cluster_robust_ci(np.array([1, 0, 1, 1]), np.array(["P1"] * 4))
+    assert p == 0.75
+    assert (low, high) == pytest.approx(proportion_ci(3, 4, "exact"))

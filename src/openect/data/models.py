@@ -15,9 +15,16 @@ the referenced table (``references``) in its ``json_schema_extra``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.config import JsonDict
 
 from openect.data.enums import (
@@ -45,6 +52,16 @@ ELECTRODE_PATTERN = r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]+)?$"
 #: Largest plausible total dose per session, by drug (IU bleomycin, mg cisplatin).
 MAX_SESSION_DOSE: dict[Drug, float] = {Drug.BLEOMYCIN: 100_000.0, Drug.CISPLATIN: 200.0}
 DOSE_UNIT: dict[Drug, str] = {Drug.BLEOMYCIN: "IU", Drug.CISPLATIN: "mg"}
+
+
+def _local_time(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("a time zone is not allowed; give the local time of day HH:MM[:SS]")
+    return value
+
+
+#: A time of day without a time zone (the centre's local time).
+LocalTime = Annotated[dt.time, AfterValidator(_local_time)]
 
 
 def _id(description: str) -> Any:
@@ -215,7 +232,9 @@ class Session(Record):
     creatinine_clearance_ml_min: float | None = _quantity(
         "mL/min", "Creatinine clearance", gt=0, le=300
     )
-    bolus_end_time: dt.time | None = Field(None, description="End of the IV bolus or IT injection")
+    bolus_end_time: LocalTime | None = Field(
+        None, description="End of the IV bolus or IT injection (local time of day)"
+    )
     rule_set: str | None = Field(
         None, pattern=ID_PATTERN, description="Protocol rule set id used for planning"
     )
@@ -253,7 +272,9 @@ class Application(Record):
     application_id: str = _id("Application identifier")
     session_id: str = _ref("sessions", "Session")
     lesion_id: str = _ref("lesions", "Lesion")
-    time: dt.time | None = Field(None, description="Time of day the pulses were delivered")
+    time: LocalTime | None = Field(
+        None, description="Time of day the pulses were delivered (local time of day)"
+    )
     electrode: str = Field(
         pattern=ELECTRODE_PATTERN,
         description="Electrode catalogue id (plate, linear, hexagonal, finger), "

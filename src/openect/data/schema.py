@@ -12,7 +12,7 @@ import types
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
 
@@ -88,6 +88,8 @@ def _unit(unit: str | None) -> str:
 
 def _kind(annotation: Any) -> tuple[Kind, type[StrEnum] | None]:
     origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kind(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         inner = [arg for arg in get_args(annotation) if arg is not type(None)]
         return _kind(inner[0])

@@ -53,16 +53,18 @@ def cluster_robust_ci(
     """Proportion of ``outcome`` (0/1) and its CI with a sandwich SE clustered on ``clusters``.
 
     Returns ``(proportion, low, high)``. The interval is formed on the logit scale; a
-    proportion of 0 or 1 has no logit and returns the exact interval's bounds instead.
+    proportion of 0 or 1 (no logit) or a single cluster (no variance between clusters)
+    returns the exact interval's bounds instead.
     """
     _check_level(level)
     y = np.asarray(outcome, dtype=float)
     n, events = len(y), int(y.sum())
     p = events / n
-    if events in (0, n):
+    groups = pd.factorize(pd.Series(clusters))[0]
+    if events in (0, n) or groups.max() < 1:
+        # no logit (0 or 100 %) or a single cluster (no between-cluster variance)
         low, high = proportion_ci(events, n, "exact", level)
         return p, low, high
-    groups = pd.factorize(pd.Series(clusters))[0]
     fit = sm.GLM(y, np.ones((n, 1)), family=sm.families.Binomial()).fit(
         cov_type="cluster", cov_kwds={"groups": groups}
     )

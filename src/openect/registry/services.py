@@ -133,8 +133,8 @@ def _centre_of(actor: Actor, item: Record) -> str | None:
     parent_id = getattr(item, f"{relation}_id")
     parent = _reference_of(record, f"{relation}_id")
     found = (
-        registry_model(parent)
-        .objects.filter(pk=parent_id)
+        readable(actor, parent)  # another centre's row looks absent, as everywhere
+        .filter(pk=parent_id)
         .values_list(rest or "centre_id", flat=True)
         .first()
     )

@@ -10,8 +10,10 @@ Conventions (documented in docs/outcomes.md):
   The nadir is the smallest measure of the course so far, its reference included.
   Assessments on or before the first treatment date are pre-treatment and get no
   category.
-* **Overrides.** ``override_response`` replaces the derived category only together with
-  ``override_reason`` (the data model enforces the pair); both are kept in the output.
+* **Overrides.** ``override_response`` replaces the derived category; the data model
+  accepts one only with its ``override_reason`` (a reader without free-text access,
+  such as an analyst, sees the override with the reason blanked). Both the derived and
+  the final category are kept in the output.
   A new lesion inside the treated field is recorded as an override PD with that reason.
 * **Best overall response** (course 1): the best category (CR > PR > SD > PD) observed
   from the first treatment up to and including the first PD; no confirmation required.
@@ -272,7 +274,7 @@ class ResponseEvaluation:
                 nadir = reference
             derived = categorise(measure, reference, nadir, self.criteria)
             category = derived
-            if visit.override_response is not None and visit.override_reason is not None:
+            if visit.override_response is not None:  # the data model requires its reason
                 category = Category(visit.override_response.value)
             steps.append(
                 _Step(

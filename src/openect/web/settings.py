@@ -7,6 +7,7 @@
 | ``OPENECT_ALLOWED_HOSTS`` | comma-separated host names | ``localhost,127.0.0.1,[::1]`` |
 | ``OPENECT_HTTPS`` | ``1`` behind HTTPS: secure cookies, HSTS, redirect | off |
 | ``OPENECT_DEBUG`` | ``1`` shows debug pages (never in production) | off |
+| ``OPENECT_TIME_ZONE`` | local time zone of the pages (e.g. ``Europe/Ljubljana``) | ``UTC`` |
 
 ``secret.key`` lives in the data directory beside the SQLite registry.
 ``build_settings()`` gives the same settings as a dict (used by ``openect serve`` and the
@@ -102,7 +103,7 @@ def build_settings(
         ],
         "WSGI_APPLICATION": "openect.web.wsgi.application",
         "USE_TZ": True,
-        "TIME_ZONE": "UTC",
+        "TIME_ZONE": os.environ.get("OPENECT_TIME_ZONE", "UTC"),
         "LANGUAGE_CODE": "en-gb",
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "STATIC_URL": "/static/",

@@ -1,3 +1,14 @@
-"""Routers of the REST API (each module adds its own)."""
+"""Routers of the REST API (each module adds its own).
+
+``records``: the rows of every data-model entity and the audit trail;
+``planning``: the session and lesion planners. ``schemas.install`` maps the registry's
+exceptions to the API's error responses.
+"""
 
 from __future__ import annotations
+
+from openect.web.api import api, planning, records, schemas
+
+schemas.install(api)
+api.add_router("/", records.router)
+api.add_router("/", planning.router)

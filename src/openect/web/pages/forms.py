@@ -52,9 +52,13 @@ def form_field(column: Column) -> forms.Field:
     if column.kind == "float":
         return forms.FloatField(**common, widget=forms.NumberInput(attrs={"step": "any"}))
     if column.kind == "date":
-        return forms.DateField(**common, widget=forms.DateInput(attrs={"type": "date"}))
+        return forms.DateField(
+            **common, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        )
     if column.kind == "time":
-        return forms.TimeField(**common, widget=forms.TimeInput(attrs={"type": "time"}))
+        return forms.TimeField(
+            **common, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+        )
     return forms.CharField(**common, max_length=500 if column.free_text else 64)
 
 

@@ -1,0 +1,176 @@
+"""Benchmark: latency of the web application under 20 concurrent clients.
+
+Builds the demo registry (``openect demo``: 300 synthetic patients, SQLite), starts
+``openect serve`` (waitress, the production server) on it, signs 20 clients in and has
+them request, concurrently and repeatedly, the patient list, a patient page and the
+API's patient list (bearer token). Prints the median, p95 and maximum latency per page,
+and the same single-client figures as the baseline run in the same process, so the ratio
+shows what concurrency costs. Target: p95 <= 200 ms.
+
+    .venv/bin/python benchmarks/bench_web.py [--clients 20] [--requests 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TARGET_P95_MS = 200.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def openect(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "openect", *args],
+        capture_output=True, text=True, input=stdin, check=True, env=env,
+    )  # fmt: skip
+    return done.stdout
+
+
+class Client:
+    """One signed-in browser-like client (session cookie) on a keep-alive connection."""
+
+    def __init__(self, port: int, username: str, password: str) -> None:
+        self.port = port
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+        page = self.get("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token is not None, "no CSRF token on the login page"
+        body = f"csrfmiddlewaretoken={token.group(1)}&username={username}&password={password}"
+        form = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://127.0.0.1:{port}/login/",
+        }
+        self.request("POST", "/login/", body, form)
+        assert "sessionid" in self.cookies, "sign-in failed"
+
+    def request(self, method: str, path: str, body: str | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, str]:  # fmt: skip
+        sent = dict(headers or {})
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.connection.request(method, path, body=body, headers=sent)
+        response = self.connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        return response.status, text
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> str:
+        status, text = self.request("GET", path, headers=headers)
+        if status not in (200, 302):
+            raise RuntimeError(f"GET {path}: HTTP {status}")
+        return text
+
+    def timed(self, path: str, headers: dict[str, str] | None = None) -> float:
+        started = time.perf_counter()
+        status, _ = self.request("GET", path, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        if status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {status}")
+        return elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100.0 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=30, help="per client and page")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = Path(tmp) / "demo"
+        openect("demo", "--dir", str(demo), "--no-field")
+        url = f"sqlite:///{demo / 'registry.sqlite3'}"
+        env = {**os.environ, "OPENECT_SECRET_KEY": "bench-" + "x" * 44,
+               "XDG_DATA_HOME": str(Path(tmp) / "data")}  # fmt: skip
+        token = json.loads(openect("web", "token", "admin", "--json", "--database", url, env=env))
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "openect", "serve", "--port", str(port), "--threads", "8",
+             "--database", url],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            for _ in range(300):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            first = Client(port, "admin", "demo-admin")
+            patient = re.search(r'href="/patients/([^/"]+)/"', first.get("/"))
+            assert patient is not None, "no patient link on the patient list"
+            api = {"Authorization": f"Bearer {token['token']}"}
+            pages = {
+                "patient list": ("/", None),
+                "patient page": (f"/patients/{patient.group(1)}/", None),
+                "API patient list": ("/api/patients/?limit=50", api),
+            }
+            baseline = {
+                name: statistics.median(first.timed(path, headers) for _ in range(20))
+                for name, (path, headers) in pages.items()
+            }
+            clients = [Client(port, "admin", "demo-admin") for _ in range(args.clients)]
+            timings: dict[str, list[float]] = {name: [] for name in pages}
+            lock = threading.Lock()
+            barrier = threading.Barrier(len(clients))
+
+            def work(client: Client) -> None:
+                barrier.wait()
+                for _ in range(args.requests):
+                    for name, (path, headers) in pages.items():
+                        elapsed = client.timed(path, headers)
+                        with lock:
+                            timings[name].append(elapsed)
+
+            threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    total = sum(len(v) for v in timings.values())
+    print(f"openect serve (waitress, 8 threads) on the demo registry (SQLite, 300 patients); "
+          f"{args.clients} concurrent clients, {total} requests in {wall:.1f} s "
+          f"({total / wall:.0f} requests/s)")  # fmt: skip
+    print()
+    print("| page | 1 client median ms | median ms | p95 ms | max ms | p95 / 1-client median |")
+    print("|---|---|---|---|---|---|")
+    worst = 0.0
+    for name, values in timings.items():
+        p95 = percentile(values, 95)
+        worst = max(worst, p95)
+        print(f"| {name} | {baseline[name]:.0f} | {statistics.median(values):.0f} | {p95:.0f} | "
+              f"{max(values):.0f} | {p95 / baseline[name]:.1f} |")  # fmt: skip
+    verdict = "met" if worst <= TARGET_P95_MS else "NOT met"
+    print(f"\nTarget (p95 <= {TARGET_P95_MS:.0f} ms on every page): {verdict}")
+
+
+if __name__ == "__main__":
+    main()

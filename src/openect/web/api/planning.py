@@ -1,0 +1,350 @@
+"""Planning API: a whole ECT session (``/api/plan/session``) and one lesion (``/api/plan/lesion``).
+
+``plan/session`` runs :func:`openect.protocol.plan_session` on a request of the same
+structure as ``openect plan session PATIENT.yaml`` reads, or on the registry's records of
+one patient. ``plan/lesion`` is a rule-based estimate from the protocol's electrode
+footprints until the 3-D coverage planner (``openect.planning``) exists; its response
+says so in ``method``.
+"""
+
+# No ``from __future__ import annotations`` here: ninja reads the views' annotations,
+# which refer to models made at import time.
+
+import math
+from typing import Annotated, Any, Literal
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.params import functions as param
+from pydantic import BaseModel, Discriminator, Field, Tag, create_model
+
+from openect import __version__
+from openect.data.enums import BodySite, Layer
+from openect.data.models import ID_PATTERN
+from openect.protocol.dose import ellipsoid_volume_cm3
+from openect.protocol.electrodes import (
+    Electrode,
+    ElectrodePlan,
+    choose_electrode,
+    plan_electrode,
+)
+from openect.protocol.inputs import (
+    LesionToTreat,
+    PlanOptions,
+    SessionRequest,
+    request_from_dataset,
+)
+from openect.protocol.plan import SessionPlan, plan_session
+from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleSet, RuleStatus, load_rule_set
+from openect.registry import services
+from openect.registry.services import RecordInvalidError
+from openect.web.api.schemas import RuleSetId, actor_of, register_body, responses
+
+router = Router(tags=["planning"])
+
+#: How ``plan/lesion`` results are made (until the 3-D lesion coverage planner exists).
+LESION_METHOD = "rule-based estimate (protocol footprints); 3-D verified planning not available yet"
+
+_RULES_FIELD = Field(
+    RuleSetId(DEFAULT_RULE_SET),
+    description="Rule set: one shipped with OpenECT (a centre's own file is not accepted here)",
+)
+
+#: The planner's options, the rule set limited to the shipped ones.
+ApiPlanOptions: type[PlanOptions] = create_model(
+    "PlanOptions",
+    __base__=PlanOptions,
+    __doc__=PlanOptions.__doc__,
+    rules=(RuleSetId, _RULES_FIELD),
+)
+
+#: ``PATIENT.yaml`` as JSON: patient, lesions and options.
+ApiSessionRequest: type[SessionRequest] = create_model(
+    "SessionRequest",
+    __base__=SessionRequest,
+    __doc__=SessionRequest.__doc__,
+    options=(ApiPlanOptions, Field(default_factory=ApiPlanOptions)),
+)
+
+#: A patient of the registry and the options (at the top level).
+PlanFromRegistry: type[PlanOptions] = create_model(
+    "PlanFromRegistry",
+    __base__=ApiPlanOptions,
+    __doc__="Plan for a registry patient as at their first session (height, weight, "
+    "creatinine clearance from it; the lesions treated at it), with these options.",
+    patient_id=(str, Field(pattern=ID_PATTERN, description="A patient in your scope")),
+)
+
+
+def _form(value: Any) -> str:
+    """Which form a plan/session body has: ``registry`` (a patient_id) or ``request``."""
+    if isinstance(value, dict):
+        return "registry" if "patient_id" in value else "request"
+    return "registry" if isinstance(value, PlanFromRegistry) else "request"
+
+
+PlanSessionBody = Annotated[
+    Annotated[ApiSessionRequest, Tag("request")] | Annotated[PlanFromRegistry, Tag("registry")],
+    Discriminator(_form),
+]
+
+
+#: The body parameter of plan/session: the whole body (a union, so named explicitly).
+_BODY = param.Body(...)
+
+
+def _invalid(loc: str | None, value: Any, message: str) -> RecordInvalidError:
+    """A 422 for a planning input (RecordInvalidError is how the API reports those)."""
+    return RecordInvalidError("plan", [(loc, None if value is None else str(value), message)])
+
+
+@router.post(
+    "/plan/session",
+    response=responses({200: SessionPlan}, 404),
+    operation_id="plan_session",
+    url_name="plan-session",
+    summary="Plan an ECT session",
+    description="Body: the structure of `openect plan session PATIENT.yaml` (patient, lesions, "
+    'options), or `{"patient_id": ..., ...options}` to plan from the registry\'s records of a '
+    "patient in your scope. Returns the session plan (dose, window, electrodes, time budget, "
+    "eligibility, the rules behind every number).",
+)
+def session_plan(
+    request: HttpRequest,
+    body: PlanSessionBody = _BODY,
+) -> SessionPlan:
+    """The session plan of a request or of a registry patient."""
+    if isinstance(body, PlanFromRegistry):
+        values = body.model_dump(exclude={"patient_id"})
+        patient_id = str(body.patient_id)  # type: ignore[attr-defined]
+        dataset = services.patient_records(actor_of(request), patient_id)
+        try:
+            planned: SessionRequest = request_from_dataset(
+                dataset, patient_id, ApiPlanOptions.model_validate(values)
+            )
+        except KeyError as error:
+            raise _invalid("patient_id", patient_id, str(error.args[0])) from error
+    else:
+        actor_of(request)  # a registry role is needed, as everywhere in the API
+        planned = body
+    try:
+        return plan_session(planned)
+    except (RuleError, ValueError) as error:
+        raise _invalid(None, None, str(error)) from error
+
+
+# ----------------------------------------------------------------------------- one lesion
+ElectrodeChoice = Literal["auto"] | Electrode
+
+#: One lesion (the columns of lesions.csv; only the sizes, layer and mucosal matter here)
+#: and the electrode, margin and rule set.
+LesionPlanRequest: type[LesionToTreat] = create_model(
+    "LesionPlanRequest",
+    __base__=LesionToTreat,
+    __doc__="One lesion to cover (the columns of lesions.csv; sizes, layer and mucosal are "
+    "used) and the electrode (auto: the rule-based choice), margin and rule set.",
+    lesion_id=(str, Field("lesion", pattern=ID_PATTERN, description="Lesion identifier")),
+    body_site=(BodySite | None, None),
+    electrode=(
+        ElectrodeChoice,
+        Field("auto", description="auto (the rule-based choice) or an electrode type"),
+    ),
+    margin_mm=(
+        float | None,
+        Field(
+            None,
+            ge=0,
+            le=20,
+            description="Margin around the lesion (mm); default: the rule coverage.margin",
+        ),
+    ),
+    rules=(RuleSetId, _RULES_FIELD),
+)
+
+
+class LesionPlanOut(BaseModel):
+    """Electrode, pulses and an estimated number of applications for one lesion."""
+
+    method: str = Field(description="How this was computed")
+    lesion_id: str
+    longest_diameter_mm: float
+    perpendicular_diameter_mm: float | None
+    thickness_mm: float | None
+    volume_cm3: float = Field(description="Ellipsoid volume pi/6 a b^2")
+    electrode: Electrode
+    electrode_source: Literal["rules", "request"]
+    rule_based_electrode: Electrode = Field(description="What the rules choose for this lesion")
+    needle_length_mm: float | None
+    voltage_v: float
+    pulses: int
+    pulse_duration_us: float
+    frequency_hz: float
+    margin_mm: float
+    target_area_cm2: float = Field(description="Ellipse of the lesion plus the margin")
+    footprint_cm2: float = Field(description="Area one application covers (rule)")
+    applications: int = Field(description="ceil(target area / footprint)")
+    rule_set: str
+    rule_set_chain: list[str]
+    rule_ids: list[str]
+    rules: list[dict[str, Any]]
+    notes: list[str]
+    warnings: list[str]
+    software: dict[str, str]
+
+
+def fixed_electrode_plan(
+    rules: RuleSet,
+    lesion: LesionToTreat,
+    electrode: Electrode,
+    margin_mm: float,
+    margin_rule: str,
+) -> ElectrodePlan:
+    """:func:`~openect.protocol.electrodes.plan_electrode` with the electrode given.
+
+    The rule-based choice goes straight to the protocol. Another electrode is planned
+    with the same rules and formulas (voltage = field x gap, needle length by depth,
+    applications = ceil(ellipse with margin / footprint)).
+    """
+    chosen, _ = choose_electrode(rules, lesion)
+    if electrode is chosen:
+        return plan_electrode(rules, lesion, margin_mm, margin_rule)
+    if electrode is Electrode.FINGER:
+        mucosal = lesion.model_copy(update={"mucosal": True})
+        return plan_electrode(rules, mucosal, margin_mm, margin_rule)
+    rule_id = f"electrode.{electrode.value}"
+    spec = rules.table(rule_id)
+    ids = [rule_id, "pulses.train", "electrode.generator_max_voltage"]
+    notes: list[str] = []
+    voltage = round(
+        rules.number(rule_id, "field_v_per_cm") * rules.number(rule_id, "distance_mm") / 10.0, 1
+    )
+    maximum = rules.number("electrode.generator_max_voltage")
+    if voltage > maximum:
+        notes.append(f"{voltage:g} V exceeds the generator's {maximum:g} V")
+    needle_length: float | None = None
+    if "needle_lengths_mm" in spec:
+        lengths = sorted(float(x) for x in spec["needle_lengths_mm"])
+        if not lengths:
+            raise RuleError(f"rule {rule_id}: needle_lengths_mm is empty")
+        depth_margin = rules.number("electrode.needle_depth_margin")
+        ids.append("electrode.needle_depth_margin")
+        deep = lesion.thickness_mm
+        reaching = [x for x in lengths if deep is not None and x >= deep + depth_margin]
+        needle_length = reaching[0] if reaching else lengths[-1]
+        if deep is not None and not reaching:
+            notes.append(
+                f"deepest part {deep:g} mm: the longest needle ({needle_length:g} mm) does "
+                f"not reach {depth_margin:g} mm below it; deep margin not covered"
+            )
+    else:  # plate electrodes: a depth limit instead of needles
+        limit = rules.number(rule_id, "max_thickness_mm")
+        if lesion.layer is not Layer.CUTANEOUS:
+            notes.append("subcutaneous lesion: plate electrodes are for cutaneous lesions")
+        if lesion.thickness_mm is None:
+            notes.append(f"thickness unknown: the plate's depth limit ({limit:g} mm) not checked")
+        elif lesion.thickness_mm > limit:
+            notes.append(
+                f"thickness {lesion.thickness_mm:g} mm is beyond the plate's depth limit "
+                f"({limit:g} mm); deep margin not covered"
+            )
+    train = rules.table("pulses.train")
+    pairs = int(rules.number(rule_id, "pairs")) if "pairs" in spec else 1
+    longest = lesion.longest_diameter_mm
+    perpendicular = lesion.perpendicular_diameter_mm or longest
+    area = math.pi / 4.0 * (longest + 2 * margin_mm) * (perpendicular + 2 * margin_mm) / 100.0
+    footprint = rules.number(rule_id, "footprint_cm2")
+    if footprint <= 0:
+        raise RuleError(f"rule {rule_id}: footprint_cm2 must be > 0")
+    ids.append(margin_rule)
+    return ElectrodePlan(
+        electrode=electrode,
+        needle_length_mm=needle_length,
+        voltage_v=voltage,
+        pulses=int(rules.number("pulses.train", "pulses")) * pairs,
+        pulse_duration_us=float(train["pulse_duration_us"]),
+        frequency_hz=float(train["frequency_hz"]),
+        applications=max(1, math.ceil(area / footprint - 1e-9)),
+        target_area_cm2=round(area, 3),
+        rule_ids=ids,
+        notes=notes,
+    )
+
+
+@router.post(
+    "/plan/lesion",
+    response=responses({200: LesionPlanOut}),
+    operation_id="plan_lesion",
+    url_name="plan-lesion",
+    summary="Electrode and applications for one lesion (rule-based estimate)",
+    description="The protocol's electrode choice (or the electrode given) and the number of "
+    "applications estimated from the electrode's footprint against the lesion ellipse plus "
+    f"a margin. `method` says: {LESION_METHOD}.",
+)
+def lesion_plan(
+    request: HttpRequest,
+    body: LesionPlanRequest,
+) -> LesionPlanOut:
+    """Electrode, pulses and applications for one lesion."""
+    actor_of(request)
+    values: Any = body  # a LesionToTreat with electrode, margin_mm and rules
+    given = None if values.electrode == "auto" else Electrode(values.electrode)
+    try:
+        rules = load_rule_set(str(values.rules))
+        if values.margin_mm is not None:
+            margin, margin_rule = float(values.margin_mm), "option:margin_mm"
+        else:
+            margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
+        chosen, _ = choose_electrode(rules, body)
+        plan = fixed_electrode_plan(rules, body, given or chosen, margin, margin_rule)
+    except (RuleError, ValueError) as error:
+        raise _invalid(None, None, str(error)) from error
+    ids = sorted({"electrode.choice", *plan.rule_ids} - {"option:margin_mm"})
+    unverified = [r for r in ids if rules.rule(r).status is RuleStatus.TO_VERIFY]
+    notes = list(plan.notes)
+    if plan.electrode is not chosen:
+        notes.insert(
+            0,
+            f"electrode {plan.electrode.value} chosen by the request; the rules choose "
+            f"{chosen.value}",
+        )
+    warnings = [f"{body.lesion_id}: {note}" for note in notes]
+    if unverified:
+        warnings.append(
+            f"{len(unverified)} rule(s) behind this estimate are to verify locally: "
+            + ", ".join(unverified)
+        )
+    return LesionPlanOut(
+        method=LESION_METHOD,
+        lesion_id=body.lesion_id,
+        longest_diameter_mm=body.longest_diameter_mm,
+        perpendicular_diameter_mm=body.perpendicular_diameter_mm,
+        thickness_mm=body.thickness_mm,
+        volume_cm3=round(
+            ellipsoid_volume_cm3(body.longest_diameter_mm, body.perpendicular_diameter_mm), 3
+        ),
+        electrode=plan.electrode,
+        electrode_source="rules" if given is None else "request",
+        rule_based_electrode=chosen,
+        needle_length_mm=plan.needle_length_mm,
+        voltage_v=plan.voltage_v,
+        pulses=plan.pulses,
+        pulse_duration_us=plan.pulse_duration_us,
+        frequency_hz=plan.frequency_hz,
+        margin_mm=margin,
+        target_area_cm2=plan.target_area_cm2,
+        footprint_cm2=rules.number(f"electrode.{plan.electrode.value}", "footprint_cm2"),
+        applications=plan.applications,
+        rule_set=rules.id,
+        rule_set_chain=rules.chain,
+        rule_ids=sorted({"electrode.choice", *plan.rule_ids}),
+        rules=rules.describe(ids),
+        notes=notes,
+        warnings=warnings,
+        software={"openect": __version__},
+    )
+
+
+register_body(
+    "plan-session", ApiSessionRequest, request=ApiSessionRequest, registry=PlanFromRegistry
+)
+register_body("plan-lesion", LesionPlanRequest)
