@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,34 +39,94 @@ def setup_web(database: str | None, static_root: Path | None = None) -> str:
     return url
 
 
+def default_workers() -> int:
+    """Worker processes by default: two per CPU core, at most 8."""
+    return max(1, min(8, 2 * (os.cpu_count() or 1)))
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (1024-65535).")] = 8000,
-    threads: Annotated[int, typer.Option("--threads", help="Worker threads (1-64).")] = 8,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Worker processes (1-32; default two per core)."),
+    ] = None,
+    threads: Annotated[int, typer.Option("--threads", help="Threads per worker (1-64).")] = 4,
     database: Database = None,
 ) -> int:
-    """Run the web application and REST API with a production WSGI server (waitress)."""
+    """Run the web application and REST API with a production WSGI server.
+
+    gunicorn with worker processes (threads in each) where it runs (Linux, macOS);
+    waitress, threads in one process, elsewhere or with ``--workers 1``.
+    """
     if not 1024 <= port <= 65535:
         raise CliError(f"--port={port}: out of range; allowed 1024 to 65535")
     if not 1 <= threads <= 64:
         raise CliError(f"--threads={threads}: out of range; allowed 1 to 64")
+    processes = default_workers() if workers is None else workers
+    if not 1 <= processes <= 32:
+        raise CliError(f"--workers={processes}: out of range; allowed 1 to 32")
     with stderr.status("Preparing the database and static files...", spinner="dots"):
         url = setup_web(database)
         from django.core.management import call_command
 
         call_command("collectstatic", verbosity=0, interactive=False)
-    import waitress
     from django.core.wsgi import get_wsgi_application
+    from django.db import connections
 
     from openect.cli.registry import _masked
 
+    application = get_wsgi_application()
+    connections.close_all()  # no connection may cross into the worker processes
+    server = "gunicorn" if processes > 1 and _has_gunicorn() else "waitress"
     stdout.print(
-        f"OpenECT at http://{host}:{port}/ (API: /api/docs; database {_masked(url)}). "
-        "Stop with Ctrl-C.",
+        f"OpenECT at http://{host}:{port}/ (API: /api/docs; database {_masked(url)}; "
+        f"{server}, {processes if server == 'gunicorn' else 1} process(es) x {threads} "
+        "threads). Stop with Ctrl-C.",
         soft_wrap=True,
     )
-    waitress.serve(get_wsgi_application(), host=host, port=port, threads=threads, ident="OpenECT")
+    if server == "gunicorn":
+        _gunicorn(application, f"{host}:{port}", processes, threads)
+    else:
+        import waitress
+
+        waitress.serve(application, host=host, port=port, threads=threads, ident="OpenECT")
     return 0
+
+
+def _has_gunicorn() -> bool:
+    """True where gunicorn can run (it needs fork: Linux, macOS)."""
+    try:
+        import gunicorn.app.base  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _gunicorn(application: Any, bind: str, workers: int, threads: int) -> None:
+    """Serve ``application`` with gunicorn (pre-forked workers, threads in each)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": bind,
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": None,
+                "errorlog": "-",
+                "loglevel": "warning",
+                "proc_name": "openect",
+                "timeout": 120,
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return application
+
+    Server().run()
 
 
 @web_app.command("token")

@@ -275,7 +275,7 @@ class ResponseEvaluation:
             derived = categorise(measure, reference, nadir, self.criteria)
             category = derived
             if visit.override_response is not None:  # the data model requires its reason
-                category = Category(visit.override_response.value)
+                category = Category(str(visit.override_response))
             steps.append(
                 _Step(
                     visit, (day - start).days, course, measure, reference, nadir, derived, category

@@ -52,7 +52,7 @@ from openect.registry import pseudonym as pseudonyms
 from openect.registry import services
 from openect.registry.access import AccessDeniedError, Actor, NotFoundError, readable
 from openect.registry.models import Role
-from openect.registry.records import to_row_values
+from openect.registry.records import column_names, to_row_values
 from openect.response import ResponseEvaluation, load_criteria
 from openect.web.pages.bodymap import BodyMap, LesionMark, body_map
 from openect.web.pages.common import with_actor
@@ -298,17 +298,26 @@ def _counts(actor: Actor, record: type[Record], path: str, ids: list[str]) -> di
     return {str(key): int(n) for key, n in rows}
 
 
+def _constructed(record: type[Record], rows: Any) -> list[Any]:
+    """Records of registry rows without re-validation (they were validated when written)."""
+    names = column_names(record)
+    return [record.model_construct(**row) for row in rows.values(*names)]
+
+
 def page_dataset(actor: Actor, ids: list[str]) -> Dataset:
-    """The records the response needs for the patients ``ids`` (bulk loads, no loop)."""
+    """The records the response needs for the patients ``ids`` (bulk loads, no loop).
+
+    Built without re-validating every row (the registry validated them on the way in),
+    so that a page of the patient list stays fast.
+    """
     dataset = Dataset()
-    load = services.records_in_order
-    dataset.patients = load(Patient, readable(actor, Patient).filter(pk__in=ids))  # type: ignore[assignment]
-    dataset.lesions = load(Lesion, readable(actor, Lesion).filter(patient_id__in=ids))  # type: ignore[assignment]
-    dataset.sessions = load(Session, readable(actor, Session).filter(patient_id__in=ids))  # type: ignore[assignment]
-    dataset.applications = load(  # type: ignore[assignment]
+    dataset.patients = _constructed(Patient, readable(actor, Patient).filter(pk__in=ids))
+    dataset.lesions = _constructed(Lesion, readable(actor, Lesion).filter(patient_id__in=ids))
+    dataset.sessions = _constructed(Session, readable(actor, Session).filter(patient_id__in=ids))
+    dataset.applications = _constructed(
         Application, readable(actor, Application).filter(session__patient_id__in=ids)
     )
-    dataset.assessments = load(  # type: ignore[assignment]
+    dataset.assessments = _constructed(
         Assessment, readable(actor, Assessment).filter(lesion__patient_id__in=ids)
     )
     return dataset
