@@ -1,5 +1,5 @@
 """End to end in a real browser: Debian's chromium driven by Playwright against
-``openect serve`` (waitress) on its own SQLite registry.
+``openect serve`` (the production server) on its own SQLite registry.
 
 A clinician signs in, registers a patient with two lesions, plans and records a session
 (applications inside the drug window), enters a follow-up, sees the response on the body

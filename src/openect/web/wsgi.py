@@ -1,4 +1,4 @@
-"""WSGI entry point (``openect serve`` runs it with waitress)."""
+"""WSGI entry point (``openect serve`` runs it with gunicorn or waitress)."""
 
 from __future__ import annotations
 
