@@ -12,28 +12,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import gc
 import io
 import tempfile
 import time
 from pathlib import Path
 
+from bench_dataset import bare_csv_pass  # the same baseline as the dataset benchmark
 from openect.cli import main as openect
 from openect.data.csvio import load_dataset, write_dataset
 from openect.data.synth import generate_cohort
 from openect.outcomes.analysis import OutcomeAnalysis
 
 TARGET_S = 20.0
-
-
-def bare_csv_pass(directory: Path) -> int:
-    """Rows read by ``csv.reader`` over every CSV file (the baseline)."""
-    rows = 0
-    for path in sorted(directory.glob("*.csv")):
-        with open(path, encoding="utf-8", newline="") as handle:
-            rows += sum(1 for _ in csv.reader(handle)) - 1
-    return rows
 
 
 def main() -> None:

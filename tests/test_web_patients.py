@@ -16,12 +16,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth import views as auth_views
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
 
 from openect.data.dataset import Dataset
 from openect.data.enums import BodySite
@@ -42,50 +40,6 @@ KEY = "test-pseudonym-key-" + "k" * 30
 
 # ------------------------------------------------------------------ URLconf fallback
 #: Pages of other teams that the templates link to, with example arguments.
-OTHER_PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "dashboard": ("dashboard/", ()),
-    "audit": ("audit/", ()),
-    "export": ("export/", ()),
-    "session-plan": ("patients/<str:patient_id>/plan/", ("P1",)),
-    "record-audit": ("audit/<str:table>/<str:record_id>/", ("patients", "P1")),
-    "session-record": ("sessions/<str:session_id>/record/", ("P1-S1",)),
-}
-
-
-def _placeholder(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-    return HttpResponse("placeholder of another team's page")
-
-
-def _site_urls_complete() -> bool:
-    """True when the application's URLconf imports and has every page the templates use."""
-    from django.urls import reverse
-
-    try:
-        for name, (_, args) in OTHER_PAGES.items():
-            reverse(name, args=args)
-        reverse("patient-list")
-    except Exception:
-        return False
-    return True
-
-
-REAL_URLS = _site_urls_complete()
-
-urlpatterns: list[Any] = [
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("openect.web.pages.patient_urls")),
-    *(path(route, _placeholder, name=name) for name, (route, _) in OTHER_PAGES.items()),
-]
-
-
-@pytest.fixture(autouse=True)
-def _urls(settings: Any) -> None:
-    """Use this module's URLconf while the other teams' pages are not importable yet."""
-    if not REAL_URLS:
-        settings.ROOT_URLCONF = __name__
-
-
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture
 def registry(dataset: Dataset) -> Dataset:

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.http import HttpRequest, HttpResponse
 from django.test import Client
-from django.urls import NoReverseMatch, URLPattern, URLResolver, path, reverse
+from django.urls import reverse
 
-import openect.web.urls
 from openect.data.dataset import Dataset
 from openect.data.models import Application, Patient, Session
 from openect.protocol import PatientToPlan, PlanOptions, plan_session
@@ -24,20 +22,7 @@ from openect.registry.models import AuditEntry, Role
 from openect.registry.transfer import import_dataset
 from openect.web.pages.sessions import check_window, minutes_after, session_window
 
-
-def _patients_stub(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("patients")
-
-
-# The navigation of base.html names 'patient-list' (the patient pages); until those pages
-# exist in this checkout, these tests run with a stand-in for that one URL.
-urlpatterns: list[URLPattern | URLResolver] = list(openect.web.urls.urlpatterns)
-try:
-    reverse("patient-list", urlconf="openect.web.urls")
-except NoReverseMatch:
-    urlpatterns.append(path("patients/", _patients_stub, name="patient-list"))
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 ADMIN = Actor("admin", Role.ADMIN)
 PASSWORD = "correct-horse-battery"

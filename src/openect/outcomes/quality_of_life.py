@@ -24,6 +24,7 @@ from scipy import stats
 
 from openect import __version__
 from openect.data.dataset import Dataset
+from openect.outcomes._json import records
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -349,11 +350,11 @@ class QualityOfLife:
                 "days_per_month": DAYS_PER_MONTH,
                 "level": float(self.level),
             },
-            "windows": _records(self.windows_),
+            "windows": records(self.windows_),
             "report_counts": dict(self.report_counts_),
-            "pain_nrs": _records(self.pain_),
-            "eq_vas": _records(self.eq_vas_),
-            "eq5d": _records(self.eq5d_),
+            "pain_nrs": records(self.pain_),
+            "eq_vas": records(self.eq_vas_),
+            "eq5d": records(self.eq5d_),
         }
 
     def __str__(self) -> str:
@@ -471,21 +472,3 @@ def _t_summary(
         half = quantile * sd / np.sqrt(n)
     mean = np.where(n > 0, mean, np.nan)
     return n, mean, sd, mean - half, mean + half
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain dicts of str, int, float, bool or None (never NaN)."""
-    return [
-        {str(k): _json_value(v) for k, v in row.items()}
-        for row in frame.astype(object).to_dict(orient="records")
-    ]

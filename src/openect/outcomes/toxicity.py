@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
 from openect import __version__
 from openect.data.dataset import Dataset
+from openect.outcomes._json import records
 
 #: CTCAE v5 grades.
 GRADES: Final[tuple[int, ...]] = (1, 2, 3, 4, 5)
@@ -150,8 +150,8 @@ class Toxicity:
             "software": f"openect {__version__}",
             "parameters": {"level": float(self.level), "severe_grade": SEVERE_GRADE},
             "event_counts": dict(self.event_counts_),
-            "by_term": _records(self.by_term_),
-            "per_session": _records(self.per_session_)[0],
+            "by_term": records(self.by_term_),
+            "per_session": records(self.per_session_)[0],
         }
 
     def __str__(self) -> str:
@@ -214,21 +214,3 @@ def _wilson(count: int, total: int, level: float) -> tuple[float, float]:
 
     low, high = proportion_confint(count, total, alpha=1 - level, method="wilson")
     return float(low), float(high)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain dicts of str, int, float, bool or None (never NaN)."""
-    return [
-        {str(k): _json_value(v) for k, v in row.items()}
-        for row in frame.astype(object).to_dict(orient="records")
-    ]
