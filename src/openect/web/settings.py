@@ -84,7 +84,15 @@ def build_settings(
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
+            "openect.web.cache.RegistryPageCacheMiddleware",
         ],
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": "openect-pages",
+                "OPTIONS": {"MAX_ENTRIES": 5000},
+            }
+        },
         "ROOT_URLCONF": "openect.web.urls",
         "TEMPLATES": [
             {

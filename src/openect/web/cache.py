@@ -1,0 +1,90 @@
+"""Pages served again from memory until the registry changes.
+
+The patient list, the patient pages and the API's record lists are read far more often
+than the registry changes. :class:`RegistryPageCacheMiddleware` keeps the rendered
+response of such a GET, per user and session (or API token), in the worker's memory,
+keyed by the registry's *version*: the id of the newest audit entry. Every change of
+the registry writes an audit entry (the services guarantee it), so any change makes
+every cached page stale at once; user and role changes are audited too. Pages with
+pending messages are never served from or written to the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+from openect.data.models import ENTITIES
+from openect.registry.models import AuditEntry
+
+#: Paths whose GET responses are cached.
+CACHED_PATHS = (
+    re.compile(r"^/$"),
+    re.compile(r"^/patients/$"),
+    re.compile(r"^/patients/[^/]+/$"),
+    re.compile(r"^/api/(%s)/$" % "|".join(r.table for r in ENTITIES)),  # noqa: UP031
+)
+#: Seconds a cached page may live even without changes.
+TIMEOUT_S = 300
+
+
+def registry_version() -> int:
+    """The id of the newest audit entry (0 for an empty registry)."""
+    newest = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
+    return int(newest or 0)
+
+
+def _identity(request: HttpRequest) -> str | None:
+    """Who is asking: user and session, or user and API token; None when nobody."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and request.path.startswith("/api/"):
+        from openect.web.models import ApiToken, hash_token
+
+        digest = hash_token(header.removeprefix("Bearer ").strip())
+        token = (
+            ApiToken.objects.filter(digest=digest, user__is_active=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        return None if token is None else f"token:{token}:{digest}"
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return f"user:{user.pk}:{request.session.session_key}"
+
+
+def _pending_messages(request: HttpRequest) -> bool:
+    storage = getattr(request, "_messages", None)
+    return storage is not None and len(storage) > 0
+
+
+class RegistryPageCacheMiddleware:
+    """Serve cached GETs of :data:`CACHED_PATHS` while the registry version is unchanged."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "GET" or not any(p.match(request.path) for p in CACHED_PATHS):
+            return self.get_response(request)
+        identity = _identity(request)
+        if identity is None or _pending_messages(request):
+            return self.get_response(request)
+        raw = f"{identity}|{request.get_full_path()}|{registry_version()}"
+        key = "openect-page:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        hit = cache.get(key)
+        if hit is not None:
+            content, content_type = hit
+            response = HttpResponse(content, content_type=content_type)
+            response["X-OpenECT-Cache"] = "hit"
+            return response
+        response = self.get_response(request)
+        storage = getattr(request, "_messages", None)
+        used = bool(getattr(storage, "used", False))
+        if response.status_code == 200 and not response.streaming and not used:
+            cache.set(key, (response.content, response.get("Content-Type")), TIMEOUT_S)
+        return response
