@@ -261,3 +261,12 @@ def test_audit_entries_are_append_only_in_the_orm_and_the_database(registry: Dat
 def test_an_import_audits_every_row(registry: Dataset) -> None:
     rows = sum(registry.counts().values())
     assert AuditEntry.objects.filter(action="create").count() == rows
+
+
+def test_lists_are_paged_in_registry_order(registry: Dataset) -> None:
+    everything = [a.assessment_id for a in services.list_records(ADMIN, Assessment)]  # type: ignore[attr-defined]
+    assert everything == [a.assessment_id for a in registry.assessments]
+    page = services.list_records(ADMIN, Assessment, offset=1, limit=1)
+    assert [a.assessment_id for a in page] == everything[1:2]  # type: ignore[attr-defined]
+    with pytest.raises(services.RegistryError, match="allowed >= 0"):
+        services.list_records(ADMIN, Assessment, offset=-1)

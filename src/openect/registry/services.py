@@ -265,11 +265,21 @@ def get(actor: Actor, record: type[Record] | str, record_id: str) -> Record:
     return _redact(actor, _record_of(kind, row))
 
 
-def list_records(actor: Actor, record: type[Record] | str, **filters: Any) -> list[Record]:
+def list_records(
+    actor: Actor,
+    record: type[Record] | str,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    **filters: Any,
+) -> list[Record]:
     """Records of an entity within the actor's scope, in registry order.
 
-    ``filters`` are column equalities, e.g. ``patient_id="P1"``.
+    ``filters`` are column equalities, e.g. ``patient_id="P1"``; ``offset`` and ``limit``
+    select a page (rows skipped, at most ``limit`` rows).
     """
+    if offset < 0 or (limit is not None and limit < 0):
+        raise RegistryError(f"offset={offset}, limit={limit}: allowed >= 0")
     kind = entity(record)
     known = set(column_names(kind))
     unknown = sorted(set(filters) - known)
@@ -279,6 +289,7 @@ def list_records(actor: Actor, record: type[Record] | str, **filters: Any) -> li
             f"allowed {', '.join(sorted(known))}"
         )
     rows = readable(actor, kind).filter(**filters)
+    rows = rows[offset:] if limit is None else rows[offset : offset + limit]
     return [_redact(actor, _record_of(kind, row)) for row in rows]
 
 

@@ -67,13 +67,8 @@ Offset = param.Query(0, ge=0, le=2**31, description="Rows to skip")
 Reason = param.Query(None, max_length=500, description="Why (kept in the audit trail)")
 
 
-def _page(items: list[Any], limit: int, offset: int) -> dict[str, Any]:
-    return {
-        "count": len(items),
-        "limit": limit,
-        "offset": offset,
-        "items": items[offset : offset + limit],
-    }
+def _page(items: list[Any], count: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"count": count, "limit": limit, "offset": offset, "items": items}
 
 
 def _add_entity(record: type[Record]) -> None:
@@ -89,8 +84,9 @@ def _add_entity(record: type[Record]) -> None:
         request: HttpRequest, limit: int, offset: int, given: dict[str, Any]
     ) -> dict[str, Any]:
         chosen = {column: value for column, value in given.items() if value is not None}
-        rows = services.list_records(_actor(request), record, **chosen)
-        return _page(rows, limit, offset)
+        actor = _actor(request)
+        rows = services.list_records(actor, record, offset=offset, limit=limit, **chosen)
+        return _page(rows, services.count(actor, record, **chosen), limit, offset)
 
     if filters is not None:
         model = filters
