@@ -830,3 +830,28 @@ def test_cisplatin_by_iv_route_is_refused_for_a_dose() -> None:
 def test_intratumoural_dose_without_lesions_is_refused() -> None:
     with pytest.raises(ValueError, match="give the lesion diameters"):
         dose_plan(patient_with(), PlanOptions(route="intratumoural"))
+
+
+def test_a_given_electrode_is_planned_with_notes_when_the_rules_would_choose_another() -> None:
+    from openect.data.enums import Layer
+    from openect.protocol.electrodes import Electrode, plan_electrode
+    from openect.protocol.inputs import LesionToTreat
+    from openect.protocol.rules import load_rule_set
+
+    rules = load_rule_set("esope-2006")
+    lesion = LesionToTreat(
+        lesion_id="L1",
+        body_site="trunk_anterior",
+        longest_diameter_mm=30,
+        thickness_mm=12,
+        layer=Layer.SUBCUTANEOUS,
+    )
+    auto = plan_electrode(rules, lesion, 3.0, "coverage.margin")
+    given = plan_electrode(rules, lesion, 3.0, "coverage.margin", electrode=Electrode.PLATE)
+    assert auto.electrode is Electrode.HEXAGONAL
+    assert given.electrode is Electrode.PLATE
+    assert given.notes[0] == "electrode plate given; the rules suggest hexagonal"
+    assert any("beyond the plate's depth limit (3 mm)" in note for note in given.notes)
+    assert "electrode.choice" not in given.rule_ids
+    same = plan_electrode(rules, lesion, 3.0, "coverage.margin", electrode=Electrode.HEXAGONAL)
+    assert same == auto

@@ -560,7 +560,7 @@ def test_plan_lesion_with_a_plate_on_a_deep_lesion_says_so(c01: Api) -> None:
     plan = c01.post("/api/plan/lesion", body).json()
     assert plan["electrode"] == "plate"
     assert plan["rule_based_electrode"] == "hexagonal"
-    assert plan["notes"][0] == "electrode plate chosen by the request; the rules choose hexagonal"
+    assert plan["notes"][0] == "electrode plate given; the rules suggest hexagonal"
     assert any("depth limit" in note for note in plan["notes"])
     assert plan["needle_length_mm"] is None
     assert all(warning.startswith("P1-L2: ") for warning in plan["warnings"][:3])

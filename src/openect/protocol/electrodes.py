@@ -65,15 +65,48 @@ def choose_electrode(rules: RuleSet, lesion: LesionToTreat) -> tuple[Electrode, 
     return Electrode.HEXAGONAL, notes
 
 
+def _plate_notes(rules: RuleSet, lesion: LesionToTreat) -> list[str]:
+    """Why plates may not cover this lesion (layer, depth limit)."""
+    limit = rules.number("electrode.plate", "max_thickness_mm")
+    notes = []
+    if lesion.layer.value != "cutaneous":
+        notes.append("subcutaneous lesion: plate electrodes are for cutaneous lesions")
+    if lesion.thickness_mm is None:
+        notes.append(f"thickness unknown: the plate's depth limit ({limit:g} mm) not checked")
+    elif lesion.thickness_mm > limit:
+        notes.append(
+            f"thickness {lesion.thickness_mm:g} mm is beyond the plate's depth limit "
+            f"({limit:g} mm); deep margin not covered"
+        )
+    return notes
+
+
 def plan_electrode(
-    rules: RuleSet, lesion: LesionToTreat, margin_mm: float, margin_rule: str
+    rules: RuleSet,
+    lesion: LesionToTreat,
+    margin_mm: float,
+    margin_rule: str,
+    electrode: Electrode | None = None,
 ) -> ElectrodePlan:
-    """Electrode, needle length, voltage, pulse train and estimated applications."""
-    electrode, notes = choose_electrode(rules, lesion)
+    """Electrode, needle length, voltage, pulse train and estimated applications.
+
+    The electrode is the rules' choice (:func:`choose_electrode`) unless ``electrode``
+    is given; a given electrode that the rules would not choose, or that does not suit
+    the lesion (a plate beyond its depth limit or on a subcutaneous lesion), is planned
+    all the same, with notes saying so.
+    """
+    suggested, notes = choose_electrode(rules, lesion)
+    if electrode is None or electrode is suggested:
+        electrode = suggested
+        ids = ["electrode.choice", f"electrode.{electrode.value}", "pulses.train"]
+        if not lesion.mucosal and electrode is not Electrode.PLATE:
+            ids.append("electrode.plate")  # its depth limit ruled plates out
+    else:
+        notes = [f"electrode {electrode.value} given; the rules suggest {suggested.value}"]
+        ids = [f"electrode.{electrode.value}", "pulses.train"]
+        if electrode is Electrode.PLATE:
+            notes += _plate_notes(rules, lesion)
     rule_id = f"electrode.{electrode.value}"
-    ids = ["electrode.choice", rule_id, "pulses.train"]
-    if not lesion.mucosal and electrode is not Electrode.PLATE:
-        ids.append("electrode.plate")  # its depth limit ruled plates out
     spec = rules.table(rule_id)
     distance_cm = rules.number(rule_id, "distance_mm") / 10.0
     voltage = round(rules.number(rule_id, "field_v_per_cm") * distance_cm, 1)

@@ -10,7 +10,6 @@ says so in ``method``.
 # No ``from __future__ import annotations`` here: ninja reads the views' annotations,
 # which refer to models made at import time.
 
-import math
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
@@ -19,12 +18,11 @@ from ninja.params import functions as param
 from pydantic import BaseModel, Discriminator, Field, Tag, create_model
 
 from openect import __version__
-from openect.data.enums import BodySite, Layer
+from openect.data.enums import BodySite
 from openect.data.models import ID_PATTERN
 from openect.protocol.dose import ellipsoid_volume_cm3
 from openect.protocol.electrodes import (
     Electrode,
-    ElectrodePlan,
     choose_electrode,
     plan_electrode,
 )
@@ -35,7 +33,7 @@ from openect.protocol.inputs import (
     request_from_dataset,
 )
 from openect.protocol.plan import SessionPlan, plan_session
-from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleSet, RuleStatus, load_rule_set
+from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleStatus, load_rule_set
 from openect.registry import services
 from openect.registry.services import RecordInvalidError
 from openect.web.api.schemas import RuleSetId, actor_of, register_body, responses
@@ -192,84 +190,6 @@ class LesionPlanOut(BaseModel):
     software: dict[str, str]
 
 
-def fixed_electrode_plan(
-    rules: RuleSet,
-    lesion: LesionToTreat,
-    electrode: Electrode,
-    margin_mm: float,
-    margin_rule: str,
-) -> ElectrodePlan:
-    """:func:`~openect.protocol.electrodes.plan_electrode` with the electrode given.
-
-    The rule-based choice goes straight to the protocol. Another electrode is planned
-    with the same rules and formulas (voltage = field x gap, needle length by depth,
-    applications = ceil(ellipse with margin / footprint)).
-    """
-    chosen, _ = choose_electrode(rules, lesion)
-    if electrode is chosen:
-        return plan_electrode(rules, lesion, margin_mm, margin_rule)
-    if electrode is Electrode.FINGER:
-        mucosal = lesion.model_copy(update={"mucosal": True})
-        return plan_electrode(rules, mucosal, margin_mm, margin_rule)
-    rule_id = f"electrode.{electrode.value}"
-    spec = rules.table(rule_id)
-    ids = [rule_id, "pulses.train", "electrode.generator_max_voltage"]
-    notes: list[str] = []
-    voltage = round(
-        rules.number(rule_id, "field_v_per_cm") * rules.number(rule_id, "distance_mm") / 10.0, 1
-    )
-    maximum = rules.number("electrode.generator_max_voltage")
-    if voltage > maximum:
-        notes.append(f"{voltage:g} V exceeds the generator's {maximum:g} V")
-    needle_length: float | None = None
-    if "needle_lengths_mm" in spec:
-        lengths = sorted(float(x) for x in spec["needle_lengths_mm"])
-        if not lengths:
-            raise RuleError(f"rule {rule_id}: needle_lengths_mm is empty")
-        depth_margin = rules.number("electrode.needle_depth_margin")
-        ids.append("electrode.needle_depth_margin")
-        deep = lesion.thickness_mm
-        reaching = [x for x in lengths if deep is not None and x >= deep + depth_margin]
-        needle_length = reaching[0] if reaching else lengths[-1]
-        if deep is not None and not reaching:
-            notes.append(
-                f"deepest part {deep:g} mm: the longest needle ({needle_length:g} mm) does "
-                f"not reach {depth_margin:g} mm below it; deep margin not covered"
-            )
-    else:  # plate electrodes: a depth limit instead of needles
-        limit = rules.number(rule_id, "max_thickness_mm")
-        if lesion.layer is not Layer.CUTANEOUS:
-            notes.append("subcutaneous lesion: plate electrodes are for cutaneous lesions")
-        if lesion.thickness_mm is None:
-            notes.append(f"thickness unknown: the plate's depth limit ({limit:g} mm) not checked")
-        elif lesion.thickness_mm > limit:
-            notes.append(
-                f"thickness {lesion.thickness_mm:g} mm is beyond the plate's depth limit "
-                f"({limit:g} mm); deep margin not covered"
-            )
-    train = rules.table("pulses.train")
-    pairs = int(rules.number(rule_id, "pairs")) if "pairs" in spec else 1
-    longest = lesion.longest_diameter_mm
-    perpendicular = lesion.perpendicular_diameter_mm or longest
-    area = math.pi / 4.0 * (longest + 2 * margin_mm) * (perpendicular + 2 * margin_mm) / 100.0
-    footprint = rules.number(rule_id, "footprint_cm2")
-    if footprint <= 0:
-        raise RuleError(f"rule {rule_id}: footprint_cm2 must be > 0")
-    ids.append(margin_rule)
-    return ElectrodePlan(
-        electrode=electrode,
-        needle_length_mm=needle_length,
-        voltage_v=voltage,
-        pulses=int(rules.number("pulses.train", "pulses")) * pairs,
-        pulse_duration_us=float(train["pulse_duration_us"]),
-        frequency_hz=float(train["frequency_hz"]),
-        applications=max(1, math.ceil(area / footprint - 1e-9)),
-        target_area_cm2=round(area, 3),
-        rule_ids=ids,
-        notes=notes,
-    )
-
-
 @router.post(
     "/plan/lesion",
     response=responses({200: LesionPlanOut}),
@@ -295,18 +215,12 @@ def lesion_plan(
         else:
             margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
         chosen, _ = choose_electrode(rules, body)
-        plan = fixed_electrode_plan(rules, body, given or chosen, margin, margin_rule)
+        plan = plan_electrode(rules, body, margin, margin_rule, electrode=given)
     except (RuleError, ValueError) as error:
         raise _invalid(None, None, str(error)) from error
     ids = sorted({"electrode.choice", *plan.rule_ids} - {"option:margin_mm"})
     unverified = [r for r in ids if rules.rule(r).status is RuleStatus.TO_VERIFY]
     notes = list(plan.notes)
-    if plan.electrode is not chosen:
-        notes.insert(
-            0,
-            f"electrode {plan.electrode.value} chosen by the request; the rules choose "
-            f"{chosen.value}",
-        )
     warnings = [f"{body.lesion_id}: {note}" for note in notes]
     if unverified:
         warnings.append(
