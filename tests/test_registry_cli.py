@@ -122,12 +122,14 @@ def test_pseudonym_key_and_users(tmp_path: Path) -> None:
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert openect("registry", "key", "--out", str(key_file)).returncode == 2
     env = {"OPENECT_PSEUDONYM_KEY_FILE": str(key_file), "OPENECT_PSEUDONYM_KEY": ""}
-    one = openect("registry", "pseudonym", "MRN-1", **env)
-    two = openect("registry", "pseudonym", "-", stdin="mrn-1\n", **env)
+    one = openect("registry", "pseudonym", "MRN-1", "--centre", "C01", **env)
+    two = openect("registry", "pseudonym", "-", "--centre", "C01", stdin="mrn-1\n", **env)
+    other = openect("registry", "pseudonym", "MRN-1", "--centre", "C02", **env)
+    assert other.stdout != one.stdout
     assert one.returncode == 0
     assert one.stdout == two.stdout
     assert one.stdout.startswith("PX-")
-    missing = openect("registry", "pseudonym", "MRN-1", OPENECT_PSEUDONYM_KEY="",
+    missing = openect("registry", "pseudonym", "MRN-1", "--centre", "C01", OPENECT_PSEUDONYM_KEY="",
                       OPENECT_PSEUDONYM_KEY_FILE=str(tmp_path / "none"))  # fmt: skip
     assert missing.returncode == 2
     assert "no pseudonymisation key" in missing.stderr

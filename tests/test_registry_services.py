@@ -270,3 +270,23 @@ def test_lists_are_paged_in_registry_order(registry: Dataset) -> None:
     assert [a.assessment_id for a in page] == everything[1:2]  # type: ignore[attr-defined]
     with pytest.raises(services.RegistryError, match="allowed >= 0"):
         services.list_records(ADMIN, Assessment, offset=-1)
+
+
+def test_an_import_records_its_dataset_json_in_the_audit_trail(registry: Dataset) -> None:
+    entry = AuditEntry.objects.get(entity="dataset_sources")
+    assert entry.action == "import"
+    assert entry.after["rows"] == registry.counts()
+
+
+def test_the_owner_of_a_record_cannot_be_changed(registry: Dataset) -> None:
+    with pytest.raises(services.RegistryError, match="owner of a record cannot be changed"):
+        services.update(ADMIN, Lesion, "P1-L1", {"patient_id": "P2"})
+    same = services.update(ADMIN, Lesion, "P1-L1", {"patient_id": "P1", "thickness_mm": 6.0})
+    assert same.thickness_mm == 6.0  # type: ignore[attr-defined]
+
+
+def test_another_centres_id_is_not_echoed_when_taken(registry: Dataset) -> None:
+    copy = services.get(ADMIN, Lesion, "P1-L1").model_copy(update={"patient_id": "P2"})
+    with pytest.raises(services.RecordInvalidError) as caught:
+        services.create(MANAGER_C02, copy)
+    assert caught.value.issues == [("lesion_id", None, "lesion_id not available; choose another")]

@@ -138,9 +138,10 @@ def test_pseudonyms_are_keyed_hmacs_and_never_stored_raw(
     key = "k" * 40
     monkeypatch.setenv(pseudonym.KEY_ENV, key)
     hospital = "MRN-4455-RAW-98765"
-    expected = pseudonym.pseudonym(hospital)
-    assert expected == pseudonym.pseudonym(" mrn-4455-raw-98765 ", key.encode())
-    assert expected != pseudonym.pseudonym(hospital, b"another-centre-key-" + b"x" * 20)
+    expected = pseudonym.pseudonym(hospital, "C01")
+    assert expected == pseudonym.pseudonym(" mrn-4455-raw-98765 ", "C01", key.encode())
+    assert expected != pseudonym.pseudonym(hospital, "C01", b"another-centre-key-" + b"x" * 20)
+    assert expected != pseudonym.pseudonym(hospital, "C02")  # same number, other hospital
     assert expected.startswith("PX-")
     assert len(expected) == 27
     import_dataset(ADMIN, generate_cohort(2, centres=1, seed=2))
@@ -199,7 +200,7 @@ def test_the_database_file_and_logs_never_hold_a_hospital_number(tmp_path: Path)
         capture_output=True, text=True, env=env, check=True, timeout=120,
     )  # fmt: skip
     patient_id = done.stdout.strip()
-    assert patient_id == pseudonym.pseudonym(hospital, b"z" * 40)
+    assert patient_id == pseudonym.pseudonym(hospital, "C01", b"z" * 40)
     data = database.read_bytes()
     assert patient_id.encode() in data  # the file is the live database
     assert "INSERT" in log.read_text()  # and the log has every statement
@@ -214,14 +215,14 @@ def test_a_missing_or_short_key_is_a_clear_error(
     monkeypatch.delenv(pseudonym.KEY_ENV, raising=False)
     monkeypatch.setenv(pseudonym.KEY_FILE_ENV, str(tmp_path / "none.key"))
     with pytest.raises(pseudonym.PseudonymKeyError, match="no pseudonymisation key"):
-        pseudonym.pseudonym("123")
+        pseudonym.pseudonym("123", "C01")
     monkeypatch.setenv(pseudonym.KEY_ENV, "short")
     with pytest.raises(pseudonym.PseudonymKeyError, match="5 characters; allowed >= 32"):
-        pseudonym.pseudonym("123")
+        pseudonym.pseudonym("123", "C01")
     (tmp_path / "centre.key").write_text("f" * 64 + "\n")
     monkeypatch.delenv(pseudonym.KEY_ENV)
     monkeypatch.setenv(pseudonym.KEY_FILE_ENV, str(tmp_path / "centre.key"))
-    assert pseudonym.pseudonym("123") == pseudonym.pseudonym("123", b"f" * 64)
+    assert pseudonym.pseudonym("123", "C01") == pseudonym.pseudonym("123", "C01", b"f" * 64)
 
 
 def test_snapshot_holds_every_row_and_the_audit_trail(cohort: Dataset, tmp_path: Path) -> None:

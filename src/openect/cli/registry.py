@@ -264,15 +264,16 @@ def pseudonym(
     hospital_id: Annotated[
         str, typer.Argument(metavar="HOSPITAL_ID", help="Hospital number, or - to read stdin.")
     ],
+    centre: Annotated[str, typer.Option("--centre", help="The patient's centre (e.g. C01).")],
     as_json: JsonFlag = False,
 ) -> int:
-    """The patient id (pseudonym) of a hospital number, with the centre key."""
+    """The patient id (pseudonym) of a hospital number at a centre, with the key."""
     from openect.registry.pseudonym import PseudonymKeyError
     from openect.registry.pseudonym import pseudonym as make
 
     value = sys.stdin.readline().strip() if hospital_id == "-" else hospital_id
     try:
-        result = make(value)
+        result = make(value, centre)
     except (PseudonymKeyError, ValueError) as error:
         raise CliError(str(error)) from error
     if as_json:

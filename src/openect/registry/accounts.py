@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -10,6 +11,9 @@ from django.db import transaction
 from openect.registry.access import AccessDeniedError, Actor
 from openect.registry.guard import service_write
 from openect.registry.models import AuditAction, AuditEntry, Membership, Role
+
+#: User names: Django's usual characters (no spaces or slashes).
+USERNAME = re.compile(r"[\w.@+-]{1,150}")
 
 
 def set_user(
@@ -37,8 +41,8 @@ def set_user(
         raise ValueError(f"centre_id: required for role {chosen.value}")
     if chosen in (Role.ANALYST, Role.ADMIN):
         centre_id = None
-    if not username or len(username) > 150:
-        raise ValueError(f"username={username!r}: allowed 1 to 150 characters")
+    if not USERNAME.fullmatch(username or ""):
+        raise ValueError(f"username={username!r}: allowed 1 to 150 letters, digits and @ . + - _")
     users = get_user_model()
     with transaction.atomic():
         user, _ = users.objects.get_or_create(username=username)

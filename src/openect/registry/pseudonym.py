@@ -1,4 +1,4 @@
-"""Pseudonymous patient identifiers: HMAC-SHA256 of the hospital number with a centre key.
+"""Pseudonymous patient identifiers: HMAC-SHA256 of centre and hospital number with a key.
 
 The key is held outside the database: ``OPENECT_PSEUDONYM_KEY`` (the key itself, at
 least 32 characters) or ``OPENECT_PSEUDONYM_KEY_FILE`` (a file holding it; by default
@@ -68,8 +68,16 @@ def normalise(hospital_number: str) -> str:
     return value
 
 
-def pseudonym(hospital_number: str, key: bytes | None = None) -> str:
-    """The patient id of ``hospital_number`` under ``key`` (default :func:`load_key`)."""
+def pseudonym(hospital_number: str, centre_id: str, key: bytes | None = None) -> str:
+    """The patient id of ``hospital_number`` at ``centre_id`` under ``key``.
+
+    The centre is part of the hashed message, so that two hospitals' equal numbers
+    (different people) never give the same id, and one centre cannot test whether a
+    number is registered at another. ``key`` defaults to :func:`load_key`.
+    """
+    if not centre_id or not centre_id.strip():
+        raise ValueError("centre_id: empty; the pseudonym is specific to a centre")
     secret = key if key is not None else load_key()
-    digest = hmac.new(secret, normalise(hospital_number).encode("utf-8"), hashlib.sha256)
+    message = f"{centre_id.strip()}\x00{normalise(hospital_number)}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256)
     return PREFIX + digest.hexdigest()[:DIGITS]

@@ -308,9 +308,12 @@ def create(actor: Actor, item: Record, reason: str | None = None) -> Record:
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, record.table)
         if registry_model(record).objects.filter(pk=key).exists():
-            raise RecordInvalidError(
-                record.table, [(record.id_field, key, f"duplicate {record.id_field}")]
-            )
+            issue: tuple[str | None, str | None, str]
+            if readable(actor, record).filter(pk=key).exists():
+                issue = (record.id_field, key, f"duplicate {record.id_field}")
+            else:  # another centre's record: say no more than that the id is taken
+                issue = (record.id_field, None, f"{record.id_field} not available; choose another")
+            raise RecordInvalidError(record.table, [issue])
         _check_patient(item, replaced=None)
         values = to_row_values(item)
         with service_write(f"create {record.table}"):
@@ -352,6 +355,20 @@ def update(
             raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
         before = _row_values(kind, row)
         current = _record_of(kind, row)
+        moved = sorted(
+            c.name
+            for c in columns(kind)
+            if c.references is not None
+            and kind is not Patient
+            and c.name in changes
+            and changes[c.name] != before[c.name]
+        )
+        if moved:
+            raise RegistryError(
+                f"{kind.table}.{moved[0]}: the owner of a record cannot be changed (its "
+                "other records would be left behind); delete it and create it again under "
+                "the other owner"
+            )
         merged = to_row_values(current) | dict(changes)
         item = _validated(kind, merged)
         centre_id = _centre_of(actor, item)
@@ -437,7 +454,12 @@ def register_patient(
     """
     if "patient_id" in values:
         raise RegistryError("patient_id: derived from the hospital number; do not give it")
-    patient_id = pseudonyms.pseudonym(hospital_number, key)
+    centre_id = str(values.get("centre_id") or "")
+    if not centre_id:
+        raise RecordInvalidError(
+            Patient.table, [("centre_id", None, "required; must not be empty")]
+        )
+    patient_id = pseudonyms.pseudonym(hospital_number, centre_id, key)
     item = _validated(Patient, {**values, "patient_id": patient_id})
     created = create(actor, item, reason)
     assert isinstance(created, Patient)

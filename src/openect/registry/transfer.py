@@ -163,7 +163,25 @@ def import_dataset(
                 progress(record.table, len(items), len(items))
         info = json.dumps(dataset.info.model_dump(mode="json"), ensure_ascii=False)
         if not DatasetSource.objects.filter(info=info).exists():
-            DatasetSource.objects.create(actor=actor.username, info=info, rows=dataset.counts())
+            source = DatasetSource.objects.create(
+                actor=actor.username, info=info, rows=dataset.counts()
+            )
+            AuditEntry.objects.bulk_create(
+                [
+                    AuditEntry(
+                        at=now,
+                        actor=actor.username,
+                        role=str(actor.role),
+                        action=str(AuditAction.IMPORT),
+                        entity="dataset_sources",
+                        record_id=str(source.pk),
+                        centre_id=centre_id,
+                        before=None,
+                        after={"dataset.json": json.loads(info), "rows": dataset.counts()},
+                        reason=why,
+                    )
+                ]
+            )
     return summary
 
 

@@ -25,7 +25,7 @@ from openect.registry.models import AuditEntry
 CACHED_PATHS = (
     re.compile(r"^/$"),
     re.compile(r"^/patients/$"),
-    re.compile(r"^/patients/[^/]+/$"),
+    re.compile(r"^/patients/(?!new/)[^/]+/$"),
     re.compile(r"^/api/(%s)/$" % "|".join(r.table for r in ENTITIES)),  # noqa: UP031
 )
 #: Seconds a cached page may live even without changes.
@@ -40,11 +40,17 @@ def registry_version() -> int:
 
 def _identity(request: HttpRequest) -> str | None:
     """Who is asking: user and session, or user and API token; None when nobody."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and request.path.startswith("/api/"):
+    header = request.headers.get("Authorization")
+    if header is not None and request.path.startswith("/api/"):
+        # exactly as the API authenticates (ninja's HttpBearer): "<bearer> <token>", any
+        # case, token as sent; anything else falls back to the session there, so it is
+        # never cached here
+        parts = header.split(" ")
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            return None
         from openect.web.models import ApiToken, hash_token
 
-        digest = hash_token(header.removeprefix("Bearer ").strip())
+        digest = hash_token(parts[1])
         token = (
             ApiToken.objects.filter(digest=digest, user__is_active=True)
             .values_list("user_id", flat=True)

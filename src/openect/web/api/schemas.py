@@ -278,6 +278,7 @@ def _validation_items(request: HttpRequest, errors: list[dict[str, Any]]) -> lis
                 else "unknown field"
             )
             place.path = parent.path + path[-1:]
+            value = None  # an unknown field's value is never echoed (it may be anything)
         elif place.owner is not None and place.name is not None and place.info is not None:
             column = column_of(place.owner, place.name, place.info)
             if found is None and column.required and detail["type"] != "missing":
@@ -286,10 +287,20 @@ def _validation_items(request: HttpRequest, errors: list[dict[str, Any]]) -> lis
                 message = error_message(detail, column)
         else:
             message = error_message(detail, None)
-        if place.name in SECRET_FIELDS:
+        if place.name in SECRET_FIELDS or (place.path and place.path[-1] in SECRET_FIELDS):
             value = None
+        value = _without_secrets(value)
         items.append({"loc": place.path or ["body"], "msg": message, "value": _text(value)})
     return items
+
+
+def _without_secrets(value: Any) -> Any:
+    """``value`` with every :data:`SECRET_FIELDS` key inside it removed (never echoed)."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if k not in SECRET_FIELDS}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
 
 
 def _parameter_item(

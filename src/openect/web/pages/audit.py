@@ -142,7 +142,9 @@ def record_history(actor: Actor, table: str, record_id: str) -> list[Any]:
         raise missing
     record = entity(table)
     if readable(actor, record).filter(pk=record_id).exists():
-        return list(AuditEntry.objects.filter(entity=table, record_id=record_id).order_by("id"))
+        # only the entries of the actor's scope: an id may have been used before by a
+        # record of another centre (deleted since) or the record may have moved
+        return list(visible_entries(actor).filter(entity=table, record_id=record_id).order_by("id"))
     if registry_model(record).objects.filter(pk=record_id).exists():
         raise missing  # exists, but in another centre: look absent
     rows = list(visible_entries(actor).filter(entity=table, record_id=record_id).order_by("id"))
