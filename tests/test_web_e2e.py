@@ -182,6 +182,14 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     page.wait_for_load_state()
     assert "/record/" in page.url, page.content()[:3000]
     assert page.locator("[aria-live]").count() >= 1
+    page.get_by_role("button", name="Bolus ended now").click()
+    page.get_by_role("button", name="Save bolus end").click()
+    page.wait_for_load_state()
+    # the session was 60 days ago (so that today's follow-up is at the landmark): the
+    # countdown, running from the saved bolus end, says the window has closed
+    page.wait_for_function(
+        "/Window closed/.test(document.querySelector('.countdown-clock').textContent)"
+    )
     _shot(page, "session-record")
     for lesion in ("L1", "L2"):
         page.select_option("#id_lesion_id", f"{patient_id}-{lesion}")
