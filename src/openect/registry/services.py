@@ -327,6 +327,23 @@ def create(actor: Actor, item: Record, reason: str | None = None) -> Record:
     return item
 
 
+def _locked_row(actor: Actor, kind: type[Record], record_id: str, verb: str) -> Any:
+    """The row the actor may ``verb``, locked for the transaction.
+
+    AccessDeniedError when the actor may read but not change it; NotFoundError when it
+    is outside the actor's scope (it then looks absent).
+    """
+    row = writable(actor, kind).select_for_update().filter(pk=record_id).first()
+    if row is not None:
+        return row
+    if readable(actor, kind).filter(pk=record_id).exists():
+        raise AccessDeniedError(
+            f"user {actor.username!r} ({actor.role.value}) may not {verb} "
+            f"{kind.table} {record_id!r}"
+        )
+    raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
+
+
 def update(
     actor: Actor,
     record: type[Record] | str,
@@ -345,14 +362,7 @@ def update(
     if kind.id_field in changes and changes[kind.id_field] != record_id:
         raise RegistryError(f"{kind.table}.{kind.id_field}: identifiers cannot be changed")
     with transaction.atomic():
-        row = writable(actor, kind).select_for_update().filter(pk=record_id).first()
-        if row is None:
-            if readable(actor, kind).filter(pk=record_id).exists():
-                raise AccessDeniedError(
-                    f"user {actor.username!r} ({actor.role.value}) may not change "
-                    f"{kind.table} {record_id!r}"
-                )
-            raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
+        row = _locked_row(actor, kind, record_id, "change")
         before = _row_values(kind, row)
         current = _record_of(kind, row)
         moved = sorted(
@@ -402,14 +412,7 @@ def delete(
     """Delete one record (refused while other records refer to it); audited."""
     kind = entity(record)
     with transaction.atomic():
-        row = writable(actor, kind).select_for_update().filter(pk=record_id).first()
-        if row is None:
-            if readable(actor, kind).filter(pk=record_id).exists():
-                raise AccessDeniedError(
-                    f"user {actor.username!r} ({actor.role.value}) may not delete "
-                    f"{kind.table} {record_id!r}"
-                )
-            raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
+        row = _locked_row(actor, kind, record_id, "delete")
         before = _row_values(kind, row)
         item = _record_of(kind, row)
         referrers = _referring(kind, record_id)
