@@ -4,6 +4,13 @@ For a tetrahedron with vertices p0..p3 and edges e_i = p_i - p0, the gradients o
 barycentric coordinates are (e2 x e3, e3 x e1, e1 x e2) / det for vertices 1..3 and
 minus their sum for vertex 0; det = e1 . (e2 x e3) = 6 x volume. The element
 stiffness is sigma V G G^T. Lengths in mm and sigma in S/m give K in mS (1e-3 S).
+
+Assembly works on mesh edges: the off-diagonal entry of edge (i, j) is the sum over
+the tetrahedra holding it of sigma V g_i . g_j, and the diagonal is minus the sum of
+its row's off-diagonals (the gradients of a tetrahedron sum to zero, so every row of
+K sums to zero). Each tetrahedron thus contributes 6 numbers instead of 16, and the
+CSR pattern is built once per mesh; an extruded mesh passes its edge numbering in
+directly, so that no sort over the elements is needed.
 """
 
 from __future__ import annotations
@@ -14,21 +21,23 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+#: Vertex pairs (local indices) of a tetrahedron's six edges, in the order of
+#: ``tet_edges`` columns.
+LOCAL_EDGES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
 
 @dataclass
-class P1Space:
-    """Geometry of the P1 space and the fixed sparsity pattern of its stiffness matrix."""
+class P1Geometry:
+    """Per-tetrahedron quantities of the P1 space."""
 
     gradients: NDArray[np.float64]  # (M, 4, 3), 1/mm
     volumes: NDArray[np.float64]  # (M,), mm3
-    local: NDArray[np.float64]  # (M, 16): V G G^T, without sigma
-    pattern: sp.csr_matrix  # structure of K (its data is replaced per assembly)
-    scatter: NDArray[np.int64]  # (M * 16,) position of each local entry in pattern.data
-    tets: NDArray[np.int64]
+    #: (M, 6): V g_i . g_j (mm) for each local edge, without sigma.
+    edge_weights: NDArray[np.float64]
 
     @classmethod
-    def build(cls, points: NDArray[np.float64], tets: NDArray[np.int64]) -> P1Space:
-        """Gradients, volumes and the CSR pattern of a tetrahedral mesh."""
+    def of(cls, points: NDArray[np.float64], tets: NDArray[np.int64]) -> P1Geometry:
+        """Gradients, volumes and edge weights of any tetrahedral mesh."""
         p = points[tets]
         e1, e2, e3 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]
         c23, c31, c12 = np.cross(e2, e3), np.cross(e3, e1), np.cross(e1, e2)
@@ -38,18 +47,77 @@ class P1Space:
         g1, g2, g3 = c23 / det[:, None], c31 / det[:, None], c12 / det[:, None]
         gradients = np.stack([-(g1 + g2 + g3), g1, g2, g3], axis=1)
         volumes = np.abs(det) / 6.0
-        local = (volumes[:, None, None] * gradients @ gradients.transpose(0, 2, 1)).reshape(-1, 16)
+        edge_weights = np.stack(
+            [np.einsum("ij,ij->i", gradients[:, i], gradients[:, j]) for i, j in LOCAL_EDGES],
+            axis=1,
+        )
+        edge_weights *= volumes[:, None]
+        return cls(gradients, volumes, edge_weights)
+
+
+@dataclass
+class P1Space:
+    """Geometry of the P1 space and the fixed sparsity pattern of its stiffness matrix."""
+
+    gradients: NDArray[np.float64]  # (M, 4, 3), 1/mm
+    volumes: NDArray[np.float64]  # (M,), mm3
+    #: (M, 6): V g_i . g_j (mm) for each local edge, without sigma.
+    edge_weights: NDArray[np.float64]
+    #: (M, 6): global edge of each local edge.
+    tet_edges: NDArray[np.int64]
+    #: (E, 2): node pair of each global edge (i != j).
+    edges: NDArray[np.int64]
+    pattern: sp.csr_matrix  # structure of K (its data is replaced per assembly)
+    #: Position in ``pattern.data`` of [edge values (i, j), edge values (j, i), diagonal].
+    order: NDArray[np.int64]
+    tets: NDArray[np.int64]
+    #: (E x M) sparse: edge values of K for a conductivity per element.
+    assembly: sp.csr_matrix
+
+    @classmethod
+    def build(
+        cls,
+        points: NDArray[np.float64],
+        tets: NDArray[np.int64],
+        edges: NDArray[np.int64] | None = None,
+        tet_edges: NDArray[np.int64] | None = None,
+        geometry: P1Geometry | None = None,
+    ) -> P1Space:
+        """Gradients, volumes and the CSR pattern of a tetrahedral mesh; ``edges`` and
+        ``tet_edges`` (the mesh's edge numbering) and ``geometry`` are derived when not
+        given."""
+        if geometry is None:
+            geometry = P1Geometry.of(points, tets)
+        gradients, volumes, edge_weights = (
+            geometry.gradients,
+            geometry.volumes,
+            geometry.edge_weights,
+        )
         n = len(points)
-        rows = np.repeat(tets, 4, axis=1).ravel()
-        cols = np.tile(tets, (1, 4)).ravel()
-        pattern = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)).tocsr()
-        pattern.sum_duplicates()
+        if edges is None or tet_edges is None:
+            edges, tet_edges = edge_numbering(tets, n)
+        m = len(edges)
+        rows = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)])
+        cols = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)])
+        # Entries are distinct, so the CSR conversion keeps them one to one: carry each
+        # entry's position in [upper, lower, diagonal] through it as its value.
+        pattern = sp.csr_matrix(
+            (np.arange(2 * m + n, dtype=np.float64), (rows, cols)), shape=(n, n)
+        )
         pattern.sort_indices()
-        # Position of every local entry in the CSR data: CSR keys row * n + col are sorted.
-        entry_rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(pattern.indptr))
-        keys = entry_rows * n + pattern.indices
-        scatter = np.searchsorted(keys, rows.astype(np.int64) * n + cols)
-        return cls(gradients, volumes, local, pattern, scatter, tets)
+        order = np.empty(2 * m + n, dtype=np.int64)
+        order[pattern.data.astype(np.int64)] = np.arange(2 * m + n)
+        # Edge values = assembly @ sigma: the element edge weights as a sparse (E x M) matrix.
+        assembly = sp.csr_matrix(
+            (
+                edge_weights.ravel(),
+                (tet_edges.ravel(), np.repeat(np.arange(len(tets)), tet_edges.shape[1])),
+            ),
+            shape=(m, len(tets)),
+        )
+        return cls(
+            gradients, volumes, edge_weights, tet_edges, edges, pattern, order, tets, assembly
+        )
 
     @property
     def n(self) -> int:
@@ -58,9 +126,13 @@ class P1Space:
 
     def stiffness(self, sigma: NDArray[np.float64]) -> sp.csr_matrix:
         """K (mS) for the conductivity per element (S/m), scattered into the fixed pattern."""
-        data = np.bincount(
-            self.scatter, weights=(sigma[:, None] * self.local).ravel(), minlength=self.pattern.nnz
+        off = self.assembly @ sigma
+        diagonal = -(
+            np.bincount(self.edges[:, 0], weights=off, minlength=self.n)
+            + np.bincount(self.edges[:, 1], weights=off, minlength=self.n)
         )
+        data = np.empty(self.pattern.nnz)
+        data[self.order] = np.concatenate([off, off, diagonal])
         matrix = self.pattern.copy()
         matrix.data = data
         return matrix
@@ -69,3 +141,17 @@ class P1Space:
         """E = -grad phi per element (V/cm) from node potentials (V)."""
         field = -np.einsum("eki,ek->ei", self.gradients, potential[self.tets]) * 10.0
         return np.asarray(field, dtype=np.float64)
+
+
+def edge_numbering(
+    tets: NDArray[np.int64], n_nodes: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Edges (E, 2) of a tetrahedral mesh, each once with i < j, and the global edge of
+    each tetrahedron's local edges (M, 6), by sorting the element edges."""
+    first = tets[:, [i for i, _ in LOCAL_EDGES]]
+    second = tets[:, [j for _, j in LOCAL_EDGES]]
+    low = np.minimum(first, second).astype(np.int64)
+    high = np.maximum(first, second).astype(np.int64)
+    keys, inverse = np.unique((low * n_nodes + high).ravel(), return_inverse=True)
+    edges = np.column_stack([keys // n_nodes, keys % n_nodes])
+    return edges, inverse.reshape(-1, 6).astype(np.int64)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from openect.field.fem import LOCAL_EDGES, P1Geometry
 from openect.field.geometry import FieldModel
 
 #: Segments around a needle's circumference at the finest mesh size.
@@ -26,6 +27,31 @@ SEGMENTS_PER_NEEDLE = 16
 COARSE_RATIO = 8.0
 #: Growth of the depth spacing below the treated region.
 DEPTH_GROWTH = 1.35
+
+#: The three tetrahedra of a prism with sorted triangle a < b < c between a lower and an
+#: upper level: (corner 0 = a, 1 = b, 2 = c; level 0 = lower, 1 = upper) per vertex:
+#: [a b c c'], [a b b' c'], [a a' b' c'] (primes upper). Neighbouring prisms split their
+#: shared faces alike because the split follows the global vertex order.
+_PRISM_SPLIT = np.array(
+    [
+        [[0, 0], [1, 0], [2, 0], [2, 1]],
+        [[0, 0], [1, 0], [1, 1], [2, 1]],
+        [[0, 0], [0, 1], [1, 1], [2, 1]],
+    ]
+)
+#: Barycentric gradients of the three tetrahedra in terms of the triangle's 2-D
+#: gradients L_a, L_b, L_c (in-plane part: coefficients of L_a, L_b, L_c per vertex)
+#: and of 1/h (z part), h the level spacing; e.g. in [a b c c'] the functions are
+#: lambda_a, lambda_b, lambda_c - s and s with s = (z - z_lower) / h.
+_IN_PLANE = np.array(
+    [
+        [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]],
+        [[1, 0, 0], [-1, 0, 0], [0, 0, -1], [0, 0, 1]],
+        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
+    ],
+    dtype=np.float64,
+)
+_Z_PART = np.array([[0, 0, -1, 1], [0, -1, 1, 0], [-1, 1, 0, 0]], dtype=np.float64)
 
 
 @dataclass
@@ -44,6 +70,12 @@ class Mesh:
     levels: NDArray[np.float64]
     #: For prism (level l, triangle t) at ``l * n_triangles + t``: its 3 tetrahedra (-1 = removed).
     prism_tets: NDArray[np.int64]
+    #: (E, 2) node pairs of the mesh edges, and (M, 6) the edge of each tetrahedron's
+    #: local edges in the order of :data:`openect.field.fem.LOCAL_EDGES`.
+    edges: NDArray[np.int64]
+    tet_edges: NDArray[np.int64]
+    #: Gradients, volumes and edge weights of the tetrahedra, from the extrusion.
+    geometry: P1Geometry
 
     @property
     def unknowns(self) -> int:
@@ -192,14 +224,11 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         node_owner[np.unique(triangles[owners == k])] = k
 
     ordered = np.sort(triangles, axis=1)
-    a, b, c = ordered[:, 0], ordered[:, 1], ordered[:, 2]
     m2 = len(triangles)
-    tets = np.empty((nl - 1, 3, m2, 4), dtype=np.int64)
-    for level in range(nl - 1):
-        lo, hi = level * n2, (level + 1) * n2
-        tets[level, 0] = np.stack([a + lo, b + lo, c + lo, c + hi], axis=1)
-        tets[level, 1] = np.stack([a + lo, b + lo, b + hi, c + hi], axis=1)
-        tets[level, 2] = np.stack([a + lo, a + hi, b + hi, c + hi], axis=1)
+    # Node of each tetrahedron vertex (2-D node, 0 = lower level or 1 = upper) by type.
+    corner, upper = _PRISM_SPLIT[:, :, 0], _PRISM_SPLIT[:, :, 1]
+    offsets = np.arange(nl - 1)[:, None, None, None] * n2 + upper[None, :, None, :] * n2
+    tets = ordered[:, corner].transpose(1, 0, 2)[None] + offsets  # (levels-1, 3, m2, 4)
     # Remove prisms inside a conductor above its tip.
     depth_of_owner = np.array([c.depth_mm for c in conductors] + [0.0])
     top_of_level = levels[1:]
@@ -218,14 +247,24 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         nodes2d = np.nonzero(node_owner == k)[0]
         conductor_nodes.append((in_levels[:, None] * n2 + nodes2d[None, :]).ravel())
 
-    labels = _labels(model, points[tets].mean(axis=1))
+    edges, tet_edges = _extruded_edges(triangles, n2, nl)
+    tet_edges = tet_edges[keep]
+    geometry, centroids = _extruded_geometry(points2d, ordered, levels, keep)
+
+    labels = _labels(model, centroids)
     used = np.zeros(len(points), dtype=bool)
     used[tets.ravel()] = True
+    # Edges of removed tetrahedra only: drop them and renumber the rest.
+    edge_used = np.zeros(len(edges), dtype=bool)
+    edge_used[tet_edges.ravel()] = True
+    edges = edges[edge_used]
+    tet_edges = (np.cumsum(edge_used) - 1)[tet_edges]
     if not used.all():  # nodes strictly inside conductors
         renumber = np.cumsum(used) - 1
         tets = renumber[tets]
         conductor_nodes = [renumber[nodes[used[nodes]]] for nodes in conductor_nodes]
         points = points[used]
+        edges = renumber[edges]
     return Mesh(
         points=points,
         tets=tets,
@@ -235,7 +274,118 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         triangles2d=triangles,
         levels=levels,
         prism_tets=prism_tets.transpose(0, 2, 1).reshape(-1, 3),
+        edges=edges,
+        tet_edges=tet_edges,
+        geometry=geometry,
     )
+
+
+def _extruded_geometry(
+    points2d: NDArray[np.float64],
+    ordered: NDArray[np.int64],
+    levels: NDArray[np.float64],
+    keep: NDArray[np.bool_],
+) -> tuple[P1Geometry, NDArray[np.float64]]:
+    """Gradients, volumes and edge weights of the kept tetrahedra, and their centroids,
+    from the 2-D triangles and the level spacings: every tetrahedron of a prism has the
+    volume A h / 3 and gradients made of the triangle's 2-D gradients and +-1/h."""
+    pa, pb, pc = points2d[ordered[:, 0]], points2d[ordered[:, 1]], points2d[ordered[:, 2]]
+    det = (pb[:, 0] - pa[:, 0]) * (pc[:, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (
+        pc[:, 0] - pa[:, 0]
+    )
+    if np.any(np.abs(det) < 1e-14):
+        raise ValueError("degenerate triangle in the mesh")
+    grad2 = (
+        np.stack(  # (m2, 3 corners, 2)
+            [
+                np.column_stack([pb[:, 1] - pc[:, 1], pc[:, 0] - pb[:, 0]]),
+                np.column_stack([pc[:, 1] - pa[:, 1], pa[:, 0] - pc[:, 0]]),
+                np.column_stack([pa[:, 1] - pb[:, 1], pb[:, 0] - pa[:, 0]]),
+            ],
+            axis=1,
+        )
+        / det[:, None, None]
+    )
+    area = np.abs(det) / 2
+    in_plane = np.einsum("tvc,mcd->tmvd", _IN_PLANE, grad2)  # (3, m2, 4, 2)
+    i = [i for i, _ in LOCAL_EDGES]
+    j = [j for _, j in LOCAL_EDGES]
+    w_plane = (
+        np.einsum("tmkd,tmkd->tmk", in_plane[:, :, i], in_plane[:, :, j])
+        * (area / 3)[None, :, None]
+    )
+    w_z = (_Z_PART[:, i] * _Z_PART[:, j])[:, None, :] * (area / 3)[None, :, None]
+    h = np.diff(levels)[:, None, None, None]  # (levels-1, 1, 1, 1)
+    edge_weights = (h * w_plane[None] + w_z[None] / h)[keep]
+    gradients = np.empty((len(h), 3, len(area), 4, 3))
+    gradients[..., :2] = in_plane[None]
+    gradients[..., 2] = _Z_PART[None, :, None, :] / h
+    gradients = gradients[keep]
+    volumes = np.broadcast_to(area[None, None, :] * h[..., 0] / 3, keep.shape)[keep]
+    # Centroid: the mean of the four vertices.
+    corners = np.stack([pa, pb, pc], axis=1)  # (m2, 3, 2)
+    weights = np.stack([np.bincount(_PRISM_SPLIT[t, :, 0], minlength=3) for t in range(3)]) / 4
+    xy = np.broadcast_to(np.einsum("tc,mcd->tmd", weights, corners)[None], (*keep.shape, 2))
+    z = levels[:-1, None, None] + h[..., 0] * _PRISM_SPLIT[:, :, 1].mean(axis=1)[None, :, None]
+    centroids = np.column_stack([xy[keep], np.broadcast_to(z, keep.shape)[keep]])
+    return P1Geometry(gradients, volumes, edge_weights), centroids
+
+
+def _extruded_edges(
+    triangles: NDArray[np.int64], n2: int, nl: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Edges of the extruded mesh from the 2-D edges, without sorting the elements.
+
+    Edges are horizontal (a 2-D edge at a level), vertical (a 2-D node between two
+    levels) or diagonal (2-D edge x < y from x at a level to y at the next). For a prism
+    with sorted triangle a < b < c between levels lo and hi, the three tetrahedra
+    [a b c c'], [a b b' c'], [a a' b' c'] (primes at hi) have, in the order of
+    ``LOCAL_EDGES``: H(ab) H(ac) D(ac) H(bc) D(bc) V(c); H(ab) D(ab) D(ac) V(b) D(bc)
+    H'(bc); V(a) D(ab) D(ac) H'(ab) H'(ac) H'(bc).
+    Returns edges (E, 2) as node pairs and the edges of each tetrahedron
+    (levels-1, 3, triangles, 6), flattened like the tetrahedra (M, 6).
+    """
+    ordered = np.sort(triangles, axis=1)
+    a, b, c = ordered[:, 0], ordered[:, 1], ordered[:, 2]
+    keys = np.concatenate([a * n2 + b, a * n2 + c, b * n2 + c])
+    unique, inverse = np.unique(keys, return_inverse=True)
+    m2 = len(triangles)
+    ab, ac, bc = inverse[:m2], inverse[m2 : 2 * m2], inverse[2 * m2 :]
+    e0, e1 = unique // n2, unique % n2
+    n2e = len(unique)
+    n_h, n_v = nl * n2e, (nl - 1) * n2
+    lv = np.arange(nl)
+    horizontal = np.column_stack(
+        [(e0[None, :] + lv[:, None] * n2).ravel(), (e1[None, :] + lv[:, None] * n2).ravel()]
+    )
+    lo = np.arange(nl - 1)
+    nodes = np.arange(n2)
+    vertical = np.column_stack(
+        [
+            (nodes[None, :] + lo[:, None] * n2).ravel(),
+            (nodes[None, :] + (lo[:, None] + 1) * n2).ravel(),
+        ]
+    )
+    diagonal = np.column_stack(
+        [(e0[None, :] + lo[:, None] * n2).ravel(), (e1[None, :] + (lo[:, None] + 1) * n2).ravel()]
+    )
+    edges = np.concatenate([horizontal, vertical, diagonal]).astype(np.int64)
+
+    tet_edges = np.empty((nl - 1, 3, m2, 6), dtype=np.int64)
+    for level in range(nl - 1):
+        h_lo, h_hi = level * n2e, (level + 1) * n2e
+        v = n_h + level * n2
+        d = n_h + n_v + level * n2e
+        tet_edges[level, 0] = np.stack(
+            [h_lo + ab, h_lo + ac, d + ac, h_lo + bc, d + bc, v + c], axis=1
+        )
+        tet_edges[level, 1] = np.stack(
+            [h_lo + ab, d + ab, d + ac, v + b, d + bc, h_hi + bc], axis=1
+        )
+        tet_edges[level, 2] = np.stack(
+            [v + a, d + ab, d + ac, h_hi + ab, h_hi + ac, h_hi + bc], axis=1
+        )
+    return edges, tet_edges
 
 
 def _labels(model: FieldModel, centroids: NDArray[np.float64]) -> NDArray[np.int64]:
