@@ -76,6 +76,9 @@ class Mesh:
     tet_edges: NDArray[np.int64]
     #: Gradients, volumes and edge weights of the tetrahedra, from the extrusion.
     geometry: P1Geometry
+    #: For each node: its 2-D node (column) and its depth level (index into ``levels``).
+    columns: NDArray[np.int64]
+    node_levels: NDArray[np.int64]
 
     @property
     def unknowns(self) -> int:
@@ -241,6 +244,8 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
     tets = tets[keep]
 
     points = np.column_stack([np.tile(points2d, (nl, 1)), np.repeat(levels, n2)])
+    columns = np.tile(np.arange(n2, dtype=np.int64), nl)
+    node_levels = np.repeat(np.arange(nl, dtype=np.int64), n2)
     conductor_nodes = []
     for k, conductor in enumerate(conductors):
         in_levels = np.nonzero(levels <= conductor.depth_mm + 1e-9)[0]
@@ -265,6 +270,7 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         conductor_nodes = [renumber[nodes[used[nodes]]] for nodes in conductor_nodes]
         points = points[used]
         edges = renumber[edges]
+        columns, node_levels = columns[used], node_levels[used]
     return Mesh(
         points=points,
         tets=tets,
@@ -277,6 +283,8 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         edges=edges,
         tet_edges=tet_edges,
         geometry=geometry,
+        columns=columns,
+        node_levels=node_levels,
     )
 
 

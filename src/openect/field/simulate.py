@@ -95,22 +95,25 @@ class Simulation:
 
     def node_field(self) -> NDArray[np.float64]:
         """Maximum-over-pairs |E| recovered at the nodes (volume-weighted average, V/cm)."""
-        weights = np.zeros(self.mesh.unknowns)
-        total = np.zeros(self.mesh.unknowns)
-        for k in range(4):
-            np.add.at(total, self.mesh.tets[:, k], self.field_max * self.space.volumes)
-            np.add.at(weights, self.mesh.tets[:, k], self.space.volumes)
-        return total / np.maximum(weights, 1e-300)
+        return node_average(self.mesh, self.space, self.field_max)
 
     def field_at(self, points_mm: NDArray[np.float64]) -> NDArray[np.float64]:
         """|E| (V/cm) at points (mm), NaN inside conductors or outside the block."""
-        cells = locate(self.mesh, self.space, points_mm)
+        cells, weights = locate_cells(self.mesh, self.space, points_mm)
         nodal = self.node_field()
-        values = np.full(len(points_mm), np.nan)
-        for i, (cell, weights) in enumerate(cells):
-            if cell >= 0:
-                values[i] = float(weights @ nodal[self.mesh.tets[cell]])
+        values = np.full(len(cells), np.nan)
+        found = cells >= 0
+        values[found] = np.einsum("nk,nk->n", weights[found], nodal[self.mesh.tets[cells[found]]])
         return values
+
+
+def node_average(mesh: Mesh, space: P1Space, values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Element values recovered at the nodes (volume-weighted average)."""
+    n = mesh.unknowns
+    tets = mesh.tets.ravel()
+    weight = np.repeat(space.volumes, 4)
+    total = np.bincount(tets, weights=np.repeat(values * space.volumes, 4), minlength=n)
+    return total / np.maximum(np.bincount(tets, weights=weight, minlength=n), 1e-300)
 
 
 def estimate_unknowns(model: FieldModel, resolution_mm: float) -> int:
@@ -122,33 +125,47 @@ def estimate_unknowns(model: FieldModel, resolution_mm: float) -> int:
     return int((fine_2d + far_2d) * levels)
 
 
+def locate_cells(
+    mesh: Mesh, space: P1Space, points_mm: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """For points (N, 3) in mm: the tetrahedron holding each (-1 if none: outside the
+    block or inside a conductor) and its barycentric weights (N, 4), vectorised over
+    the extrusion: the 2-D triangle, the depth level, then one of the prism's three
+    tetrahedra."""
+    from matplotlib.tri import Triangulation
+
+    points_mm = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
+    triangulation = Triangulation(mesh.points2d[:, 0], mesh.points2d[:, 1], mesh.triangles2d)
+    finder = triangulation.get_trifinder()
+    triangles = np.asarray(finder(points_mm[:, 0], points_mm[:, 1]), dtype=np.int64)
+    m2 = len(mesh.triangles2d)
+    depth = points_mm[:, 2]
+    level = np.searchsorted(mesh.levels, depth, side="right") - 1
+    level = np.clip(level, 0, len(mesh.levels) - 2)
+    inside = (triangles >= 0) & (depth >= 0) & (depth <= mesh.levels[-1])
+    cells = np.full(len(points_mm), -1, dtype=np.int64)
+    weights = np.zeros((len(points_mm), 4))
+    candidates = mesh.prism_tets[level * m2 + np.where(inside, triangles, 0)]
+    for j in range(3):
+        todo = np.nonzero(inside & (cells < 0) & (candidates[:, j] >= 0))[0]
+        if not len(todo):
+            continue
+        cell = candidates[todo, j]
+        origin = mesh.points[mesh.tets[cell, 0]]
+        w = np.einsum("nki,ni->nk", space.gradients[cell], points_mm[todo] - origin)
+        w[:, 0] += 1.0
+        hit = np.all(w >= -1e-9, axis=1)
+        cells[todo[hit]] = cell[hit]
+        weights[todo[hit]] = w[hit]
+    return cells, weights
+
+
 def locate(
     mesh: Mesh, space: P1Space, points_mm: NDArray[np.float64]
 ) -> list[tuple[int, NDArray[np.float64]]]:
     """For each point: its tetrahedron (-1 if none) and barycentric weights."""
-    from matplotlib.tri import Triangulation
-
-    triangulation = Triangulation(mesh.points2d[:, 0], mesh.points2d[:, 1], mesh.triangles2d)
-    finder = triangulation.get_trifinder()
-    triangles = np.asarray(finder(points_mm[:, 0], points_mm[:, 1]), dtype=np.int64).tolist()
-    m2 = len(mesh.triangles2d)
-    out: list[tuple[int, NDArray[np.float64]]] = []
-    for point, triangle in zip(points_mm, triangles, strict=True):
-        level = int(np.searchsorted(mesh.levels, point[2], side="right")) - 1
-        level = min(max(level, 0), len(mesh.levels) - 2)
-        found: tuple[int, NDArray[np.float64]] = (-1, np.zeros(4))
-        if triangle >= 0 and 0 <= point[2] <= mesh.levels[-1]:
-            for cell in mesh.prism_tets[level * m2 + triangle]:
-                if cell < 0:
-                    continue
-                origin = mesh.points[mesh.tets[cell, 0]]
-                weights = space.gradients[cell] @ (point - origin)
-                weights[0] += 1.0
-                if np.all(weights >= -1e-9):
-                    found = (int(cell), weights)
-                    break
-        out.append(found)
-    return out
+    cells, weights = locate_cells(mesh, space, points_mm)
+    return [(int(c), w) for c, w in zip(cells, weights, strict=True)]
 
 
 def simulate(

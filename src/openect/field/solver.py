@@ -211,10 +211,15 @@ def solve_pairs(
     labels: NDArray[np.int64],
     model: SigmaModel,
     progress: object | None = None,
+    initial_memory: NDArray[np.float64] | None = None,
 ) -> tuple[list[PairSolution], NDArray[np.float64], NDArray[np.float64]]:
     """Solve every pair in sequence; return the pair solutions, the maximum field over
-    pairs (V/cm) and the final conductivity (S/m) per element."""
+    pairs (V/cm) and the final conductivity (S/m) per element. ``initial_memory``
+    (S/m per element) is the conductivity left by earlier pulses (monotone memory): the
+    conductivity starts at the larger of it and the tissue's sigma0."""
     sigma0 = np.array([t.sigma0 for t in tissues])[labels]
+    if initial_memory is not None:
+        sigma0 = np.maximum(sigma0, initial_memory)
     volumes = space.volumes
     memory = sigma0.copy()
     field_max = np.zeros(len(labels))
