@@ -21,6 +21,7 @@ from openect.cli import demo as demo_command
 from openect.cli import evidence as evidence_commands
 from openect.cli import field as field_commands
 from openect.cli import plan as plan_commands
+from openect.cli import plan_lesion as _plan_lesion  # noqa: F401  (registers `plan lesion`)
 from openect.cli import registry as registry_commands
 from openect.cli import report as report_commands
 from openect.cli import response as response_commands

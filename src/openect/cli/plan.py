@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 from rich.panel import Panel
 
-from openect.cli._output import CliError, emit_json, stdout, table
+from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.data.enums import Route
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
 from openect.protocol.plan import DosePlan, SessionPlan, dose_plan, plan_session
@@ -147,6 +147,14 @@ def session(
     margin_mm: Annotated[
         float | None, typer.Option("--margin-mm", help="Margin around each lesion (mm).")
     ] = None,
+    coverage: Annotated[
+        bool,
+        typer.Option(
+            "--coverage",
+            help="Count each lesion's applications with the coverage planner (field "
+            "simulations, cached) instead of the rules' area estimate.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> int:
     """Plan a session for one patient with one or more lesions (exit 0 even if
@@ -165,14 +173,42 @@ def session(
     )
     options = _options(request.options.model_dump(), overrides)
     request = SessionRequest(patient=request.patient, lesions=request.lesions, options=options)
+    coverage_plans: dict[str, Any] = {}
     try:
-        plan = plan_session(request)
+        if coverage:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            from openect.planning.session import plan_session_covered
+
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+            with Progress(*columns, console=stderr, transient=True) as progress:
+                task = progress.add_task("Coverage planner", total=None)
+                plan, plans, notes = plan_session_covered(
+                    request,
+                    progress=lambda lesion_id: progress.update(
+                        task, description=f"Coverage planner: {lesion_id}"
+                    ),
+                )
+            plan.warnings.extend(notes)
+            coverage_plans = {key: value.model_dump(mode="json") for key, value in plans.items()}
+        else:
+            plan = plan_session(request)
     except (RuleError, ValueError) as error:
         raise CliError(str(error)) from error
     if as_json:
-        emit_json(plan.model_dump(mode="json"))
+        payload = plan.model_dump(mode="json")
+        if coverage:
+            payload["coverage_plans"] = coverage_plans
+        emit_json(payload)
     else:
         print_session_plan(plan)
+        for lesion_id, lesion_plan in coverage_plans.items():
+            covered = 100 * lesion_plan["coverage"]["target_fraction_above_rev"]
+            stdout.print(
+                f"{lesion_id}: {lesion_plan['count']} x {lesion_plan['electrode']} placed by the "
+                f"coverage planner, {covered:.1f} % of lesion + margin covered (footprint "
+                "estimate; `openect plan lesion` verifies in 3-D)"
+            )
     return 0
 
 

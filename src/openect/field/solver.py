@@ -155,7 +155,7 @@ class PairSystem:
             self.dof[self.unknown_nodes],
             weights=-flux[self.unknown_nodes],
             minlength=self.n_dof,
-        )
+        ).astype(np.float64)
         return a, rhs
 
     def solve(

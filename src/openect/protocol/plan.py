@@ -10,7 +10,8 @@ by options instead of rules appear as ``option:NAME``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -306,8 +307,17 @@ def dose_plan(
     return plan
 
 
-def plan_session(request: SessionRequest, rules: RuleSet | None = None) -> SessionPlan:
-    """Plan one ECT session for ``request`` under ``rules`` (default: ``options.rules``)."""
+def plan_session(
+    request: SessionRequest,
+    rules: RuleSet | None = None,
+    applications: Mapping[str, int] | None = None,
+) -> SessionPlan:
+    """Plan one ECT session for ``request`` under ``rules`` (default: ``options.rules``).
+
+    ``applications`` (lesion id -> count) replaces the rules' estimate of the electrode
+    applications of those lesions, e.g. by the counts of the lesion coverage planner;
+    the time budget then uses them.
+    """
     options, patient, lesions = request.options, request.patient, request.lesions
     rules = rules if rules is not None else load_rule_set(options.rules)
 
@@ -333,6 +343,17 @@ def plan_session(request: SessionRequest, rules: RuleSet | None = None) -> Sessi
     else:
         margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
     electrodes = [plan_electrode(rules, lesion, margin, margin_rule) for lesion in lesions]
+    for index, lesion in enumerate(lesions):
+        if applications is not None and lesion.lesion_id in applications:
+            count = int(applications[lesion.lesion_id])
+            if count < 1:
+                raise ValueError(f"applications[{lesion.lesion_id!r}]={count}: must be >= 1")
+            estimate = electrodes[index]
+            electrodes[index] = replace(
+                estimate,
+                applications=count,
+                rule_ids=[*estimate.rule_ids, "option:applications"],
+            )
 
     window = pulse_window(rules, route, patient.age, options.window)
     if options.minutes_per_application is not None:
