@@ -38,6 +38,10 @@ from openect.data.models import (
 
 D = dt.date
 
+#: Footprints computed by the tests are cached for the test run only, not in the user's
+#: cache directory.
+os.environ["OPENECT_CACHE_DIR"] = tempfile.mkdtemp(prefix="openect-test-cache-")
+
 
 def small_dataset() -> Dataset:
     """Two centres, two melanoma patients, three lesions, one session each, follow-up."""

@@ -33,7 +33,7 @@ from openect.planning.local_field import PLANNING_RESOLUTION_MM, ApplicationSetu
 from openect.planning.outline import LesionOutline, check_treatable, ellipse, polygon
 from openect.planning.placement import Application, Placement, place
 from openect.planning.robustness import Robustness, robustness
-from openect.planning.verify import Verification, verify
+from openect.planning.verify import Verification, Verifier
 from openect.protocol.electrodes import Electrode, plan_electrode
 from openect.protocol.inputs import LesionToTreat, WindowVariant
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleSet, load_rule_set
@@ -41,6 +41,12 @@ from openect.protocol.window import pulse_window
 
 #: Fraction of the target volume that must be above E_rev.
 COVERAGE_TARGET = 0.99
+#: Rounds of applications added where the 3-D verification finds the lesion (or more
+#: than 1 - COVERAGE_TARGET of the target) uncovered.
+REPAIR_ROUNDS = 2
+#: Radius around an uncovered spot that an added application must cover (mm, first
+#: round; doubled in the second).
+REPAIR_REACH_MM = 1.0
 #: Electrode orientations tried (degrees), by electrode.
 ANGLES_DEG: dict[str, tuple[float, ...]] = {
     "hexagonal": (0.0, 30.0),
@@ -139,6 +145,10 @@ class CoveragePlan(BaseModel):
     applications: list[PlannedApplication]
     count: int
     method: str
+    #: Applications added where the 3-D verification found gaps, and removed where the
+    #: 3-D field of the others covered their share.
+    added_after_verification: int
+    removed_after_verification: int
     baseline: dict[str, float]
     coverage: PlanCoverage
     robustness: Robustness | None
@@ -264,10 +274,49 @@ def plan_lesion(
     apps = placement.applications
 
     verification: Verification | None = None
+    repaired = pruned = 0
     if request.verify:
         say("verification")
-        local = LocalField.build(setup)
-        verification = verify(local, outline.polygon, target, apps)
+        verifier = Verifier(LocalField.build(setup), outline.polygon, target)
+        verifier.add(apps)
+        verification = verifier.result()
+        for round_ in range(REPAIR_ROUNDS):
+            missed = verifier.uncovered_lesion_mm()
+            if verification.target_fraction < COVERAGE_TARGET:
+                missed = verification.uncovered_mm
+            if not len(missed):
+                break
+            say(f"verification: adding applications over {len(missed)} uncovered spots")
+            # Spots at the rim of a footprint are where the footprint and the 3-D
+            # solution disagree: cover a neighbourhood of each (wider every round).
+            spots = shapely.union_all(
+                shapely.buffer(shapely.points(missed), REPAIR_REACH_MM * (round_ + 1))
+            )
+            extra = place(footprint, spots, spots, angles_deg=angles).applications
+            verifier.add(extra)
+            apps = [*apps, *extra]
+            repaired += len(extra)
+            verification = verifier.result()
+        if repaired:
+            notes.append(
+                f"{repaired} application(s) added after the 3-D verification found places the "
+                "footprint estimate had counted as covered (applied last)"
+            )
+        # The 3-D field reaches beyond the (conservative) footprint: drop applications
+        # the others cover for, then verify the smaller plan afresh.
+        redundant = verifier.redundant(COVERAGE_TARGET)
+        if redundant:
+            say(f"verification: checking the plan without {len(redundant)} application(s)")
+            fewer = [a for k, a in enumerate(apps) if k not in redundant]
+            check = Verifier(verifier.local, outline.polygon, target)
+            check.add(fewer)
+            if check.meets(check.covered, COVERAGE_TARGET):
+                apps, verifier, verification = fewer, check, check.result()
+                pruned = len(redundant)
+                notes.append(
+                    f"{pruned} application(s) left out: the 3-D field of the others covers "
+                    "their share"
+                )
     verified = time.perf_counter()
 
     spread: Robustness | None = None
@@ -322,6 +371,8 @@ def plan_lesion(
         ],
         count=len(apps),
         method=placement.method,
+        added_after_verification=repaired,
+        removed_after_verification=pruned,
         baseline={
             "count": placement.baseline_count,
             "target_fraction": placement.baseline_target_fraction,

@@ -73,6 +73,131 @@ def target_samples(
     return np.column_stack([np.repeat(flat, len(depths), axis=0), np.tile(depths, len(flat))])
 
 
+class Verifier:
+    """Simulates applications one after the other on the real geometry, keeping the
+    conductivity memory and the covered samples between calls (so that applications
+    can be appended to a plan and only they are simulated)."""
+
+    def __init__(self, local: LocalField, lesion: shapely.Polygon, target: shapely.Polygon) -> None:
+        self.local = local
+        self.lesion = lesion
+        self.thickness = local.setup.thickness_mm
+        self.samples = target_samples(target, self.thickness)
+        self.in_lesion = shapely.contains_xy(lesion, self.samples[:, 0], self.samples[:, 1])
+        self.covered = np.zeros(len(self.samples), dtype=bool)
+        #: Samples each application covered (in the order added).
+        self.hits: list[NDArray[np.bool_]] = []
+        self.currents: list[list[float]] = []
+        self.seconds = 0.0
+        h = SAMPLE_SPACING_MM
+        minx, miny, maxx, maxy = target.bounds
+        reach = 2.0
+        self.gx = np.arange(minx - reach, maxx + reach + h, h)
+        self.gy = np.arange(miny - reach, maxy + reach + h, h)
+        self.gz = np.arange(h / 2, self.thickness + reach, h)
+        self.memory = np.zeros((len(self.gx), len(self.gy), len(self.gz)))
+        self.voxels = np.stack(
+            np.meshgrid(self.gx, self.gy, self.gz, indexing="ij"), axis=-1
+        ).reshape(-1, 3)
+
+    def add(
+        self, applications: Sequence[Application], progress: Callable[[], None] | None = None
+    ) -> None:
+        """Simulate ``applications`` in order after those already added."""
+        started = time.perf_counter()
+        local, h = self.local, SAMPLE_SPACING_MM
+        e_rev = local.e_rev_v_per_cm
+        half_width = local.model.half_width_mm
+        gx, gy, gz = self.gx, self.gy, self.gz
+        for app in applications:
+            skin = _to_skin(local.centroids, app)
+            in_lesion = shapely.contains_xy(self.lesion, skin[:, 0], skin[:, 1]) & (
+                skin[:, 2] <= self.thickness + 1e-9
+            )
+            ix = np.rint((skin[:, 0] - gx[0]) / h).astype(np.int64)
+            iy = np.rint((skin[:, 1] - gy[0]) / h).astype(np.int64)
+            iz = np.rint((skin[:, 2] - gz[0]) / h).astype(np.int64)
+            on_grid = (
+                (ix >= 0) & (ix < len(gx)) & (iy >= 0) & (iy < len(gy)) & (iz >= 0) & (iz < len(gz))
+            )
+            start = np.zeros(len(skin))
+            start[on_grid] = self.memory[ix[on_grid], iy[on_grid], iz[on_grid]]
+            field_max, sigma = local.solve(in_lesion, initial_memory=start)
+            self.currents.append([s.current_a for s in local.solutions])
+
+            local_samples = _to_local(self.samples, app)
+            cells, _ = locate_cells(local.mesh, local.space, local_samples)
+            found = cells >= 0
+            hit = np.zeros(len(self.samples), dtype=bool)
+            hit[found] = field_max[cells[found]] >= e_rev
+            # Not located but inside the block: inside a needle.
+            in_block = (np.abs(local_samples[:, 0]) < half_width) & (
+                np.abs(local_samples[:, 1]) < half_width
+            )
+            needle = ~found & in_block & _inside_conductor(local, local_samples)
+            self.hits.append(hit | needle)
+            self.covered |= hit | needle
+
+            local_voxels = _to_local(self.voxels, app)
+            vcells, _ = locate_cells(local.mesh, local.space, local_voxels)
+            vfound = vcells >= 0
+            flat = self.memory.reshape(-1)
+            flat[vfound] = np.maximum(flat[vfound], sigma[vcells[vfound]])
+            if progress is not None:
+                progress()
+        self.seconds += time.perf_counter() - started
+
+    def result(self) -> Verification:
+        """Coverage so far."""
+        uncovered = self.samples[~self.covered]
+        if len(uncovered):
+            positions, inverse = np.unique(
+                np.round(uncovered[:, :2], 6), axis=0, return_inverse=True
+            )
+            deepest = np.zeros(len(positions))
+            np.maximum.at(deepest, inverse.ravel(), uncovered[:, 2])
+        else:
+            positions, deepest = np.zeros((0, 2)), np.zeros(0)
+        lesion_total = int(self.in_lesion.sum())
+        return Verification(
+            target_fraction=float(self.covered.mean()),
+            lesion_fraction=(float(self.covered[self.in_lesion].mean()) if lesion_total else 1.0),
+            samples=len(self.samples),
+            uncovered_mm=positions,
+            uncovered_depth_mm=deepest,
+            currents_a=[list(c) for c in self.currents],
+            seconds=self.seconds,
+        )
+
+    def meets(self, covered: NDArray[np.bool_], target_fraction: float) -> bool:
+        """Whole lesion covered and at least ``target_fraction`` of the target."""
+        lesion_ok = bool(covered[self.in_lesion].all()) if self.in_lesion.any() else True
+        return lesion_ok and float(covered.mean()) >= target_fraction
+
+    def redundant(self, target_fraction: float) -> list[int]:
+        """Applications (indices, in the order added) that can go while the others, as
+        they covered in this run, still meet the conditions: those covering least on
+        their own are tried first; each removal is kept only if the rest still meet."""
+        keep = list(range(len(self.hits)))
+        if not self.meets(self.covered, target_fraction):
+            return []
+        hits = np.array(self.hits)
+        counts = hits.sum(axis=0)
+        unique = [int((hits[k] & (counts == 1)).sum()) for k in keep]
+        removed: list[int] = []
+        for k in sorted(keep, key=lambda j: (unique[j], -j)):
+            rest = [j for j in keep if j != k]
+            if rest and self.meets(np.asarray(hits[rest].any(axis=0)), target_fraction):
+                keep = rest
+                removed.append(k)
+        return sorted(removed)
+
+    def uncovered_lesion_mm(self) -> NDArray[np.float64]:
+        """Skin positions (K, 2) of uncovered lesion samples."""
+        missed = self.samples[~self.covered & self.in_lesion]
+        return np.unique(np.round(missed[:, :2], 6), axis=0) if len(missed) else missed[:, :2]
+
+
 def verify(
     local: LocalField,
     lesion: shapely.Polygon,
@@ -82,80 +207,9 @@ def verify(
 ) -> Verification:
     """Simulate every application in order (with conductivity memory) and measure the
     target and lesion volume fractions above E_rev."""
-    started = time.perf_counter()
-    thickness = local.setup.thickness_mm
-    samples = target_samples(target, thickness)
-    in_lesion_sample = shapely.contains_xy(lesion, samples[:, 0], samples[:, 1])
-    covered = np.zeros(len(samples), dtype=bool)
-    e_rev = local.e_rev_v_per_cm
-    half_width = local.model.half_width_mm
-
-    # Conductivity memory on voxels over the target, down to below the thickness.
-    h = SAMPLE_SPACING_MM
-    minx, miny, maxx, maxy = target.bounds
-    reach = 2.0
-    gx = np.arange(minx - reach, maxx + reach + h, h)
-    gy = np.arange(miny - reach, maxy + reach + h, h)
-    gz = np.arange(h / 2, thickness + reach, h)
-    memory = np.zeros((len(gx), len(gy), len(gz)))
-    voxels = np.stack(np.meshgrid(gx, gy, gz, indexing="ij"), axis=-1).reshape(-1, 3)
-
-    currents: list[list[float]] = []
-    for app in applications:
-        skin = _to_skin(local.centroids, app)
-        in_lesion = shapely.contains_xy(lesion, skin[:, 0], skin[:, 1]) & (
-            skin[:, 2] <= thickness + 1e-9
-        )
-        ix = np.rint((skin[:, 0] - gx[0]) / h).astype(np.int64)
-        iy = np.rint((skin[:, 1] - gy[0]) / h).astype(np.int64)
-        iz = np.rint((skin[:, 2] - gz[0]) / h).astype(np.int64)
-        on_grid = (
-            (ix >= 0) & (ix < len(gx)) & (iy >= 0) & (iy < len(gy)) & (iz >= 0) & (iz < len(gz))
-        )
-        start = np.zeros(len(skin))
-        start[on_grid] = memory[ix[on_grid], iy[on_grid], iz[on_grid]]
-        field_max, sigma = local.solve(in_lesion, initial_memory=start)
-        currents.append([s.current_a for s in local.solutions])
-
-        local_samples = _to_local(samples, app)
-        cells, _ = locate_cells(local.mesh, local.space, local_samples)
-        found = cells >= 0
-        hit = np.zeros(len(samples), dtype=bool)
-        hit[found] = field_max[cells[found]] >= e_rev
-        # Not located but inside the block: inside a needle.
-        in_block = (np.abs(local_samples[:, 0]) < half_width) & (
-            np.abs(local_samples[:, 1]) < half_width
-        )
-        needle = ~found & in_block & _inside_conductor(local, local_samples)
-        covered |= hit | needle
-
-        local_voxels = _to_local(voxels, app)
-        vcells, _ = locate_cells(local.mesh, local.space, local_voxels)
-        vfound = vcells >= 0
-        flat = memory.reshape(-1)
-        flat[vfound] = np.maximum(flat[vfound], sigma[vcells[vfound]])
-        if progress is not None:
-            progress()
-
-    uncovered = samples[~covered]
-    positions, inverse = (
-        np.unique(np.round(uncovered[:, :2], 6), axis=0, return_inverse=True)
-        if len(uncovered)
-        else (np.zeros((0, 2)), np.zeros(0, dtype=np.int64))
-    )
-    deepest = np.zeros(len(positions))
-    if len(uncovered):
-        np.maximum.at(deepest, inverse.ravel(), uncovered[:, 2])
-    lesion_total = int(in_lesion_sample.sum())
-    return Verification(
-        target_fraction=float(covered.mean()),
-        lesion_fraction=float(covered[in_lesion_sample].mean()) if lesion_total else 1.0,
-        samples=len(samples),
-        uncovered_mm=positions,
-        uncovered_depth_mm=deepest,
-        currents_a=currents,
-        seconds=time.perf_counter() - started,
-    )
+    verifier = Verifier(local, lesion, target)
+    verifier.add(applications, progress)
+    return verifier.result()
 
 
 def _inside_conductor(local: LocalField, points: NDArray[np.float64]) -> NDArray[np.bool_]:
