@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dataset.py
 	$(BIN)/python benchmarks/bench_field.py
 	$(BIN)/python benchmarks/bench_outcomes.py
+	$(BIN)/python benchmarks/bench_planning.py
 	$(BIN)/python benchmarks/bench_registry.py
 	$(BIN)/python benchmarks/bench_web.py
 

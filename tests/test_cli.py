@@ -139,8 +139,9 @@ def test_demo_generates_validates_and_summarises(
 ) -> None:
     target = tmp_path / "demo"
     code, out, _ = run(
-        capsys, "demo", "--dir", str(target), "--patients", "40", "--no-field", "--json"
-    )
+        capsys, "demo", "--dir", str(target), "--patients", "40", "--no-field",
+        "--no-lesion-plan", "--json",
+    )  # fmt: skip
     assert code == 0
     payload = json.loads(out)
     assert payload["validation"]["valid"] is True
@@ -152,7 +153,8 @@ def test_demo_generates_validates_and_summarises(
     assert len(plan["lesions"]) >= 2
     assert plan["eligibility"]["status"] in {"eligible", "caution", "contraindicated"}
     # Running again replaces its own synthetic dataset...
-    assert run(capsys, "demo", "--dir", str(target), "--patients", "10", "--no-field")[0] == 0
+    again = ["demo", "--dir", str(target), "--patients", "10", "--no-field", "--no-lesion-plan"]
+    assert run(capsys, *again)[0] == 0
     # ...but never a folder that is not one.
     other = tmp_path / "mine"
     other.mkdir()
@@ -196,7 +198,8 @@ def test_demo_simulates_a_hexagonal_application(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "demo"
-    args = ["demo", "--dir", str(target), "--patients", "12", "--field-resolution-mm", "2.5"]
+    args = ["demo", "--dir", str(target), "--patients", "12", "--field-resolution-mm", "2.5",
+            "--no-lesion-plan"]  # fmt: skip
     code, out, _ = run(capsys, *args, "--json")
     assert code == 0
     field = json.loads(out)["field"]
@@ -207,3 +210,19 @@ def test_demo_simulates_a_hexagonal_application(
     assert Path(field["png"]).read_bytes()[:4] == b"\x89PNG"
     # The figure lives beside the dataset files, which stay valid.
     assert run(capsys, "data", "validate", str(target))[0] == 0
+
+
+def test_demo_plans_the_largest_lesion(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    args = ["demo", "--dir", str(target), "--patients", "12", "--no-field", "--json"]
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    payload = json.loads(out)
+    planned = payload["lesion_plan"]
+    lesions = payload["session_plan"]["lesions"]
+    largest = max(lesions, key=lambda lesion: lesion["longest_diameter_mm"])
+    assert planned["lesion_id"] == largest["lesion_id"]
+    assert planned["plan"]["electrode"] == largest["electrode"]
+    assert planned["plan"]["count"] == len(planned["plan"]["applications"]) >= 1
+    assert planned["plan"]["coverage"]["verified_3d"] is True
+    assert Path(planned["png"]).read_bytes()[:4] == b"\x89PNG"

@@ -26,6 +26,9 @@ from openect.protocol.plan import LesionPlan, SessionPlan, plan_session
 
 #: Mesh size of the demo's field simulation (mm): coarse, to keep the demo quick.
 DEMO_FIELD_RESOLUTION_MM = 1.0
+#: Mesh size of the demo's lesion plan (mm): coarser than the planner's default, so that
+#: the demo stays quick.
+DEMO_PLAN_RESOLUTION_MM = 1.5
 
 
 def _is_synthetic_dataset(directory: Path) -> bool:
@@ -81,6 +84,40 @@ def _demo_lesion(plan: SessionPlan) -> LesionPlan:
     return max(candidates, key=lambda lesion: lesion.longest_diameter_mm)
 
 
+def _plan_largest_lesion(plan: SessionPlan, figure: Path) -> dict[str, Any]:
+    """Place and verify the applications on the plan's largest lesion; write the figure."""
+    from openect.planning.figure import plan_figure
+    from openect.planning.plan import LesionPlanRequest, plan_lesion
+
+    lesion = max(plan.lesions, key=lambda item: item.longest_diameter_mm)
+    request = LesionPlanRequest(
+        longest_mm=lesion.longest_diameter_mm,
+        perpendicular_mm=lesion.perpendicular_diameter_mm,
+        thickness_mm=lesion.thickness_mm or max(1.0, lesion.longest_diameter_mm / 4),
+        electrode="auto",
+        resolution_mm=DEMO_PLAN_RESOLUTION_MM,
+        treatable_check=False,
+    )
+    with stderr.status(f"Planning the applications on lesion {lesion.lesion_id}..."):
+        coverage, artefacts = plan_lesion(request)
+    figure.parent.mkdir(exist_ok=True)
+    plan_figure(
+        artefacts.outline,
+        artefacts.target,
+        artefacts.footprint,
+        artefacts.applications,
+        artefacts.uncovered_mm,
+        figure,
+        title=f"{lesion.lesion_id}: {coverage.count} x {coverage.electrode}, "
+        f"{100 * coverage.coverage.target_fraction_above_rev:.1f} % of target above E_rev",
+    )
+    return {
+        "lesion_id": lesion.lesion_id,
+        "png": str(figure),
+        "plan": coverage.model_dump(mode="json"),
+    }
+
+
 def _demo_patient(dataset: Dataset) -> str:
     """The first patient whose first session treated two or more lesions (else the first)."""
     sessions = {s.session_id: s for s in dataset.sessions if s.session_number == 1}
@@ -109,13 +146,20 @@ def demo(
     field_resolution_mm: Annotated[
         float, typer.Option("--field-resolution-mm", help="Mesh size of the field run (mm).")
     ] = DEMO_FIELD_RESOLUTION_MM,
+    lesion_plan: Annotated[
+        bool,
+        typer.Option(
+            "--lesion-plan/--no-lesion-plan",
+            help="Plan and verify the applications on the demo patient's largest lesion.",
+        ),
+    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
     ] = False,
 ) -> int:
     """Generate a synthetic register, validate it, summarise it, plan a session,
-    simulate the field of a hexagonal electrode on a demo lesion and write the outcomes
-    report."""
+    simulate the field of a hexagonal electrode on a demo lesion, plan the applications
+    on the largest lesion and write the outcomes report."""
     check_range("--patients", patients, 1, 100_000)
     check_range("--seed", seed, 0)
     if directory.exists():
@@ -159,6 +203,10 @@ def demo(
             "png": str(figure),
             **simulation.result.model_dump(mode="json"),
         }
+    coverage_result: dict[str, Any] | None = None
+    plan_figure_path = directory / "figures" / "lesion-plan.png"
+    if lesion_plan:
+        coverage_result = _plan_largest_lesion(plan, plan_figure_path)
     from openect.reports.outcomes import write_outcomes_report
 
     report_path = directory / "outcomes-report.html"
@@ -175,6 +223,7 @@ def demo(
                 "summary": summary,
                 "session_plan": plan.model_dump(mode="json"),
                 "field": field_result,
+                "lesion_plan": coverage_result,
             }
         )
     else:
@@ -188,6 +237,15 @@ def demo(
             )
             print_result(simulation.result)
             stdout.print(f"Figure: {figure}")
+        if coverage_result is not None:
+            from openect.cli.plan_lesion import print_lesion_plan
+            from openect.planning.plan import CoveragePlan
+
+            stdout.print(
+                f"\nElectrode applications on the largest lesion, {coverage_result['lesion_id']}:"
+            )
+            print_lesion_plan(CoveragePlan.model_validate(coverage_result["plan"]))
+            stdout.print(f"Plan figure: {coverage_result['png']}")
         stdout.print(f"\nOutcomes report: {report_path}")
         stdout.print(f"Registry (SQLite) loaded with the demo dataset: {registry}", soft_wrap=True)
         stdout.print(

@@ -171,9 +171,19 @@ def print_lesion_plan(plan: object) -> None:
         f"application {plan.footprint_area_mm2:g} mm2"
         + (" (cached)" if plan.footprint_cached else "")
     )
+    changes = ""
+    if plan.added_after_verification or plan.removed_after_verification:
+        changes = (
+            f"; after the 3-D verification +{plan.added_after_verification}"
+            f"/-{plan.removed_after_verification}"
+        )
+    stdout.print(
+        f"{plan.count} applications ({plan.method} placement{changes}; a regular grid "
+        f"needs {plan.baseline['count']:g}), in this order:"
+    )
     stdout.print(
         table(
-            f"{plan.count} applications ({plan.method}; regular grid: {plan.baseline['count']:g})",
+            "",
             ["#", "x mm", "y mm", "angle deg"],
             [
                 [a.number, f"{a.x_mm:.1f}", f"{a.y_mm:.1f}", f"{a.angle_deg:g}"]

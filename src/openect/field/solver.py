@@ -220,11 +220,13 @@ def solve_pairs(
     model: SigmaModel,
     progress: object | None = None,
     initial_memory: NDArray[np.float64] | None = None,
+    picard_tol: float = PICARD_TOL,
 ) -> tuple[list[PairSolution], NDArray[np.float64], NDArray[np.float64]]:
     """Solve every pair in sequence; return the pair solutions, the maximum field over
     pairs (V/cm) and the final conductivity (S/m) per element. ``initial_memory``
     (S/m per element) is the conductivity left by earlier pulses (monotone memory): the
-    conductivity starts at the larger of it and the tissue's sigma0."""
+    conductivity starts at the larger of it and the tissue's sigma0. ``picard_tol``
+    replaces PICARD_TOL."""
     sigma0 = np.array([t.sigma0 for t in tissues])[labels]
     if initial_memory is not None:
         sigma0 = np.maximum(sigma0, initial_memory)
@@ -275,7 +277,7 @@ def solve_pairs(
             settled = len(currents) >= 3 and all(
                 abs(currents[-k] / currents[-k - 1] - 1) < CURRENT_TOL for k in (1, 2)
             )
-            if change < PICARD_TOL or (settled and change < 10 * PICARD_TOL):
+            if change < picard_tol or (settled and change < 10 * picard_tol):
                 converged = True
                 break
             if previous_step is not None:

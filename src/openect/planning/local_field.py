@@ -30,6 +30,10 @@ from openect.field.tissues import tissue
 LESION_TISSUE = "tumour"
 #: Default mesh resolution of planning simulations (mm).
 PLANNING_RESOLUTION_MM = 0.6
+#: Picard tolerance of planning simulations (relative conductivity change): looser
+#: than the field engine's 1e-3; coverage is decided against a threshold, and the field
+#: changes by well under 1 % over the Picard steps this saves.
+PLANNING_PICARD_TOL = 5e-3
 TISSUE_PRESETS = ("skin-layered", "homogeneous")
 
 
@@ -66,6 +70,7 @@ class ApplicationSetup:
             "resolution_mm": self.resolution_mm,
             "sigma_scale": [list(item) for item in self.sigma_scale],
             "lesion_tissue": LESION_TISSUE,
+            "picard_tolerance": PLANNING_PICARD_TOL,
             "openect": __version__,
         }
 
@@ -163,6 +168,7 @@ class LocalField:
             self.model.sigma_model,
             progress,
             initial_memory=initial_memory,
+            picard_tol=PLANNING_PICARD_TOL,
         )
         self.solutions = solutions
         if not all(s.converged for s in solutions):

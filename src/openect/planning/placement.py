@@ -238,6 +238,12 @@ def _shorten(path: list[Application], max_passes: int = 50) -> list[Application]
     return [path[int(k)] for k in order]
 
 
+def treatment_order(footprint: Footprint, applications: Sequence[Application]) -> list[Application]:
+    """The applications in the order of the procedure: serpentine rows, consecutive
+    applications neighbours."""
+    return _serpentine(applications, _row_mm(footprint))
+
+
 def _row_mm(footprint: Footprint) -> float:
     return max(math.sqrt(footprint.area_mm2), footprint.spacing_mm)
 

@@ -31,10 +31,10 @@ from openect.data.enums import BodySite, Layer, Route
 from openect.planning.footprint import Footprint, load_or_compute
 from openect.planning.local_field import PLANNING_RESOLUTION_MM, ApplicationSetup, LocalField
 from openect.planning.outline import LesionOutline, check_treatable, ellipse, polygon
-from openect.planning.placement import Application, Placement, place
+from openect.planning.placement import Application, Placement, place, treatment_order
 from openect.planning.robustness import Robustness, robustness
 from openect.planning.verify import Verification, Verifier
-from openect.protocol.electrodes import Electrode, plan_electrode
+from openect.protocol.electrodes import Electrode, choose_electrode, plan_electrode
 from openect.protocol.inputs import LesionToTreat, WindowVariant
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleSet, load_rule_set
 from openect.protocol.window import pulse_window
@@ -214,7 +214,7 @@ def application_setup(
     if plan.needle_length_mm is not None:
         margin = rules.number("electrode.needle_depth_margin")
         insertion = min(plan.needle_length_mm, request.thickness_mm + margin)
-    choice = "rules" if given is None else "given"
+    choice = "rules" if given is None or given is choose_electrode(rules, lesion)[0] else "given"
     setup = ApplicationSetup(
         electrode=name,
         thickness_mm=request.thickness_mm,
@@ -299,20 +299,26 @@ def plan_lesion(
             verification = verifier.result()
         if repaired:
             notes.append(
-                f"{repaired} application(s) added after the 3-D verification found places the "
-                "footprint estimate had counted as covered (applied last)"
+                f"{repaired} application(s) added where the 3-D verification found places the "
+                "footprint estimate had counted as covered"
             )
         # The 3-D field reaches beyond the (conservative) footprint: drop applications
-        # the others cover for, then verify the smaller plan afresh.
+        # the others cover for; then verify the plan afresh in the order of the
+        # procedure (serpentine rows), since the conductivity memory follows the order.
         redundant = verifier.redundant(COVERAGE_TARGET)
-        if redundant:
-            say(f"verification: checking the plan without {len(redundant)} application(s)")
-            fewer = [a for k, a in enumerate(apps) if k not in redundant]
+        if redundant or repaired:
+            fewer = treatment_order(
+                footprint, [a for k, a in enumerate(apps) if k not in redundant]
+            )
+            say(f"verification: {len(fewer)} applications in the order of the procedure")
             check = Verifier(verifier.local, outline.polygon, target)
             check.add(fewer)
-            if check.meets(check.covered, COVERAGE_TARGET):
+            if check.meets(check.covered, COVERAGE_TARGET) or not verifier.meets(
+                verifier.covered, COVERAGE_TARGET
+            ):
                 apps, verifier, verification = fewer, check, check.result()
                 pruned = len(redundant)
+            if pruned:
                 notes.append(
                     f"{pruned} application(s) left out: the 3-D field of the others covers "
                     "their share"

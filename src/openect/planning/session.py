@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from openect.planning.local_field import PLANNING_RESOLUTION_MM
 from openect.planning.plan import CoveragePlan, LesionPlanRequest, plan_lesion
 from openect.protocol.inputs import SessionRequest
 from openect.protocol.plan import SessionPlan, plan_session
@@ -23,6 +24,7 @@ def plan_session_covered(
     rules: RuleSet | None = None,
     progress: Callable[[str], None] | None = None,
     cache: Path | None = None,
+    resolution_mm: float = PLANNING_RESOLUTION_MM,
 ) -> tuple[SessionPlan, dict[str, CoveragePlan], list[str]]:
     """The session plan with the coverage planner's counts, the lesion plans, and
     notes on lesions the coverage planner could not plan."""
@@ -56,6 +58,7 @@ def plan_session_covered(
                     window=request.options.window,
                     age_years=request.patient.age,
                     treatable_check=False,
+                    resolution_mm=resolution_mm,
                 ),
                 cache=cache,
             )
