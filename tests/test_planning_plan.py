@@ -107,7 +107,7 @@ def test_ellipses_are_covered_in_3d(longest: float, perpendicular: float, minute
 def test_the_plan_never_beats_physics() -> None:
     """Removing any application of a verified plan leaves part of the lesion, or more
     than 1 % of the target, below E_rev in 3-D."""
-    plan, artefacts = plan_lesion(linear_request(10, 8))
+    plan, artefacts = plan_lesion(linear_request(8, 6))
     local = LocalField.build(
         ApplicationSetup(
             "linear", 4.0, plan.insertion_depth_mm, plan.voltage_v, resolution_mm=RESOLUTION_MM

@@ -115,3 +115,21 @@ def test_robustness_runs_on_a_local_dask_cluster() -> None:
     assert spread.scheduler.startswith("LocalCluster")
     # Conductivities 2x lower or higher change the footprint, so the samples differ.
     assert len(set(spread.fractions)) > 1 or spread.fractions[0] == 1.0
+
+
+def test_robustness_on_an_existing_cluster() -> None:
+    """``--scheduler ADDRESS``: the samples run on a cluster started elsewhere."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        request = LesionPlanRequest(
+            longest_mm=5, perpendicular_mm=4, thickness_mm=3, electrode="linear",
+            margin_mm=1, resolution_mm=1.0, verify=False, uncertainty=2,
+            scheduler=cluster.scheduler_address,
+        )  # fmt: skip
+        plan, _ = plan_lesion(request)
+    assert plan.robustness is not None
+    assert plan.robustness.scheduler == cluster.scheduler_address
+    assert len(plan.robustness.fractions) == 2

@@ -564,3 +564,25 @@ def test_plan_lesion_with_a_plate_on_a_deep_lesion_says_so(c01: Api) -> None:
     assert any("depth limit" in note for note in plan["notes"])
     assert plan["needle_length_mm"] is None
     assert all(warning.startswith("P1-L2: ") for warning in plan["warnings"][:3])
+
+
+def test_plan_lesion_with_the_coverage_planner(c01: Api) -> None:
+    body = {
+        "longest_diameter_mm": 8,
+        "perpendicular_diameter_mm": 6,
+        "thickness_mm": 4,
+        "layer": "cutaneous",
+        "coverage": True,
+    }
+    response = c01.post("/api/plan/lesion", body)
+    assert response.status_code == 200, response.json()
+    plan = response.json()
+    assert plan["method"].startswith("coverage planner")
+    coverage = plan["coverage_plan"]
+    assert plan["applications"] == coverage["count"] == len(coverage["applications"])
+    assert coverage["electrode"] == plan["electrode"] == "linear"
+    assert coverage["coverage"]["verified_3d"] is False
+    assert coverage["coverage"]["placement_lesion_fraction"] == 1.0
+    missing = c01.post("/api/plan/lesion", {**body, "thickness_mm": None})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["thickness_mm"]

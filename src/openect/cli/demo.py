@@ -206,7 +206,10 @@ def demo(
     coverage_result: dict[str, Any] | None = None
     plan_figure_path = directory / "figures" / "lesion-plan.png"
     if lesion_plan:
-        coverage_result = _plan_largest_lesion(plan, plan_figure_path)
+        try:
+            coverage_result = _plan_largest_lesion(plan, plan_figure_path)
+        except ValueError as error:  # e.g. a synthetic lesion deeper than needles reach
+            stderr.print(f"Lesion plan skipped: {error}")
     from openect.reports.outcomes import write_outcomes_report
 
     report_path = directory / "outcomes-report.html"

@@ -40,8 +40,14 @@ from openect.web.api.schemas import RuleSetId, actor_of, register_body, response
 
 router = Router(tags=["planning"])
 
-#: How ``plan/lesion`` results are made (until the 3-D lesion coverage planner exists).
-LESION_METHOD = "rule-based estimate (protocol footprints); 3-D verified planning not available yet"
+#: How ``plan/lesion`` results are made: the rules' area estimate, or the coverage planner.
+LESION_METHOD = (
+    "rule-based estimate (protocol footprints); coverage=true places the applications with "
+    "the coverage planner"
+)
+COVERAGE_METHOD = (
+    "coverage planner: field-engine footprint and placement (3-D verification: openect plan lesion)"
+)
 
 _RULES_FIELD = Field(
     RuleSetId(DEFAULT_RULE_SET),
@@ -157,6 +163,14 @@ LesionPlanRequest: type[LesionToTreat] = create_model(
         ),
     ),
     rules=(RuleSetId, _RULES_FIELD),
+    coverage=(
+        bool,
+        Field(
+            False,
+            description="Place the applications with the coverage planner (footprint from "
+            "the field engine, cached; needs thickness_mm) instead of the area estimate",
+        ),
+    ),
 )
 
 
@@ -180,7 +194,12 @@ class LesionPlanOut(BaseModel):
     margin_mm: float
     target_area_cm2: float = Field(description="Ellipse of the lesion plus the margin")
     footprint_cm2: float = Field(description="Area one application covers (rule)")
-    applications: int = Field(description="ceil(target area / footprint)")
+    applications: int = Field(
+        description="ceil(target area / footprint), or the coverage planner's count"
+    )
+    coverage_plan: dict[str, Any] | None = Field(
+        None, description="The coverage planner's plan (with coverage=true)"
+    )
     rule_set: str
     rule_set_chain: list[str]
     rule_ids: list[str]
@@ -218,6 +237,9 @@ def lesion_plan(
         plan = plan_electrode(rules, body, margin, margin_rule, electrode=given)
     except (RuleError, ValueError) as error:
         raise _invalid(None, None, str(error)) from error
+    coverage_plan: dict[str, Any] | None = None
+    if values.coverage:
+        coverage_plan = _coverage_plan(body, plan.electrode, values.margin_mm, str(values.rules))
     ids = sorted({"electrode.choice", *plan.rule_ids} - {"option:margin_mm"})
     unverified = [r for r in ids if rules.rule(r).status is RuleStatus.TO_VERIFY]
     notes = list(plan.notes)
@@ -228,7 +250,8 @@ def lesion_plan(
             + ", ".join(unverified)
         )
     return LesionPlanOut(
-        method=LESION_METHOD,
+        method=LESION_METHOD if coverage_plan is None else COVERAGE_METHOD,
+        coverage_plan=coverage_plan,
         lesion_id=body.lesion_id,
         longest_diameter_mm=body.longest_diameter_mm,
         perpendicular_diameter_mm=body.perpendicular_diameter_mm,
@@ -247,7 +270,7 @@ def lesion_plan(
         margin_mm=margin,
         target_area_cm2=plan.target_area_cm2,
         footprint_cm2=rules.number(f"electrode.{plan.electrode.value}", "footprint_cm2"),
-        applications=plan.applications,
+        applications=plan.applications if coverage_plan is None else coverage_plan["count"],
         rule_set=rules.id,
         rule_set_chain=rules.chain,
         rule_ids=sorted({"electrode.choice", *plan.rule_ids}),
@@ -256,6 +279,35 @@ def lesion_plan(
         warnings=warnings,
         software={"openect": __version__},
     )
+
+
+def _coverage_plan(
+    lesion: LesionToTreat, electrode: Electrode, margin_mm: float | None, rules: str
+) -> dict[str, Any]:
+    """The coverage planner's placement for the lesion (no 3-D verification here)."""
+    from openect.planning.plan import LesionPlanRequest as CoverageRequest
+    from openect.planning.plan import plan_lesion
+
+    if lesion.thickness_mm is None:
+        raise _invalid("thickness_mm", None, "needed when coverage is true")
+    try:
+        plan, _ = plan_lesion(
+            CoverageRequest(
+                longest_mm=lesion.longest_diameter_mm,
+                perpendicular_mm=lesion.perpendicular_diameter_mm,
+                thickness_mm=lesion.thickness_mm,
+                electrode=electrode.value,
+                margin_mm=margin_mm,
+                layer=lesion.layer,
+                mucosal=lesion.mucosal,
+                verify=False,
+                rules=rules,
+                treatable_check=False,
+            )
+        )
+    except ValueError as error:
+        raise _invalid(None, None, f"coverage planner: {error}") from error
+    return plan.model_dump(mode="json")
 
 
 register_body(
