@@ -86,7 +86,6 @@ def _demo_lesion(plan: SessionPlan) -> LesionPlan:
 
 def _plan_largest_lesion(plan: SessionPlan, figure: Path) -> dict[str, Any]:
     """Place and verify the applications on the plan's largest lesion; write the figure."""
-    from openect.planning.figure import plan_figure
     from openect.planning.plan import LesionPlanRequest, plan_lesion
 
     lesion = max(plan.lesions, key=lambda item: item.longest_diameter_mm)
@@ -101,16 +100,7 @@ def _plan_largest_lesion(plan: SessionPlan, figure: Path) -> dict[str, Any]:
     with stderr.status(f"Planning the applications on lesion {lesion.lesion_id}..."):
         coverage, artefacts = plan_lesion(request)
     figure.parent.mkdir(exist_ok=True)
-    plan_figure(
-        artefacts.outline,
-        artefacts.target,
-        artefacts.footprint,
-        artefacts.applications,
-        artefacts.uncovered_mm,
-        figure,
-        title=f"{lesion.lesion_id}: {coverage.count} x {coverage.electrode}, "
-        f"{100 * coverage.coverage.target_fraction_above_rev:.1f} % of target above E_rev",
-    )
+    artefacts.write_figure(coverage, figure, lesion.lesion_id)
     return {
         "lesion_id": lesion.lesion_id,
         "png": str(figure),

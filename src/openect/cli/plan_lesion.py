@@ -125,22 +125,8 @@ def lesion(
         raise CliError(f"plan lesion: {error}") from error
 
     if png is not None:
-        from openect.planning.figure import plan_figure
-
-        title = (
-            f"{plan.count} x {plan.electrode}, "
-            f"{100 * plan.coverage.target_fraction_above_rev:.1f} % of target above E_rev"
-        )
         try:
-            plan_figure(
-                artefacts.outline,
-                artefacts.target,
-                artefacts.footprint,
-                artefacts.applications,
-                artefacts.uncovered_mm,
-                png,
-                title=title,
-            )
+            artefacts.write_figure(plan, png)
         except OSError as error:
             raise CliError(f"--png={str(png)!r}: cannot write: {error.strerror}") from error
     if as_json:

@@ -175,6 +175,46 @@ class PlanArtefacts(BaseModel):
     applications: list[Application]
     uncovered_mm: np.ndarray
 
+    def write_figure(self, plan: CoveragePlan, path: Path, label: str = "") -> Path:
+        """The plan figure (PNG): outline, margin, numbered footprints, uncovered spots."""
+        from openect.planning.figure import plan_figure
+
+        title = (
+            f"{label + ': ' if label else ''}{plan.count} x {plan.electrode}, "
+            f"{100 * plan.coverage.target_fraction_above_rev:.1f} % of target above E_rev"
+        )
+        return plan_figure(
+            self.outline,
+            self.target,
+            self.footprint,
+            self.applications,
+            self.uncovered_mm,
+            path,
+            title=title,
+        )
+
+
+def request_for_lesion(
+    lesion: LesionToTreat, electrode: str, margin_mm: float | None, rules: str, **extra: object
+) -> LesionPlanRequest:
+    """A placement request (no 3-D verification, no one-window size check) for a lesion
+    of the data model with the electrode the session planner chose."""
+    return LesionPlanRequest.model_validate(
+        {
+            "longest_mm": lesion.longest_diameter_mm,
+            "perpendicular_mm": lesion.perpendicular_diameter_mm,
+            "thickness_mm": lesion.thickness_mm,
+            "electrode": electrode,
+            "margin_mm": margin_mm,
+            "layer": lesion.layer,
+            "mucosal": lesion.mucosal,
+            "verify": False,
+            "rules": rules,
+            "treatable_check": False,
+            **extra,
+        }
+    )
+
 
 def lesion_outline(request: LesionPlanRequest) -> LesionOutline:
     """The lesion outline of a request."""

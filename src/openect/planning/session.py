@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openect.planning.local_field import PLANNING_RESOLUTION_MM
-from openect.planning.plan import CoveragePlan, LesionPlanRequest, plan_lesion
+from openect.planning.plan import CoveragePlan, plan_lesion, request_for_lesion
 from openect.protocol.inputs import SessionRequest
 from openect.protocol.plan import SessionPlan, plan_session
 from openect.protocol.rules import RuleSet, load_rule_set
@@ -44,20 +44,14 @@ def plan_session_covered(
             continue
         try:
             plan, _ = plan_lesion(
-                LesionPlanRequest(
-                    longest_mm=lesion.longest_diameter_mm,
-                    perpendicular_mm=lesion.perpendicular_diameter_mm,
-                    thickness_mm=lesion.thickness_mm,
-                    electrode=lesion_plan.electrode,
-                    margin_mm=request.options.margin_mm,
-                    layer=lesion.layer,
-                    mucosal=lesion.mucosal,
-                    verify=False,
-                    rules=request.options.rules,
+                request_for_lesion(
+                    lesion,
+                    lesion_plan.electrode,
+                    request.options.margin_mm,
+                    request.options.rules,
                     minutes_per_application=request.options.minutes_per_application,
                     window=request.options.window,
                     age_years=request.patient.age,
-                    treatable_check=False,
                     resolution_mm=resolution_mm,
                 ),
                 cache=cache,

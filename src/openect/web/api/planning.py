@@ -285,26 +285,12 @@ def _coverage_plan(
     lesion: LesionToTreat, electrode: Electrode, margin_mm: float | None, rules: str
 ) -> dict[str, Any]:
     """The coverage planner's placement for the lesion (no 3-D verification here)."""
-    from openect.planning.plan import LesionPlanRequest as CoverageRequest
-    from openect.planning.plan import plan_lesion
+    from openect.planning.plan import plan_lesion, request_for_lesion
 
     if lesion.thickness_mm is None:
         raise _invalid("thickness_mm", None, "needed when coverage is true")
     try:
-        plan, _ = plan_lesion(
-            CoverageRequest(
-                longest_mm=lesion.longest_diameter_mm,
-                perpendicular_mm=lesion.perpendicular_diameter_mm,
-                thickness_mm=lesion.thickness_mm,
-                electrode=electrode.value,
-                margin_mm=margin_mm,
-                layer=lesion.layer,
-                mucosal=lesion.mucosal,
-                verify=False,
-                rules=rules,
-                treatable_check=False,
-            )
-        )
+        plan, _ = plan_lesion(request_for_lesion(lesion, electrode.value, margin_mm, rules))
     except ValueError as error:
         raise _invalid(None, None, f"coverage planner: {error}") from error
     return plan.model_dump(mode="json")
