@@ -16,6 +16,7 @@ directly, so that no sort over the elements is needed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -136,6 +137,33 @@ class P1Space:
         matrix = self.pattern.copy()
         matrix.data = data
         return matrix
+
+    def edge_values(self, sigma: NDArray[np.float64]) -> NDArray[np.float64]:
+        """K's values (mS) for the conductivity per element (S/m), without the pattern:
+        the off-diagonal value of each edge, then the diagonal of each node
+        (length E + N); :attr:`source` places them in K's CSR data."""
+        off = self.assembly @ sigma
+        diagonal = -(
+            np.bincount(self.edges[:, 0], weights=off, minlength=self.n)
+            + np.bincount(self.edges[:, 1], weights=off, minlength=self.n)
+        )
+        return np.concatenate([off, diagonal])
+
+    @cached_property
+    def source(self) -> NDArray[np.int64]:
+        """For each entry of K's CSR data, its index in :meth:`edge_values`."""
+        m = len(self.edges)
+        source = np.empty(self.pattern.nnz, dtype=np.int64)
+        source[self.order] = np.concatenate([np.arange(m), np.arange(m), m + np.arange(self.n)])
+        return source
+
+    def field_magnitude(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
+        """|E| per element (V/cm) from node potentials (V), by the element's edges:
+        V |grad phi|^2 = -sum over its six edges of V g_i . g_j (phi_i - phi_j)^2 (the
+        element matrix has zero row sums), which needs no gradient array."""
+        jump = potential[self.edges[:, 0]] - potential[self.edges[:, 1]]
+        energy = -(self.assembly.T @ (jump * jump))
+        return np.asarray(10.0 * np.sqrt(np.maximum(energy, 0.0) / self.volumes))
 
     def field(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
         """E = -grad phi per element (V/cm) from node potentials (V)."""

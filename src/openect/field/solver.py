@@ -3,7 +3,7 @@
 Each pair fixes its positive conductors at +U/2 and its negative ones at -U/2;
 conductors not in the pair float (one unknown potential each, no net current). The
 linear system is solved by conjugate gradients preconditioned with a smoothed
-aggregation AMG hierarchy (pyamg), built once per pair and reused over the Picard
+aggregation AMG hierarchy (:mod:`openect.field.amg`), built once per pair and reused over the Picard
 iterations while it stays effective (rebuilt when CG needs more than REBUILD_FACTOR
 times the iterations of a fresh hierarchy). The conductivity is updated by damped
 Picard iteration, sigma <- sigma + w (sigma(E) - sigma), with w per element, halved
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from dataclasses import field as default
 
 import numpy as np
-import pyamg
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import LinearOperator, cg
 
+from openect.field.amg import Hierarchy
 from openect.field.conductivity import SigmaModel, TissueParameters, conductivity
 from openect.field.electrodes import Pair
 from openect.field.fem import P1Space
@@ -71,31 +71,18 @@ class PairSolution:
     seconds: float = 0.0
 
 
-def hierarchy(a: sp.csr_matrix) -> pyamg.multilevel.MultilevelSolver:
-    """Smoothed aggregation AMG hierarchy for the SPD matrix ``a``, with its coarse
-    levels stored as CSR: pyamg keeps them as BSR with 1 x 1 blocks, whose Gauss-Seidel
-    sweeps cost several times those of CSR on the same matrix. The hierarchy is the same
-    on every run."""
-    # pyamg starts its spectral radius estimates from random vectors (numpy's global
-    # generator): seed it here, and restore it after, so that results repeat exactly.
-    state = np.random.get_state()
-    np.random.seed(0)
-    try:
-        solver = pyamg.smoothed_aggregation_solver(a, symmetry="symmetric")
-    finally:
-        np.random.set_state(state)
-    for level in solver.levels:
-        level.A = sp.csr_matrix(level.A)
-        for name in ("P", "R"):
-            if hasattr(level, name):
-                setattr(level, name, sp.csr_matrix(getattr(level, name)))
-    return solver
-
-
 class PairSystem:
-    """The reduced linear system of one pair: fixed, free and floating unknowns."""
+    """The reduced linear system of one pair: fixed, free and floating unknowns.
 
-    def __init__(self, n_nodes: int, conductor_nodes: list[NDArray[np.int64]], pair: Pair) -> None:
+    The reduced matrix P^T K P, its right-hand side -P^T K phi_fixed and the conductor
+    currents are gathered straight from the space's edge values (off-diagonal per edge,
+    diagonal per node) by index plans made once per pair, so that K itself is never
+    formed inside the Picard iteration."""
+
+    def __init__(
+        self, space: P1Space, conductor_nodes: list[NDArray[np.int64]], pair: Pair
+    ) -> None:
+        n_nodes = space.n
         dof = np.full(n_nodes, -1, dtype=np.int64)
         self.fixed_value = np.zeros(n_nodes)
         fixed = np.zeros(n_nodes, dtype=bool)
@@ -116,87 +103,134 @@ class PairSystem:
         for j, k in enumerate(floating):
             dof[conductor_nodes[k]] = n_free + j
         self.n_dof = n_free + len(floating)
+        self.n_free = n_free
         self.fixed = fixed
-        self.positive_nodes = np.concatenate([conductor_nodes[i] for i in pair.positive])
-        self.negative_nodes = np.concatenate([conductor_nodes[i] for i in pair.negative])
-        unknown = ~fixed
         self.dof = dof
-        self.unknown_nodes = np.nonzero(unknown)[0]
-        self.prolong = sp.csr_matrix(
-            (np.ones(len(self.unknown_nodes)), (self.unknown_nodes, dof[unknown])),
-            shape=(n_nodes, self.n_dof),
-        )
-        self.hierarchy: pyamg.multilevel.MultilevelSolver | None = None
+        self.unknown_nodes = np.nonzero(~fixed)[0]
+        self._unknown_dof = dof[self.unknown_nodes]
+        self._nodes_per_dof = np.bincount(self._unknown_dof, minlength=self.n_dof)
+        self.hierarchy: Hierarchy | None = None
         self.fresh_rate = 0.0
         self.last_rate = 0.0
-        # Gather plan of P^T K P from K's data, made on the first solve.
-        self._gather: sp.csr_matrix | None = None
-        self._reduced: sp.csr_matrix | None = None
+        self._plan(space)
+        positive = np.concatenate([conductor_nodes[i] for i in pair.positive])
+        negative = np.concatenate([conductor_nodes[i] for i in pair.negative])
+        self._positive = self._flux_plan(space, positive)
+        self._negative = self._flux_plan(space, negative)
 
-    def reduce(self, stiffness: sp.csr_matrix) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
-        """The reduced matrix P^T K P and right-hand side -P^T K phi_fixed, gathered from
-        K's data by a plan made once (K's pattern is fixed for a mesh)."""
-        if self._gather is None:
-            rows = np.repeat(
-                np.arange(stiffness.shape[0], dtype=np.int64), np.diff(stiffness.indptr)
+    def _plan(self, space: P1Space) -> None:
+        """Where each entry of the reduced matrix and right-hand side comes from in the
+        edge values. K's column indices are sorted, and free unknowns keep the node
+        order, so entries between free nodes map one to one in K's order; entries
+        touching a floating conductor are summed (its nodes share one unknown, numbered
+        last). The two sorted runs are merged by a stable sort, in linear time."""
+        pattern = space.pattern
+        rows = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
+        columns = pattern.indices.astype(np.int64)
+        row_dof, col_dof = self.dof[rows], self.dof[columns]
+        kept = (row_dof >= 0) & (col_dof >= 0)
+        direct = kept & (row_dof < self.n_free) & (col_dof < self.n_free)
+        direct_entries = np.nonzero(direct)[0]
+        merged_entries = np.nonzero(kept & ~direct)[0]
+        merged_keys, merged_targets = np.unique(
+            row_dof[merged_entries] * self.n_dof + col_dof[merged_entries], return_inverse=True
+        )
+        keys = np.concatenate(
+            [row_dof[direct_entries] * self.n_dof + col_dof[direct_entries], merged_keys]
+        )
+        order = np.argsort(keys, kind="stable")
+        positions = np.empty(len(keys), dtype=np.int64)
+        positions[order] = np.arange(len(keys))
+        keys = keys[order]
+        self._indptr = np.searchsorted(keys // self.n_dof, np.arange(self.n_dof + 1)).astype(
+            np.int32
+        )
+        self._indices = (keys % self.n_dof).astype(np.int32)
+        source = space.source
+        self._direct_source = source[direct_entries]
+        self._direct_positions = positions[: len(direct_entries)]
+        self._merged_source = source[merged_entries]
+        self._merged_targets = merged_targets.ravel()
+        self._merged_positions = positions[len(direct_entries) :]
+        # Right-hand side: couplings of unknown rows to fixed columns.
+        coupled = np.nonzero((row_dof >= 0) & self.fixed[columns])[0]
+        self._rhs_dof = row_dof[coupled]
+        self._rhs_source = source[coupled]
+        self._rhs_value = self.fixed_value[columns[coupled]]
+
+    @staticmethod
+    def _flux_plan(
+        space: P1Space, nodes: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Edge-value index and column of every entry of K in the rows of ``nodes``."""
+        pattern = space.pattern
+        starts, stops = pattern.indptr[nodes], pattern.indptr[nodes + 1]
+        counts = stops - starts
+        entries = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return space.source[entries], pattern.indices[entries].astype(np.int64)
+
+    def reduce(self, values: NDArray[np.float64]) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
+        """The reduced matrix P^T K P and right-hand side -P^T K phi_fixed for K's edge
+        values (:meth:`openect.field.fem.P1Space.edge_values`)."""
+        data = np.empty(len(self._indices))
+        data[self._direct_positions] = values[self._direct_source]
+        if len(self._merged_positions):
+            data[self._merged_positions] = np.bincount(
+                self._merged_targets,
+                weights=values[self._merged_source],
+                minlength=len(self._merged_positions),
             )
-            row_dof, col_dof = self.dof[rows], self.dof[stiffness.indices]
-            entries = np.nonzero((row_dof >= 0) & (col_dof >= 0))[0]
-            keys = row_dof[entries] * self.n_dof + col_dof[entries]
-            unique, targets = np.unique(keys, return_inverse=True)
-            indptr = np.searchsorted(unique // self.n_dof, np.arange(self.n_dof + 1))
-            self._reduced = sp.csr_matrix(
-                (np.zeros(len(unique)), (unique % self.n_dof).astype(np.int32), indptr),
-                shape=(self.n_dof, self.n_dof),
-            )
-            # Reduced data = gather @ K data (sums the entries merged by a floating conductor).
-            self._gather = sp.csr_matrix(
-                (np.ones(len(entries)), (targets, entries)),
-                shape=(len(unique), stiffness.nnz),
-            )
-        assert self._gather is not None
-        assert self._reduced is not None
-        a = self._reduced.copy()
-        a.data = self._gather @ stiffness.data
-        flux = stiffness @ self.fixed_value
-        rhs = np.bincount(
-            self.dof[self.unknown_nodes],
-            weights=-flux[self.unknown_nodes],
+        a = sp.csr_matrix((data, self._indices, self._indptr), shape=(self.n_dof, self.n_dof))
+        rhs = -np.bincount(
+            self._rhs_dof,
+            weights=values[self._rhs_source] * self._rhs_value,
             minlength=self.n_dof,
         ).astype(np.float64)
         return a, rhs
 
+    def expand(self, solution: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Node potentials (V) from the reduced unknowns (fixed nodes at their value)."""
+        potential = self.fixed_value.copy()
+        potential[self.unknown_nodes] = solution[self._unknown_dof]
+        return potential
+
+    def restrict(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Reduced unknowns from node potentials (V): a floating conductor's mean."""
+        sums = np.bincount(
+            self._unknown_dof, weights=potential[self.unknown_nodes], minlength=self.n_dof
+        )
+        return np.asarray(sums / np.maximum(self._nodes_per_dof, 1), dtype=np.float64)
+
     def solve(
         self,
-        stiffness: sp.csr_matrix,
+        values: NDArray[np.float64],
         guess: NDArray[np.float64] | None,
         rtol: float = 1e-8,
         rebuild: bool = False,
     ) -> tuple[NDArray[np.float64], int]:
-        """Node potentials (V) and CG iterations for the stiffness matrix (mS), to the
+        """Node potentials (V) and CG iterations for K's edge values (mS), to the
         relative residual ``rtol``; ``rebuild`` makes a fresh AMG hierarchy."""
-        p = self.prolong
-        a, rhs = self.reduce(stiffness)
+        a, rhs = self.reduce(values)
         if (
             self.hierarchy is None
             or rebuild
             or (self.fresh_rate and self.last_rate > REBUILD_FACTOR * self.fresh_rate)
         ):
-            self.hierarchy = hierarchy(a)
+            self.hierarchy = Hierarchy(a)
             self.fresh_rate = 0.0
-        preconditioner: LinearOperator = self.hierarchy.aspreconditioner(cycle="V")
+        preconditioner: LinearOperator = self.hierarchy.preconditioner()
         count = [0]
 
         def step(_: NDArray[np.float64]) -> None:
             count[0] += 1
 
-        x0 = None if guess is None else (p.T @ guess) / np.maximum(p.T @ np.ones(len(guess)), 1)
+        x0 = None if guess is None else self.restrict(guess)
         solution, info = cg(
             a, rhs, x0=x0, rtol=rtol, atol=0.0, M=preconditioner, maxiter=1000, callback=step
         )
         if info != 0:
             raise RuntimeError(f"CG did not converge in {count[0]} iterations (info {info})")
-        potential = self.fixed_value + p @ solution
+        potential = self.expand(solution)
         # CG iterations per decade of residual reduction, comparable across tolerances.
         rate = count[0] / max(1.0, -np.log10(rtol))
         if not self.fresh_rate:
@@ -205,10 +239,12 @@ class PairSystem:
         return potential, count[0]
 
     def current_a(
-        self, stiffness: sp.csr_matrix, potential: NDArray[np.float64], nodes: NDArray[np.int64]
+        self, values: NDArray[np.float64], potential: NDArray[np.float64], positive: bool = True
     ) -> float:
-        """Current leaving conductor ``nodes`` (A): the flux K phi summed on them."""
-        return float((stiffness @ potential)[nodes].sum() * 1e-3)
+        """Current leaving the positive (or entering the negative) conductors (A): the
+        flux K phi summed on their nodes."""
+        source, columns = self._positive if positive else self._negative
+        return float(np.dot(values[source], potential[columns]) * 1e-3)
 
 
 def solve_pairs(
@@ -233,11 +269,10 @@ def solve_pairs(
     volumes = space.volumes
     memory = sigma0.copy()
     field_max = np.zeros(len(labels))
-    n_nodes = space.n
     solutions = []
     for pair in pairs:
         started = time.perf_counter()
-        system = PairSystem(n_nodes, conductor_nodes, pair)
+        system = PairSystem(space, conductor_nodes, pair)
         sigma = memory.copy()
         potential: NDArray[np.float64] | None = None
         changes: list[float] = []
@@ -248,7 +283,7 @@ def solve_pairs(
         previous_step: NDArray[np.float64] | None = None
         e = np.zeros(len(labels))
         for _iteration in range(1, PICARD_MAX_ITERATIONS + 1):
-            stiffness = space.stiffness(sigma)
+            values = space.edge_values(sigma)
             # Inexact Picard: early iterations need only a rough potential.
             if model is SigmaModel.CONSTANT:
                 rtol = LINEAR_RTOL
@@ -260,16 +295,14 @@ def solve_pairs(
                 )
             # The first update moves the conductivity far from where it started: a
             # hierarchy built for the start would cost more CG iterations than a new one.
-            potential, iterations = system.solve(
-                stiffness, potential, rtol, rebuild=len(changes) == 1
-            )
+            potential, iterations = system.solve(values, potential, rtol, rebuild=len(changes) == 1)
             cg_counts.append(iterations)
-            e = np.linalg.norm(space.field(potential), axis=1)
+            e = space.field_magnitude(potential)
             if model is SigmaModel.CONSTANT:
                 converged = True
                 changes.append(0.0)
                 break
-            currents.append(system.current_a(stiffness, potential, system.positive_nodes))
+            currents.append(system.current_a(values, potential))
             target = np.maximum(_sigma_of(model, tissues, labels, e), memory)
             step = target - sigma
             change = float(np.sqrt(np.sum(volumes * step**2) / np.sum(volumes * sigma**2)))
@@ -293,16 +326,16 @@ def solve_pairs(
         assert potential is not None
         if model is not SigmaModel.CONSTANT:
             # Final potential for the final conductivity, to the full tolerance.
-            stiffness = space.stiffness(sigma)
-            potential, iterations = system.solve(stiffness, potential, LINEAR_RTOL)
+            values = space.edge_values(sigma)
+            potential, iterations = system.solve(values, potential, LINEAR_RTOL)
             cg_counts.append(iterations)
-            e = np.linalg.norm(space.field(potential), axis=1)
+            e = space.field_magnitude(potential)
         solutions.append(
             PairSolution(
                 field=e,
                 potential=potential,
-                current_a=system.current_a(stiffness, potential, system.positive_nodes),
-                current_in_a=system.current_a(stiffness, potential, system.negative_nodes),
+                current_a=system.current_a(values, potential),
+                current_in_a=system.current_a(values, potential, positive=False),
                 converged=converged,
                 iterations=len(cg_counts),
                 changes=changes,
