@@ -15,6 +15,7 @@ directly, so that no sort over the elements is needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,14 +28,40 @@ from numpy.typing import NDArray
 LOCAL_EDGES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 
 
-@dataclass
 class P1Geometry:
-    """Per-tetrahedron quantities of the P1 space."""
+    """Per-tetrahedron quantities of the P1 space: volumes, edge weights, and the
+    gradients of the barycentric coordinates, which are made only where asked for
+    (an extruded mesh derives them from its triangles and level spacings)."""
 
-    gradients: NDArray[np.float64]  # (M, 4, 3), 1/mm
-    volumes: NDArray[np.float64]  # (M,), mm3
-    #: (M, 6): V g_i . g_j (mm) for each local edge, without sigma.
-    edge_weights: NDArray[np.float64]
+    def __init__(
+        self,
+        volumes: NDArray[np.float64],
+        edge_weights: NDArray[np.float64],
+        gradients: NDArray[np.float64] | None = None,
+        gradients_of: Callable[[NDArray[np.int64]], NDArray[np.float64]] | None = None,
+    ) -> None:
+        if gradients is None and gradients_of is None:
+            raise ValueError("P1Geometry needs the gradients or a way to make them")
+        #: (M,), mm3.
+        self.volumes = volumes
+        #: (M, 6): V g_i . g_j (mm) for each local edge, without sigma.
+        self.edge_weights = edge_weights
+        self._gradients = gradients
+        self._gradients_of = gradients_of
+
+    def gradients_at(self, cells: NDArray[np.int64]) -> NDArray[np.float64]:
+        """(len(cells), 4, 3) barycentric gradients (1/mm) of the given tetrahedra."""
+        if self._gradients is not None:
+            return self._gradients[cells]
+        assert self._gradients_of is not None
+        return self._gradients_of(np.asarray(cells, dtype=np.int64))
+
+    @cached_property
+    def gradients(self) -> NDArray[np.float64]:
+        """(M, 4, 3) barycentric gradients (1/mm) of every tetrahedron."""
+        if self._gradients is not None:
+            return self._gradients
+        return self.gradients_at(np.arange(len(self.volumes)))
 
     @classmethod
     def of(cls, points: NDArray[np.float64], tets: NDArray[np.int64]) -> P1Geometry:
@@ -53,27 +80,27 @@ class P1Geometry:
             axis=1,
         )
         edge_weights *= volumes[:, None]
-        return cls(gradients, volumes, edge_weights)
+        return cls(volumes, edge_weights, gradients=gradients)
 
 
 @dataclass
 class P1Space:
     """Geometry of the P1 space and the fixed sparsity pattern of its stiffness matrix."""
 
-    gradients: NDArray[np.float64]  # (M, 4, 3), 1/mm
+    geometry: P1Geometry
     volumes: NDArray[np.float64]  # (M,), mm3
-    #: (M, 6): V g_i . g_j (mm) for each local edge, without sigma.
-    edge_weights: NDArray[np.float64]
     #: (M, 6): global edge of each local edge.
     tet_edges: NDArray[np.int64]
     #: (E, 2): node pair of each global edge (i != j).
     edges: NDArray[np.int64]
-    pattern: sp.csr_matrix  # structure of K (its data is replaced per assembly)
+    #: Structure of K; its data holds each entry's position in [upper, lower,
+    #: diagonal] (copies of it get K's values).
+    pattern: sp.csr_matrix
     #: Position in ``pattern.data`` of [edge values (i, j), edge values (j, i), diagonal].
     order: NDArray[np.int64]
     tets: NDArray[np.int64]
-    #: (E x M) sparse: edge values of K for a conductivity per element.
-    assembly: sp.csr_matrix
+    #: (E x M) sparse, by element: edge values of K for a conductivity per element.
+    assembly: sp.csc_matrix
 
     @classmethod
     def build(
@@ -89,11 +116,6 @@ class P1Space:
         given."""
         if geometry is None:
             geometry = P1Geometry.of(points, tets)
-        gradients, volumes, edge_weights = (
-            geometry.gradients,
-            geometry.volumes,
-            geometry.edge_weights,
-        )
         n = len(points)
         if edges is None or tet_edges is None:
             edges, tet_edges = edge_numbering(tets, n)
@@ -106,19 +128,31 @@ class P1Space:
             (np.arange(2 * m + n, dtype=np.float64), (rows, cols)), shape=(n, n)
         )
         pattern.sort_indices()
+        position = pattern.data.astype(np.int64)
         order = np.empty(2 * m + n, dtype=np.int64)
-        order[pattern.data.astype(np.int64)] = np.arange(2 * m + n)
-        # Edge values = assembly @ sigma: the element edge weights as a sparse (E x M) matrix.
-        assembly = sp.csr_matrix(
+        order[position] = np.arange(2 * m + n)
+        # Edge values = assembly @ sigma: the element edge weights as a sparse (E x M)
+        # matrix, stored by element (six entries per column), which needs no sorting.
+        n_local = tet_edges.shape[1]
+        assembly = sp.csc_matrix(
             (
-                edge_weights.ravel(),
-                (tet_edges.ravel(), np.repeat(np.arange(len(tets)), tet_edges.shape[1])),
+                geometry.edge_weights.ravel(),
+                tet_edges.ravel(),
+                np.arange(0, n_local * len(tets) + 1, n_local, dtype=np.int64),
             ),
             shape=(m, len(tets)),
         )
-        return cls(
-            gradients, volumes, edge_weights, tet_edges, edges, pattern, order, tets, assembly
-        )
+        return cls(geometry, geometry.volumes, tet_edges, edges, pattern, order, tets, assembly)
+
+    @property
+    def gradients(self) -> NDArray[np.float64]:
+        """(M, 4, 3) barycentric gradients (1/mm) of every tetrahedron."""
+        return self.geometry.gradients
+
+    @property
+    def edge_weights(self) -> NDArray[np.float64]:
+        """(M, 6): V g_i . g_j (mm) for each local edge, without sigma."""
+        return self.geometry.edge_weights
 
     @property
     def n(self) -> int:
@@ -151,11 +185,11 @@ class P1Space:
 
     @cached_property
     def source(self) -> NDArray[np.int64]:
-        """For each entry of K's CSR data, its index in :meth:`edge_values`."""
+        """For each entry of K's CSR data, its index in :meth:`edge_values`. The
+        pattern's own data holds each entry's position in [upper, lower, diagonal]."""
         m = len(self.edges)
-        source = np.empty(self.pattern.nnz, dtype=np.int64)
-        source[self.order] = np.concatenate([np.arange(m), np.arange(m), m + np.arange(self.n)])
-        return source
+        position = self.pattern.data.astype(np.int64)
+        return np.asarray(np.where(position >= m, position - m, position), dtype=np.int64)
 
     def field_magnitude(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
         """|E| per element (V/cm) from node potentials (V), by the element's edges:

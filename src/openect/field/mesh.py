@@ -294,9 +294,10 @@ def _extruded_geometry(
     levels: NDArray[np.float64],
     keep: NDArray[np.bool_],
 ) -> tuple[P1Geometry, NDArray[np.float64]]:
-    """Gradients, volumes and edge weights of the kept tetrahedra, and their centroids,
-    from the 2-D triangles and the level spacings: every tetrahedron of a prism has the
-    volume A h / 3 and gradients made of the triangle's 2-D gradients and +-1/h."""
+    """Volumes and edge weights of the kept tetrahedra, and their centroids, from the
+    2-D triangles and the level spacings: every tetrahedron of a prism has the volume
+    A h / 3 and gradients made of the triangle's 2-D gradients and +-1/h (made from
+    them only where asked for)."""
     pa, pb, pc = points2d[ordered[:, 0]], points2d[ordered[:, 1]], points2d[ordered[:, 2]]
     det = (pb[:, 0] - pa[:, 0]) * (pc[:, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (
         pc[:, 0] - pa[:, 0]
@@ -325,10 +326,18 @@ def _extruded_geometry(
     w_z = (_Z_PART[:, i] * _Z_PART[:, j])[:, None, :] * (area / 3)[None, :, None]
     h = np.diff(levels)[:, None, None, None]  # (levels-1, 1, 1, 1)
     edge_weights = (h * w_plane[None] + w_z[None] / h)[keep]
-    gradients = np.empty((len(h), 3, len(area), 4, 3))
-    gradients[..., :2] = in_plane[None]
-    gradients[..., 2] = _Z_PART[None, :, None, :] / h
-    gradients = gradients[keep]
+    spacing = np.diff(levels)
+    kept = np.nonzero(keep.ravel())[0]
+
+    def gradients_of(cells: NDArray[np.int64]) -> NDArray[np.float64]:
+        # Kept tetrahedron -> (level, split type, triangle) of the full extrusion.
+        level, rest = np.divmod(kept[cells], 3 * len(area))
+        kind, triangle = np.divmod(rest, len(area))
+        gradients = np.empty((len(cells), 4, 3))
+        gradients[..., :2] = in_plane[kind, triangle]
+        gradients[..., 2] = _Z_PART[kind] / spacing[level][:, None]
+        return gradients
+
     volumes = np.broadcast_to(area[None, None, :] * h[..., 0] / 3, keep.shape)[keep]
     # Centroid: the mean of the four vertices.
     corners = np.stack([pa, pb, pc], axis=1)  # (m2, 3, 2)
@@ -336,7 +345,7 @@ def _extruded_geometry(
     xy = np.broadcast_to(np.einsum("tc,mcd->tmd", weights, corners)[None], (*keep.shape, 2))
     z = levels[:-1, None, None] + h[..., 0] * _PRISM_SPLIT[:, :, 1].mean(axis=1)[None, :, None]
     centroids = np.column_stack([xy[keep], np.broadcast_to(z, keep.shape)[keep]])
-    return P1Geometry(gradients, volumes, edge_weights), centroids
+    return P1Geometry(volumes, edge_weights, gradients_of=gradients_of), centroids
 
 
 def _extruded_edges(

@@ -152,7 +152,7 @@ def locate_cells(
             continue
         cell = candidates[todo, j]
         origin = mesh.points[mesh.tets[cell, 0]]
-        w = np.einsum("nki,ni->nk", space.gradients[cell], points_mm[todo] - origin)
+        w = np.einsum("nki,ni->nk", space.geometry.gradients_at(cell), points_mm[todo] - origin)
         w[:, 0] += 1.0
         hit = np.all(w >= -1e-9, axis=1)
         cells[todo[hit]] = cell[hit]
