@@ -112,6 +112,11 @@ class PairSystem:
         self.hierarchy: Hierarchy | None = None
         self.fresh_rate = 0.0
         self.last_rate = 0.0
+        # Gather plan (made by _plan): reduced entries from edge values.
+        self._direct_positions: NDArray[np.int64] | None = None
+        self._merged_source = np.zeros(0, dtype=np.int64)
+        self._merged_targets = np.zeros(0, dtype=np.int64)
+        self._merged_positions = np.zeros(0, dtype=np.int64)
         self._plan(space)
         positive = np.concatenate([conductor_nodes[i] for i in pair.positive])
         negative = np.concatenate([conductor_nodes[i] for i in pair.negative])
@@ -132,6 +137,32 @@ class PairSystem:
         direct = kept & (row_dof < self.n_free) & (col_dof < self.n_free)
         direct_entries = np.nonzero(direct)[0]
         merged_entries = np.nonzero(kept & ~direct)[0]
+        source = space.source
+        if not len(merged_entries):
+            # No floating conductor: the reduced entries are K's, in K's order.
+            row_reduced = row_dof[direct_entries]
+            self._indptr = np.concatenate(
+                [[0], np.cumsum(np.bincount(row_reduced, minlength=self.n_dof))]
+            ).astype(np.int32)
+            self._indices = col_dof[direct_entries].astype(np.int32)
+            self._direct_source = source[direct_entries]
+            self._direct_positions = None
+        else:
+            self._merged_plan(row_dof, col_dof, direct_entries, merged_entries, source)
+        # Right-hand side: couplings of unknown rows to fixed columns.
+        coupled = np.nonzero((row_dof >= 0) & self.fixed[columns])[0]
+        self._rhs_dof = row_dof[coupled]
+        self._rhs_source = source[coupled]
+        self._rhs_value = self.fixed_value[columns[coupled]]
+
+    def _merged_plan(
+        self,
+        row_dof: NDArray[np.int64],
+        col_dof: NDArray[np.int64],
+        direct_entries: NDArray[np.int64],
+        merged_entries: NDArray[np.int64],
+        source: NDArray[np.int64],
+    ) -> None:
         merged_keys, merged_targets = np.unique(
             row_dof[merged_entries] * self.n_dof + col_dof[merged_entries], return_inverse=True
         )
@@ -146,17 +177,11 @@ class PairSystem:
             np.int32
         )
         self._indices = (keys % self.n_dof).astype(np.int32)
-        source = space.source
         self._direct_source = source[direct_entries]
         self._direct_positions = positions[: len(direct_entries)]
         self._merged_source = source[merged_entries]
         self._merged_targets = merged_targets.ravel()
         self._merged_positions = positions[len(direct_entries) :]
-        # Right-hand side: couplings of unknown rows to fixed columns.
-        coupled = np.nonzero((row_dof >= 0) & self.fixed[columns])[0]
-        self._rhs_dof = row_dof[coupled]
-        self._rhs_source = source[coupled]
-        self._rhs_value = self.fixed_value[columns[coupled]]
 
     @staticmethod
     def _flux_plan(
@@ -172,8 +197,11 @@ class PairSystem:
     def reduce(self, values: NDArray[np.float64]) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
         """The reduced matrix P^T K P and right-hand side -P^T K phi_fixed for K's edge
         values (:meth:`openect.field.fem.P1Space.edge_values`)."""
-        data = np.empty(len(self._indices))
-        data[self._direct_positions] = values[self._direct_source]
+        if self._direct_positions is None:
+            data = values[self._direct_source]
+        else:
+            data = np.empty(len(self._indices))
+            data[self._direct_positions] = values[self._direct_source]
         if len(self._merged_positions):
             data[self._merged_positions] = np.bincount(
                 self._merged_targets,
