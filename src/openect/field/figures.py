@@ -192,15 +192,20 @@ def write_vtk(simulation: Simulation, path: str | Path) -> Path:
     ParaView); the format follows the suffix (``.vtu`` recommended)."""
     import meshio
 
+    source = simulation.mesh
+    # Only the nodes of the tetrahedra (not those strictly inside conductors).
+    used = np.zeros(len(source.points), dtype=bool)
+    used[source.tets.ravel()] = True
+    renumber = np.cumsum(used) - 1
     mesh = meshio.Mesh(
-        simulation.mesh.points,
-        [("tetra", simulation.mesh.tets)],
+        source.points[used],
+        [("tetra", renumber[source.tets])],
         cell_data={
             "E_max_V_per_cm": [simulation.field_max],
             "sigma_S_per_m": [simulation.sigma],
-            "tissue_label": [simulation.mesh.labels],
+            "tissue_label": [source.labels],
         },
-        point_data={"E_max_nodal_V_per_cm": simulation.node_field()},
+        point_data={"E_max_nodal_V_per_cm": simulation.node_field()[used]},
     )
     out = Path(path)
     mesh.write(out)

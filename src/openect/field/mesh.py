@@ -64,6 +64,7 @@ class Mesh:
     #: Index into ``model.layers``, or ``len(model.layers)`` for the tumour.
     labels: NDArray[np.int64]
     #: Node indices of each conductor (surface and interior, down to its tip).
+    #: Interior nodes above the tip belong to no tetrahedron.
     conductor_nodes: list[NDArray[np.int64]]
     points2d: NDArray[np.float64]
     triangles2d: NDArray[np.int64]
@@ -79,11 +80,14 @@ class Mesh:
     #: For each node: its 2-D node (column) and its depth level (index into ``levels``).
     columns: NDArray[np.int64]
     node_levels: NDArray[np.int64]
+    #: Nodes of the tetrahedra (``points`` also holds the nodes strictly inside
+    #: conductors, which belong to none).
+    used_nodes: int
 
     @property
     def unknowns(self) -> int:
-        """Number of nodes."""
-        return len(self.points)
+        """Number of nodes of the tetrahedra."""
+        return self.used_nodes
 
 
 def depth_levels(model: FieldModel, spacing_mm: float) -> NDArray[np.float64]:
@@ -257,20 +261,18 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
     geometry, centroids = _extruded_geometry(points2d, ordered, levels, keep)
 
     labels = _labels(model, centroids)
-    used = np.zeros(len(points), dtype=bool)
-    used[tets.ravel()] = True
-    # Edges of removed tetrahedra only: drop them and renumber the rest.
-    edge_used = np.zeros(len(edges), dtype=bool)
-    edge_used[tet_edges.ravel()] = True
-    edges = edges[edge_used]
-    tet_edges = (np.cumsum(edge_used) - 1)[tet_edges]
-    if not used.all():  # nodes strictly inside conductors
-        renumber = np.cumsum(used) - 1
-        tets = renumber[tets]
-        conductor_nodes = [renumber[nodes[used[nodes]]] for nodes in conductor_nodes]
-        points = points[used]
-        edges = renumber[edges]
-        columns, node_levels = columns[used], node_levels[used]
+    # Nodes strictly inside a conductor above its tip belong to no tetrahedron; they
+    # stay in the numbering (as conductor nodes they never become unknowns, and their
+    # rows of K are empty), which saves renumbering every element array.
+    in_tissue = np.zeros(n2, dtype=bool)
+    in_tissue[triangles[owners < 0].ravel()] = True
+    interior_owner = node_owner[(node_owner >= 0) & ~in_tissue]
+    inside_levels = np.array(
+        [int(np.sum(levels[1:] <= c.depth_mm + 1e-9)) for c in conductors] + [0]
+    )
+    # A node is in no tetrahedron when the prisms above and below it are both removed.
+    isolated = np.where(inside_levels == nl - 1, nl, inside_levels)
+    used_nodes = len(points) - int(isolated[interior_owner].sum())
     return Mesh(
         points=points,
         tets=tets,
@@ -285,6 +287,7 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         geometry=geometry,
         columns=columns,
         node_levels=node_levels,
+        used_nodes=used_nodes,
     )
 
 
