@@ -109,7 +109,7 @@ class Simulation:
 
 def node_average(mesh: Mesh, space: P1Space, values: NDArray[np.float64]) -> NDArray[np.float64]:
     """Element values recovered at the nodes (volume-weighted average)."""
-    n = mesh.unknowns
+    n = len(mesh.points)
     tets = mesh.tets.ravel()
     weight = np.repeat(space.volumes, 4)
     total = np.bincount(tets, weights=np.repeat(values * space.volumes, 4), minlength=n)

@@ -111,7 +111,7 @@ def compute_footprint(local: LocalField) -> Footprint:
     field_max, _ = local.solve(in_lesion)
     # Conservative nodal values: the lowest field of the elements around each node, so
     # that the footprint does not claim what an element-wise verification would miss.
-    nodal = np.full(mesh.unknowns, np.inf)
+    nodal = np.full(len(mesh.points), np.inf)
     for k in range(4):
         np.minimum.at(nodal, mesh.tets[:, k], field_max)
     depth = mesh.levels[mesh.node_levels]

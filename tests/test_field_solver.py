@@ -1,0 +1,147 @@
+"""The linear algebra of the field engine against independent constructions: the
+reduced system of a pair against P^T K P formed with sparse matrices, the AMG-CG
+solution against a direct solve, |E| from element edges against the gradients, and
+the mesh's node count against the nodes its tetrahedra use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import cg, spsolve
+
+from openect.field.amg import Hierarchy
+from openect.field.electrodes import Pair
+from openect.field.fem import P1Geometry, P1Space
+from openect.field.mesh import Mesh, build_mesh
+from openect.field.model_file import build_model
+from openect.field.solver import PairSystem
+
+
+@pytest.fixture(scope="module")
+def hexagon() -> tuple[Mesh, P1Space, tuple[Pair, ...]]:
+    model = build_model(
+        {"electrode": "hexagonal", "tissue": "skin-layered", "tumour": {"diameter_mm": 6}}
+    )
+    mesh = build_mesh(model, 1.2)
+    space = P1Space.build(mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry)
+    return mesh, space, model.electrode.pairs
+
+
+def reference_system(
+    space: P1Space, mesh: Mesh, pair: Pair, sigma: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """P^T K P and -P^T K phi_fixed with an explicit prolongation P: free nodes one
+    unknown each, each floating conductor one shared unknown, fixed nodes none."""
+    n = space.n
+    fixed_value = np.zeros(n)
+    fixed = np.zeros(n, dtype=bool)
+    for index, sign in [(i, 1) for i in pair.positive] + [(i, -1) for i in pair.negative]:
+        fixed[mesh.conductor_nodes[index]] = True
+        fixed_value[mesh.conductor_nodes[index]] = sign * pair.voltage_v / 2
+    floating = [
+        k for k in range(len(mesh.conductor_nodes)) if k not in pair.positive + pair.negative
+    ]
+    column = np.full(n, -1)
+    free = ~fixed
+    for k in floating:
+        free[mesh.conductor_nodes[k]] = False
+    column[free] = np.arange(free.sum())
+    for j, k in enumerate(floating):
+        column[mesh.conductor_nodes[k]] = free.sum() + j
+    rows = np.nonzero(column >= 0)[0]
+    p = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, column[rows])), shape=(n, free.sum() + len(floating))
+    )
+    k_matrix = space.stiffness(sigma)
+    return (p.T @ k_matrix @ p).tocsr(), -(p.T @ (k_matrix @ fixed_value)), fixed_value
+
+
+def test_reduced_system_equals_the_explicit_projection(
+    hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
+) -> None:
+    mesh, space, pairs = hexagon
+    rng = np.random.default_rng(3)
+    sigma = rng.uniform(0.1, 1.0, len(mesh.tets))
+    values = space.edge_values(sigma)
+    for pair in (pairs[0], pairs[-1]):  # five floating needles each
+        system = PairSystem(space, mesh.conductor_nodes, pair)
+        a, rhs = system.reduce(values)
+        a_ref, rhs_ref, fixed_value = reference_system(space, mesh, pair, sigma)
+        assert a.shape == a_ref.shape
+        assert abs(a - a_ref).max() < 1e-12 * abs(a_ref).max()
+        np.testing.assert_allclose(rhs, rhs_ref, rtol=0, atol=1e-12 * abs(rhs_ref).max())
+        # Currents: the flux K phi summed on the conductor's nodes.
+        potential = system.expand(spsolve(a_ref.tocsc(), rhs_ref))
+        flux = space.stiffness(sigma) @ potential
+        positive = np.concatenate([mesh.conductor_nodes[i] for i in pair.positive])
+        assert system.current_a(values, potential) == pytest.approx(flux[positive].sum() * 1e-3)
+        # Every floating conductor takes one potential; fixed nodes keep theirs.
+        assert np.array_equal(potential[system.fixed], fixed_value[system.fixed])
+
+
+def test_amg_preconditioned_cg_matches_a_direct_solve(
+    hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
+) -> None:
+    mesh, space, pairs = hexagon
+    sigma = np.where(mesh.labels == 0, 0.1, 0.5)
+    system = PairSystem(space, mesh.conductor_nodes, pairs[0])
+    a, rhs = system.reduce(space.edge_values(sigma))
+    hierarchy = Hierarchy(a)
+    assert len(hierarchy.levels) >= 2
+    assert 1.0 < hierarchy.operator_complexity < 2.5
+    iterations: list[int] = []
+    x, info = cg(
+        a, rhs, rtol=1e-10, atol=0.0, M=hierarchy.preconditioner(),
+        callback=lambda _: iterations.append(1),
+    )  # fmt: skip
+    assert info == 0
+    direct = spsolve(a.tocsc(), rhs)
+    np.testing.assert_allclose(x, direct, rtol=0, atol=1e-7 * abs(direct).max())
+    # Without the preconditioner CG needs many times more iterations.
+    plain: list[int] = []
+    cg(a, rhs, rtol=1e-10, atol=0.0, maxiter=5000, callback=lambda _: plain.append(1))
+    assert len(iterations) * 5 < len(plain)
+
+
+def test_field_magnitude_from_edges_equals_the_gradient_field(
+    hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
+) -> None:
+    mesh, space, _ = hexagon
+    potential = np.random.default_rng(5).uniform(-300, 300, space.n)
+    from_gradients = np.linalg.norm(space.field(potential), axis=1)
+    np.testing.assert_allclose(space.field_magnitude(potential), from_gradients, rtol=1e-9)
+    # The extruded mesh's gradients, made on demand, equal those of the general formula.
+    general = P1Geometry.of(mesh.points, mesh.tets)
+    cells = np.array([0, len(mesh.tets) // 2, len(mesh.tets) - 1])
+    np.testing.assert_allclose(
+        mesh.geometry.gradients_at(cells), general.gradients[cells], atol=1e-12
+    )
+    np.testing.assert_allclose(mesh.geometry.edge_weights, general.edge_weights, atol=1e-12)
+
+
+def test_unknowns_count_the_nodes_of_the_tetrahedra(
+    hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
+) -> None:
+    mesh, _, _ = hexagon
+    used = np.zeros(len(mesh.points), dtype=bool)
+    used[mesh.tets.ravel()] = True
+    assert not used.all()  # the needles' interiors above their tips
+    assert mesh.unknowns == used.sum()
+
+
+def test_unknowns_with_needles_through_the_whole_block() -> None:
+    from openect.field.conductivity import SigmaModel
+    from openect.field.electrodes import ElectrodeGeometry, needle_pair
+    from openect.field.geometry import FieldModel, homogeneous
+
+    conductors, pairs = needle_pair(4.0, 0.35, 10.0, 400.0)
+    model = FieldModel(
+        ElectrodeGeometry("pair", conductors, pairs), homogeneous(sigma0=0.2), None,
+        SigmaModel.CONSTANT, half_width_mm=20.0, depth_mm=10.0,
+    )  # fmt: skip
+    mesh = build_mesh(model, 0.8)
+    used = np.zeros(len(mesh.points), dtype=bool)
+    used[mesh.tets.ravel()] = True
+    assert not used.all()
+    assert mesh.unknowns == used.sum()
