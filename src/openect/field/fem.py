@@ -120,8 +120,9 @@ class P1Space:
         if edges is None or tet_edges is None:
             edges, tet_edges = edge_numbering(tets, n)
         m = len(edges)
-        rows = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)])
-        cols = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)])
+        index = np.int32 if n < 2**31 - 1 else np.int64
+        rows = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)]).astype(index)
+        cols = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)]).astype(index)
         # Entries are distinct, so the CSR conversion keeps them one to one: carry each
         # entry's position in [upper, lower, diagonal] through it as its value.
         pattern = sp.csr_matrix(
@@ -188,8 +189,9 @@ class P1Space:
         """For each entry of K's CSR data, its index in :meth:`edge_values`. The
         pattern's own data holds each entry's position in [upper, lower, diagonal]."""
         m = len(self.edges)
-        position = self.pattern.data.astype(np.int64)
-        return np.asarray(np.where(position >= m, position - m, position), dtype=np.int64)
+        source = self.pattern.data.astype(np.int64)
+        source[source >= m] -= m
+        return np.asarray(source, dtype=np.int64)
 
     def field_magnitude(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
         """|E| per element (V/cm) from node potentials (V), by the element's edges:

@@ -244,8 +244,11 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
     )
     keep = np.repeat(~inside[:, None, :], 3, axis=1)
     prism_tets = np.full((nl - 1, 3, m2), -1, dtype=np.int64)
-    prism_tets[keep] = np.arange(int(keep.sum()))
-    tets = tets[keep]
+    # Kept tetrahedra as row indices of the full extrusion (taking rows is much faster
+    # than boolean indexing of the 4-D arrays).
+    kept = np.flatnonzero(keep)
+    prism_tets.reshape(-1)[kept] = np.arange(len(kept))
+    tets = tets.reshape(-1, 4).take(kept, axis=0)
 
     points = np.column_stack([np.tile(points2d, (nl, 1)), np.repeat(levels, n2)])
     columns = np.tile(np.arange(n2, dtype=np.int64), nl)
@@ -257,8 +260,8 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         conductor_nodes.append((in_levels[:, None] * n2 + nodes2d[None, :]).ravel())
 
     edges, tet_edges = _extruded_edges(triangles, n2, nl)
-    tet_edges = tet_edges[keep]
-    geometry, centroids = _extruded_geometry(points2d, ordered, levels, keep)
+    tet_edges = tet_edges.reshape(-1, 6).take(kept, axis=0)
+    geometry, centroids = _extruded_geometry(points2d, ordered, levels, kept)
 
     labels = _labels(model, centroids)
     # Nodes strictly inside a conductor above its tip belong to no tetrahedron; they
@@ -295,7 +298,7 @@ def _extruded_geometry(
     points2d: NDArray[np.float64],
     ordered: NDArray[np.int64],
     levels: NDArray[np.float64],
-    keep: NDArray[np.bool_],
+    kept: NDArray[np.int64],
 ) -> tuple[P1Geometry, NDArray[np.float64]]:
     """Volumes and edge weights of the kept tetrahedra, and their centroids, from the
     2-D triangles and the level spacings: every tetrahedron of a prism has the volume
@@ -327,27 +330,30 @@ def _extruded_geometry(
         * (area / 3)[None, :, None]
     )
     w_z = (_Z_PART[:, i] * _Z_PART[:, j])[:, None, :] * (area / 3)[None, :, None]
-    h = np.diff(levels)[:, None, None, None]  # (levels-1, 1, 1, 1)
-    edge_weights = (h * w_plane[None] + w_z[None] / h)[keep]
     spacing = np.diff(levels)
-    kept = np.nonzero(keep.ravel())[0]
+    # Kept tetrahedron -> (level, split type, triangle) of the full extrusion.
+    level, rest = np.divmod(kept, 3 * len(area))
+    kind, triangle = np.divmod(rest, len(area))
+    h = spacing[level]
+    flat = kind * len(area) + triangle  # row of the (3, m2, ...) arrays
+    edge_weights = h[:, None] * w_plane.reshape(-1, 6).take(flat, axis=0)
+    edge_weights += w_z.reshape(-1, 6).take(flat, axis=0) / h[:, None]
+    volumes = area[triangle] * h / 3
 
     def gradients_of(cells: NDArray[np.int64]) -> NDArray[np.float64]:
-        # Kept tetrahedron -> (level, split type, triangle) of the full extrusion.
-        level, rest = np.divmod(kept[cells], 3 * len(area))
-        kind, triangle = np.divmod(rest, len(area))
         gradients = np.empty((len(cells), 4, 3))
-        gradients[..., :2] = in_plane[kind, triangle]
-        gradients[..., 2] = _Z_PART[kind] / spacing[level][:, None]
+        gradients[..., :2] = in_plane[kind[cells], triangle[cells]]
+        gradients[..., 2] = _Z_PART[kind[cells]] / h[cells][:, None]
         return gradients
 
-    volumes = np.broadcast_to(area[None, None, :] * h[..., 0] / 3, keep.shape)[keep]
     # Centroid: the mean of the four vertices.
     corners = np.stack([pa, pb, pc], axis=1)  # (m2, 3, 2)
     weights = np.stack([np.bincount(_PRISM_SPLIT[t, :, 0], minlength=3) for t in range(3)]) / 4
-    xy = np.broadcast_to(np.einsum("tc,mcd->tmd", weights, corners)[None], (*keep.shape, 2))
-    z = levels[:-1, None, None] + h[..., 0] * _PRISM_SPLIT[:, :, 1].mean(axis=1)[None, :, None]
-    centroids = np.column_stack([xy[keep], np.broadcast_to(z, keep.shape)[keep]])
+    xy = np.einsum("tc,mcd->tmd", weights, corners)  # (3, m2, 2)
+    upper_share = _PRISM_SPLIT[:, :, 1].mean(axis=1)  # (3,)
+    centroids = np.column_stack(
+        [xy.reshape(-1, 2).take(flat, axis=0), levels[level] + h * upper_share[kind]]
+    )
     return P1Geometry(volumes, edge_weights, gradients_of=gradients_of), centroids
 
 
