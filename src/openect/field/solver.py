@@ -295,6 +295,7 @@ def solve_pairs(
     if initial_memory is not None:
         sigma0 = np.maximum(sigma0, initial_memory)
     volumes = space.volumes
+    members = [np.flatnonzero(labels == index) for index in range(len(tissues))]
     memory = sigma0.copy()
     field_max = np.zeros(len(labels))
     solutions = []
@@ -331,7 +332,7 @@ def solve_pairs(
                 changes.append(0.0)
                 break
             currents.append(system.current_a(values, potential))
-            target = np.maximum(_sigma_of(model, tissues, labels, e), memory)
+            target = np.maximum(_sigma_of(model, tissues, members, e), memory)
             step = target - sigma
             change = float(np.sqrt(np.sum(volumes * step**2) / np.sum(volumes * sigma**2)))
             changes.append(change)
@@ -381,11 +382,12 @@ def solve_pairs(
 def _sigma_of(
     model: SigmaModel,
     tissues: list[TissueParameters],
-    labels: NDArray[np.int64],
+    members: list[NDArray[np.int64]],
     e: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    sigma = np.empty(len(labels))
-    for index, tissue in enumerate(tissues):
-        mask = labels == index
-        sigma[mask] = conductivity(model, tissue, e[mask])
+    """Conductivity (S/m) per element for the field ``e`` (V/cm); ``members`` holds the
+    elements of each tissue."""
+    sigma = np.empty(len(e))
+    for tissue, elements in zip(tissues, members, strict=True):
+        sigma[elements] = conductivity(model, tissue, e[elements])
     return sigma
