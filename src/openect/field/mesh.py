@@ -341,9 +341,11 @@ def _extruded_geometry(
     volumes = area[triangle] * h / 3
 
     def gradients_of(cells: NDArray[np.int64]) -> NDArray[np.float64]:
+        at_level, at_rest = np.divmod(kept[cells], 3 * len(area))
+        at_kind, at_triangle = np.divmod(at_rest, len(area))
         gradients = np.empty((len(cells), 4, 3))
-        gradients[..., :2] = in_plane[kind[cells], triangle[cells]]
-        gradients[..., 2] = _Z_PART[kind[cells]] / h[cells][:, None]
+        gradients[..., :2] = in_plane[at_kind, at_triangle]
+        gradients[..., 2] = _Z_PART[at_kind] / spacing[at_level][:, None]
         return gradients
 
     # Centroid: the mean of the four vertices.
@@ -397,7 +399,10 @@ def _extruded_edges(
     )
     edges = np.concatenate([horizontal, vertical, diagonal]).astype(np.int64)
 
-    tet_edges = np.empty((nl - 1, 3, m2, 6), dtype=np.int64)
+    # Edge numbers fit 32 bits below 2**31 edges: half the memory, and the assembly
+    # matrix takes them as its indices without a copy.
+    index = np.int32 if len(edges) < 2**31 - 1 else np.int64
+    tet_edges = np.empty((nl - 1, 3, m2, 6), dtype=index)
     for level in range(nl - 1):
         h_lo, h_hi = level * n2e, (level + 1) * n2e
         v = n_h + level * n2
