@@ -93,11 +93,9 @@ class P1Space:
     tet_edges: NDArray[np.int64]
     #: (E, 2): node pair of each global edge (i != j).
     edges: NDArray[np.int64]
-    #: Structure of K; its data holds each entry's position in [upper, lower,
-    #: diagonal] (copies of it get K's values).
+    #: Structure of K; its (integer) data holds each entry's position in [upper,
+    #: lower, diagonal] (copies of it get K's values).
     pattern: sp.csr_matrix
-    #: Position in ``pattern.data`` of [edge values (i, j), edge values (j, i), diagonal].
-    order: NDArray[np.int64]
     tets: NDArray[np.int64]
     #: (E x M) sparse, by element: edge values of K for a conductivity per element.
     assembly: sp.csc_matrix
@@ -125,13 +123,8 @@ class P1Space:
         cols = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)]).astype(index)
         # Entries are distinct, so the CSR conversion keeps them one to one: carry each
         # entry's position in [upper, lower, diagonal] through it as its value.
-        pattern = sp.csr_matrix(
-            (np.arange(2 * m + n, dtype=np.float64), (rows, cols)), shape=(n, n)
-        )
+        pattern = sp.csr_matrix((np.arange(2 * m + n, dtype=index), (rows, cols)), shape=(n, n))
         pattern.sort_indices()
-        position = pattern.data.astype(np.int64)
-        order = np.empty(2 * m + n, dtype=np.int64)
-        order[position] = np.arange(2 * m + n)
         # Edge values = assembly @ sigma: the element edge weights as a sparse (E x M)
         # matrix, stored by element (six entries per column), which needs no sorting.
         n_local = tet_edges.shape[1]
@@ -139,11 +132,11 @@ class P1Space:
             (
                 geometry.edge_weights.ravel(),
                 tet_edges.ravel(),
-                np.arange(0, n_local * len(tets) + 1, n_local, dtype=np.int64),
+                np.arange(0, n_local * len(tets) + 1, n_local, dtype=tet_edges.dtype),
             ),
             shape=(m, len(tets)),
         )
-        return cls(geometry, geometry.volumes, tet_edges, edges, pattern, order, tets, assembly)
+        return cls(geometry, geometry.volumes, tet_edges, edges, pattern, tets, assembly)
 
     @property
     def gradients(self) -> NDArray[np.float64]:
@@ -169,9 +162,9 @@ class P1Space:
         )
         data = np.empty(self.pattern.nnz)
         data[self.order] = np.concatenate([off, off, diagonal])
-        matrix = self.pattern.copy()
-        matrix.data = data
-        return matrix
+        return sp.csr_matrix(
+            (data, self.pattern.indices, self.pattern.indptr), shape=self.pattern.shape
+        )
 
     def edge_values(self, sigma: NDArray[np.float64]) -> NDArray[np.float64]:
         """K's values (mS) for the conductivity per element (S/m), without the pattern:
@@ -189,9 +182,17 @@ class P1Space:
         """For each entry of K's CSR data, its index in :meth:`edge_values`. The
         pattern's own data holds each entry's position in [upper, lower, diagonal]."""
         m = len(self.edges)
-        source = self.pattern.data.astype(np.int64)
+        source = self.pattern.data.copy()
         source[source >= m] -= m
-        return np.asarray(source, dtype=np.int64)
+        return np.asarray(source)
+
+    @cached_property
+    def order(self) -> NDArray[np.int64]:
+        """Position in ``pattern.data`` of [edge values (i, j), edge values (j, i),
+        diagonal]."""
+        order = np.empty(self.pattern.nnz, dtype=np.int64)
+        order[self.pattern.data] = np.arange(self.pattern.nnz)
+        return order
 
     def field_magnitude(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
         """|E| per element (V/cm) from node potentials (V), by the element's edges:
