@@ -231,24 +231,9 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         node_owner[np.unique(triangles[owners == k])] = k
 
     ordered = np.sort(triangles, axis=1)
-    m2 = len(triangles)
-    # Node of each tetrahedron vertex (2-D node, 0 = lower level or 1 = upper) by type.
-    corner, upper = _PRISM_SPLIT[:, :, 0], _PRISM_SPLIT[:, :, 1]
-    offsets = np.arange(nl - 1)[:, None, None, None] * n2 + upper[None, :, None, :] * n2
-    tets = ordered[:, corner].transpose(1, 0, 2)[None] + offsets  # (levels-1, 3, m2, 4)
-    # Remove prisms inside a conductor above its tip.
+    # Prisms inside a conductor above its tip are removed.
     depth_of_owner = np.array([c.depth_mm for c in conductors] + [0.0])
-    top_of_level = levels[1:]
-    inside = (owners[None, :] >= 0) & (
-        top_of_level[:, None] <= depth_of_owner[owners][None, :] + 1e-9
-    )
-    keep = np.repeat(~inside[:, None, :], 3, axis=1)
-    prism_tets = np.full((nl - 1, 3, m2), -1, dtype=np.int64)
-    # Kept tetrahedra as row indices of the full extrusion (taking rows is much faster
-    # than boolean indexing of the 4-D arrays).
-    kept = np.flatnonzero(keep)
-    prism_tets.reshape(-1)[kept] = np.arange(len(kept))
-    tets = tets.reshape(-1, 4).take(kept, axis=0)
+    inside = (owners[None, :] >= 0) & (levels[1:, None] <= depth_of_owner[owners][None, :] + 1e-9)
 
     points = np.column_stack([np.tile(points2d, (nl, 1)), np.repeat(levels, n2)])
     columns = np.tile(np.arange(n2, dtype=np.int64), nl)
@@ -259,11 +244,10 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         nodes2d = np.nonzero(node_owner == k)[0]
         conductor_nodes.append((in_levels[:, None] * n2 + nodes2d[None, :]).ravel())
 
-    edges, tet_edges = _extruded_edges(triangles, n2, nl)
-    tet_edges = tet_edges.reshape(-1, 6).take(kept, axis=0)
-    geometry, centroids = _extruded_geometry(points2d, ordered, levels, kept)
-
-    labels = _labels(model, centroids)
+    edges, numbering = _extruded_edges(triangles, n2, nl)
+    tets, tet_edges, prism_tets, geometry, labels = _extrude(
+        model, points2d, ordered, levels, inside, numbering, len(edges)
+    )
     # Nodes strictly inside a conductor above its tip belong to no tetrahedron; they
     # stay in the numbering (as conductor nodes they never become unknowns, and their
     # rows of K are empty), which saves renumbering every element array.
@@ -294,17 +278,35 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
     )
 
 
-def _extruded_geometry(
+def _extrude(
+    model: FieldModel,
     points2d: NDArray[np.float64],
     ordered: NDArray[np.int64],
     levels: NDArray[np.float64],
-    kept: NDArray[np.int64],
-) -> tuple[P1Geometry, NDArray[np.float64]]:
-    """Volumes and edge weights of the kept tetrahedra, and their centroids, from the
-    2-D triangles and the level spacings: every tetrahedron of a prism has the volume
-    A h / 3 and gradients made of the triangle's 2-D gradients and +-1/h (made from
-    them only where asked for)."""
-    pa, pb, pc = points2d[ordered[:, 0]], points2d[ordered[:, 1]], points2d[ordered[:, 2]]
+    inside: NDArray[np.bool_],
+    numbering: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int],
+    n_edges: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], P1Geometry, NDArray[np.int64]]:
+    """The kept tetrahedra of the extrusion, level by level and split type by split
+    type (so that every temporary is one level's size and the element arrays are
+    written once): their nodes, their edges (in the order of ``LOCAL_EDGES``), the
+    prism -> tetrahedra table (levels-1, 3, triangles), the P1 geometry and the tissue
+    labels. Volumes and edge weights come from the 2-D triangles and the level
+    spacings: every tetrahedron of a prism has the volume A h / 3 and gradients made of
+    the triangle's 2-D gradients and +-1/h (made from them only where asked for).
+
+    Edges are horizontal (a 2-D edge at a level), vertical (a 2-D node between two
+    levels) or diagonal (2-D edge x < y from x at a level to y at the next), numbered
+    in that order. For a prism with sorted triangle a < b < c between levels lo and
+    hi, the three tetrahedra [a b c c'], [a b b' c'], [a a' b' c'] (primes at hi) have,
+    in the order of ``LOCAL_EDGES``: H(ab) H(ac) D(ac) H(bc) D(bc) V(c); H(ab) D(ab)
+    D(ac) V(b) D(bc) H'(bc); V(a) D(ab) D(ac) H'(ab) H'(ac) H'(bc).
+    """
+    n2, m2, nl = len(points2d), len(ordered), len(levels)
+    a, b, c = ordered[:, 0], ordered[:, 1], ordered[:, 2]
+    ab, ac, bc, n2e = numbering
+    n_h, n_v = nl * n2e, (nl - 1) * n2
+    pa, pb, pc = points2d[a], points2d[b], points2d[c]
     det = (pb[:, 0] - pa[:, 0]) * (pc[:, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (
         pc[:, 0] - pa[:, 0]
     )
@@ -328,95 +330,104 @@ def _extruded_geometry(
     w_plane = (
         np.einsum("tmkd,tmkd->tmk", in_plane[:, :, i], in_plane[:, :, j])
         * (area / 3)[None, :, None]
-    )
-    w_z = (_Z_PART[:, i] * _Z_PART[:, j])[:, None, :] * (area / 3)[None, :, None]
+    )  # (3, m2, 6)
+    w_z = _Z_PART[:, i] * _Z_PART[:, j]  # (3, 6), times A / (3 h)
+    # Centroids: the mean of the four vertices.
+    corners = np.stack([pa, pb, pc], axis=1)  # (m2, 3, 2)
+    share = np.stack([np.bincount(_PRISM_SPLIT[t, :, 0], minlength=3) for t in range(3)]) / 4
+    xy = np.einsum("tc,mcd->tmd", share, corners)  # (3, m2, 2)
+    upper_share = _PRISM_SPLIT[:, :, 1].mean(axis=1)  # (3,)
     spacing = np.diff(levels)
-    # Kept tetrahedron -> (level, split type, triangle) of the full extrusion.
-    level, rest = np.divmod(kept, 3 * len(area))
-    kind, triangle = np.divmod(rest, len(area))
-    h = spacing[level]
-    flat = kind * len(area) + triangle  # row of the (3, m2, ...) arrays
-    edge_weights = h[:, None] * w_plane.reshape(-1, 6).take(flat, axis=0)
-    edge_weights += w_z.reshape(-1, 6).take(flat, axis=0) / h[:, None]
-    volumes = area[triangle] * h / 3
+
+    kept_triangles = [np.flatnonzero(~inside[level]) for level in range(nl - 1)]
+    total = 3 * sum(len(t) for t in kept_triangles)
+    # Edge numbers fit 32 bits below 2**31 edges: half the memory, and the assembly
+    # matrix takes them as its indices without a copy.
+    index = np.int32 if n_edges < 2**31 - 1 else np.int64
+    tets = np.empty((total, 4), dtype=np.int64)
+    tet_edges = np.empty((total, 6), dtype=index)
+    edge_weights = np.empty((total, 6))
+    volumes = np.empty(total)
+    labels = np.empty(total, dtype=np.int64)
+    kept = np.empty(total, dtype=np.int64)  # index (level, type, triangle) in the full extrusion
+    prism_tets = np.full((nl - 1, 3, m2), -1, dtype=np.int64)
+    start = 0
+    for level, triangles in enumerate(kept_triangles):
+        k, h = len(triangles), spacing[level]
+        nodes = (a[triangles], b[triangles], c[triangles])
+        e_ab, e_ac, e_bc = ab[triangles], ac[triangles], bc[triangles]
+        h_lo, h_hi = level * n2e, (level + 1) * n2e
+        v = n_h + level * n2
+        d = n_h + n_v + level * n2e
+        kind_edges = (
+            (h_lo + e_ab, h_lo + e_ac, d + e_ac, h_lo + e_bc, d + e_bc, v + nodes[2]),
+            (h_lo + e_ab, d + e_ab, d + e_ac, v + nodes[1], d + e_bc, h_hi + e_bc),
+            (v + nodes[0], d + e_ab, d + e_ac, h_hi + e_ab, h_hi + e_ac, h_hi + e_bc),
+        )
+        a_over_h = area[triangles] / (3 * h)
+        for kind in range(3):
+            rows = slice(start, start + k)
+            for vertex, (corner, upper) in enumerate(_PRISM_SPLIT[kind]):
+                tets[rows, vertex] = nodes[corner] + (level + upper) * n2
+            for column, values in enumerate(kind_edges[kind]):
+                tet_edges[rows, column] = values
+            edge_weights[rows] = h * w_plane[kind, triangles] + w_z[kind] * a_over_h[:, None]
+            volumes[rows] = a_over_h * h * h
+            centroids = np.empty((k, 3))
+            centroids[:, :2] = xy[kind, triangles]
+            centroids[:, 2] = levels[level] + h * upper_share[kind]
+            labels[rows] = _labels(model, centroids)
+            kept[rows] = (level * 3 + kind) * m2 + triangles
+            prism_tets[level, kind, triangles] = np.arange(start, start + k)
+            start += k
 
     def gradients_of(cells: NDArray[np.int64]) -> NDArray[np.float64]:
-        at_level, at_rest = np.divmod(kept[cells], 3 * len(area))
-        at_kind, at_triangle = np.divmod(at_rest, len(area))
+        at_level, at_rest = np.divmod(kept[cells], 3 * m2)
+        at_kind, at_triangle = np.divmod(at_rest, m2)
         gradients = np.empty((len(cells), 4, 3))
         gradients[..., :2] = in_plane[at_kind, at_triangle]
         gradients[..., 2] = _Z_PART[at_kind] / spacing[at_level][:, None]
         return gradients
 
-    # Centroid: the mean of the four vertices.
-    corners = np.stack([pa, pb, pc], axis=1)  # (m2, 3, 2)
-    weights = np.stack([np.bincount(_PRISM_SPLIT[t, :, 0], minlength=3) for t in range(3)]) / 4
-    xy = np.einsum("tc,mcd->tmd", weights, corners)  # (3, m2, 2)
-    upper_share = _PRISM_SPLIT[:, :, 1].mean(axis=1)  # (3,)
-    centroids = np.column_stack(
-        [xy.reshape(-1, 2).take(flat, axis=0), levels[level] + h * upper_share[kind]]
-    )
-    return P1Geometry(volumes, edge_weights, gradients_of=gradients_of), centroids
+    geometry = P1Geometry(volumes, edge_weights, gradients_of=gradients_of)
+    return tets, tet_edges, prism_tets, geometry, labels
 
 
 def _extruded_edges(
     triangles: NDArray[np.int64], n2: int, nl: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Edges of the extruded mesh from the 2-D edges, without sorting the elements.
-
-    Edges are horizontal (a 2-D edge at a level), vertical (a 2-D node between two
-    levels) or diagonal (2-D edge x < y from x at a level to y at the next). For a prism
-    with sorted triangle a < b < c between levels lo and hi, the three tetrahedra
-    [a b c c'], [a b b' c'], [a a' b' c'] (primes at hi) have, in the order of
-    ``LOCAL_EDGES``: H(ab) H(ac) D(ac) H(bc) D(bc) V(c); H(ab) D(ab) D(ac) V(b) D(bc)
-    H'(bc); V(a) D(ab) D(ac) H'(ab) H'(ac) H'(bc).
-    Returns edges (E, 2) as node pairs and the edges of each tetrahedron
-    (levels-1, 3, triangles, 6), flattened like the tetrahedra (M, 6).
-    """
+) -> tuple[NDArray[np.int64], tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int]]:
+    """Edges of the extruded mesh from the 2-D edges, without sorting the elements:
+    horizontal (each 2-D edge at each level), vertical (each 2-D node between two
+    levels), then diagonal (2-D edge x < y from x at a level to y at the next), as node
+    pairs (E, 2); and the 2-D edge numbering (the edge of each sorted triangle's sides
+    ab, ac, bc, and the number of 2-D edges) from which :func:`_extrude` numbers the
+    edges of each tetrahedron."""
     ordered = np.sort(triangles, axis=1)
     a, b, c = ordered[:, 0], ordered[:, 1], ordered[:, 2]
     keys = np.concatenate([a * n2 + b, a * n2 + c, b * n2 + c])
     unique, inverse = np.unique(keys, return_inverse=True)
     m2 = len(triangles)
+    inverse = inverse.ravel()
     ab, ac, bc = inverse[:m2], inverse[m2 : 2 * m2], inverse[2 * m2 :]
     e0, e1 = unique // n2, unique % n2
     n2e = len(unique)
     n_h, n_v = nl * n2e, (nl - 1) * n2
-    lv = np.arange(nl)
-    horizontal = np.column_stack(
-        [(e0[None, :] + lv[:, None] * n2).ravel(), (e1[None, :] + lv[:, None] * n2).ravel()]
-    )
-    lo = np.arange(nl - 1)
+    # Written in place, level by level (no full-size temporaries).
+    edges = np.empty((n_h + n_v + (nl - 1) * n2e, 2), dtype=np.int64)
     nodes = np.arange(n2)
-    vertical = np.column_stack(
-        [
-            (nodes[None, :] + lo[:, None] * n2).ravel(),
-            (nodes[None, :] + (lo[:, None] + 1) * n2).ravel(),
-        ]
-    )
-    diagonal = np.column_stack(
-        [(e0[None, :] + lo[:, None] * n2).ravel(), (e1[None, :] + (lo[:, None] + 1) * n2).ravel()]
-    )
-    edges = np.concatenate([horizontal, vertical, diagonal]).astype(np.int64)
-
-    # Edge numbers fit 32 bits below 2**31 edges: half the memory, and the assembly
-    # matrix takes them as its indices without a copy.
-    index = np.int32 if len(edges) < 2**31 - 1 else np.int64
-    tet_edges = np.empty((nl - 1, 3, m2, 6), dtype=index)
-    for level in range(nl - 1):
-        h_lo, h_hi = level * n2e, (level + 1) * n2e
-        v = n_h + level * n2
-        d = n_h + n_v + level * n2e
-        tet_edges[level, 0] = np.stack(
-            [h_lo + ab, h_lo + ac, d + ac, h_lo + bc, d + bc, v + c], axis=1
-        )
-        tet_edges[level, 1] = np.stack(
-            [h_lo + ab, d + ab, d + ac, v + b, d + bc, h_hi + bc], axis=1
-        )
-        tet_edges[level, 2] = np.stack(
-            [v + a, d + ab, d + ac, h_hi + ab, h_hi + ac, h_hi + bc], axis=1
-        )
-    return edges, tet_edges
+    for level in range(nl):
+        horizontal = edges[level * n2e : (level + 1) * n2e]
+        horizontal[:, 0] = e0 + level * n2
+        horizontal[:, 1] = e1 + level * n2
+        if level == nl - 1:
+            break
+        vertical = edges[n_h + level * n2 : n_h + (level + 1) * n2]
+        vertical[:, 0] = nodes + level * n2
+        vertical[:, 1] = nodes + (level + 1) * n2
+        diagonal = edges[n_h + n_v + level * n2e : n_h + n_v + (level + 1) * n2e]
+        diagonal[:, 0] = e0 + level * n2
+        diagonal[:, 1] = e1 + (level + 1) * n2
+    return edges, (ab, ac, bc, len(unique))
 
 
 def _labels(model: FieldModel, centroids: NDArray[np.float64]) -> NDArray[np.int64]:
