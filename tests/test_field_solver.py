@@ -145,3 +145,30 @@ def test_unknowns_with_needles_through_the_whole_block() -> None:
     used[mesh.tets.ravel()] = True
     assert not used.all()
     assert mesh.unknowns == used.sum()
+
+
+def test_fixed_nodes_eliminated_in_place_without_floating_conductors() -> None:
+    model = build_model({"electrode": "linear", "tissue": "skin-layered"})
+    mesh = build_mesh(model, 1.0)
+    space = P1Space.build(mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry)
+    pair = model.electrode.pairs[0]
+    sigma = np.random.default_rng(7).uniform(0.1, 1.0, len(mesh.tets))
+    values = space.edge_values(sigma)
+    system = PairSystem(space, mesh.conductor_nodes, pair)
+    assert system.eliminated  # every needle of the linear array is in the pair
+    a, rhs = system.reduce(values)
+    a_ref, rhs_ref, fixed_value = reference_system(space, mesh, pair, sigma)
+    free = np.flatnonzero(~system.fixed)
+    fixed = np.flatnonzero(system.fixed)
+    # The free block is P^T K P; fixed rows and columns are those of the identity.
+    assert abs(a[free][:, free] - a_ref).max() < 1e-12 * abs(a_ref).max()
+    assert abs(a[fixed][:, fixed] - sp.identity(len(fixed))).max() == 0
+    assert abs(a[free][:, fixed]).max() == 0
+    assert abs(a[fixed][:, free]).max() == 0
+    np.testing.assert_allclose(rhs[free], rhs_ref, rtol=0, atol=1e-12 * abs(rhs_ref).max())
+    np.testing.assert_array_equal(rhs[fixed], fixed_value[fixed])
+    potential, _ = system.solve(values, None, rtol=1e-10)
+    reference = np.zeros(space.n)
+    reference[free] = spsolve(a_ref.tocsc(), rhs_ref)
+    reference[fixed] = fixed_value[fixed]
+    np.testing.assert_allclose(potential, reference, rtol=0, atol=1e-6 * pair.voltage_v)

@@ -117,7 +117,14 @@ class PairSystem:
         self._merged_source = np.zeros(0, dtype=np.int64)
         self._merged_targets = np.zeros(0, dtype=np.int64)
         self._merged_positions = np.zeros(0, dtype=np.int64)
-        self._plan(space)
+        # Without floating conductors, fixed nodes stay in the system as identity rows
+        # (their couplings moved to the right-hand side): K's own pattern, no gather
+        # plan over all of K's entries.
+        self.eliminated = not floating
+        if self.eliminated:
+            self._elimination_plan(space)
+        else:
+            self._plan(space)
         positive = np.concatenate([conductor_nodes[i] for i in pair.positive])
         negative = np.concatenate([conductor_nodes[i] for i in pair.negative])
         self._positive = self._flux_plan(space, positive)
@@ -183,6 +190,43 @@ class PairSystem:
         self._merged_targets = merged_targets.ravel()
         self._merged_positions = positions[len(direct_entries) :]
 
+    def _elimination_plan(self, space: P1Space) -> None:
+        """Symmetric elimination of the fixed nodes in K's own pattern: the entries of
+        their rows and columns are set to zero, their diagonal to one, and the
+        right-hand side carries -K[free, fixed] phi_fixed on the free rows and
+        phi_fixed on the fixed ones. Only the fixed rows' entries are visited: the
+        position of each transposed entry (j, i) is found in row j (K is symmetric in
+        pattern, its column indices sorted)."""
+        pattern = space.pattern
+        n = pattern.shape[0]
+        self.n_dof = n
+        fixed_nodes = np.flatnonzero(self.fixed)
+        starts, stops = pattern.indptr[fixed_nodes], pattern.indptr[fixed_nodes + 1]
+        counts = (stops - starts).astype(np.int64)
+        row_entries = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(
+            counts.sum()
+        )
+        row_of = np.repeat(fixed_nodes, counts)
+        column_of = pattern.indices[row_entries].astype(np.int64)
+        # (j, i) for each entry (i, j) of a fixed row i: scan row j for column i.
+        first = pattern.indptr[column_of].astype(np.int64)
+        length = pattern.indptr[column_of + 1] - first
+        query = np.repeat(np.arange(len(row_entries)), length)
+        candidate = np.repeat(first - np.cumsum(length) + length, length) + np.arange(length.sum())
+        hit = pattern.indices[candidate] == row_of[query]
+        transposed = np.empty(len(row_entries), dtype=np.int64)
+        transposed[query[hit]] = candidate[hit]
+        self._zeroed = np.union1d(row_entries, transposed)
+        self._fixed_diagonal = row_entries[row_of == column_of]
+        # Couplings of free rows to fixed columns, for the right-hand side.
+        coupling = ~self.fixed[column_of]
+        self._rhs_dof = column_of[coupling]
+        self._rhs_source = space.source[transposed[coupling]]
+        self._rhs_value = self.fixed_value[row_of[coupling]]
+        self._source = space.source
+        self._indices = pattern.indices
+        self._indptr = pattern.indptr
+
     @staticmethod
     def _flux_plan(
         space: P1Space, nodes: NDArray[np.int64]
@@ -197,6 +241,18 @@ class PairSystem:
     def reduce(self, values: NDArray[np.float64]) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
         """The reduced matrix P^T K P and right-hand side -P^T K phi_fixed for K's edge
         values (:meth:`openect.field.fem.P1Space.edge_values`)."""
+        if self.eliminated:
+            data = values[self._source]
+            data[self._zeroed] = 0.0
+            data[self._fixed_diagonal] = 1.0
+            a = sp.csr_matrix((data, self._indices, self._indptr), shape=(self.n_dof, self.n_dof))
+            rhs = -np.bincount(
+                self._rhs_dof,
+                weights=values[self._rhs_source] * self._rhs_value,
+                minlength=self.n_dof,
+            ).astype(np.float64)
+            rhs[self.fixed] = self.fixed_value[self.fixed]
+            return a, rhs
         if self._direct_positions is None:
             data = values[self._direct_source]
         else:
@@ -218,12 +274,18 @@ class PairSystem:
 
     def expand(self, solution: NDArray[np.float64]) -> NDArray[np.float64]:
         """Node potentials (V) from the reduced unknowns (fixed nodes at their value)."""
+        if self.eliminated:
+            potential = np.array(solution, dtype=np.float64)
+            potential[self.fixed] = self.fixed_value[self.fixed]
+            return potential
         potential = self.fixed_value.copy()
         potential[self.unknown_nodes] = solution[self._unknown_dof]
         return potential
 
     def restrict(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
         """Reduced unknowns from node potentials (V): a floating conductor's mean."""
+        if self.eliminated:
+            return np.array(potential, dtype=np.float64)
         sums = np.bincount(
             self._unknown_dof, weights=potential[self.unknown_nodes], minlength=self.n_dof
         )
