@@ -113,7 +113,7 @@ class PairSystem:
         self.fresh_rate = 0.0
         self.last_rate = 0.0
         # Gather plan (made by _plan): reduced entries from edge values.
-        self._direct_positions: NDArray[np.int64] | None = None
+        self._direct_positions = np.zeros(0, dtype=np.int64)
         self._merged_source = np.zeros(0, dtype=np.int64)
         self._merged_targets = np.zeros(0, dtype=np.int64)
         self._merged_positions = np.zeros(0, dtype=np.int64)
@@ -145,17 +145,7 @@ class PairSystem:
         direct_entries = np.nonzero(direct)[0]
         merged_entries = np.nonzero(kept & ~direct)[0]
         source = space.source
-        if not len(merged_entries):
-            # No floating conductor: the reduced entries are K's, in K's order.
-            row_reduced = row_dof[direct_entries]
-            self._indptr = np.concatenate(
-                [[0], np.cumsum(np.bincount(row_reduced, minlength=self.n_dof))]
-            ).astype(np.int32)
-            self._indices = col_dof[direct_entries].astype(np.int32)
-            self._direct_source = source[direct_entries]
-            self._direct_positions = None
-        else:
-            self._merged_plan(row_dof, col_dof, direct_entries, merged_entries, source)
+        self._merged_plan(row_dof, col_dof, direct_entries, merged_entries, source)
         # Right-hand side: couplings of unknown rows to fixed columns.
         coupled = np.nonzero((row_dof >= 0) & self.fixed[columns])[0]
         self._rhs_dof = row_dof[coupled]
@@ -245,20 +235,9 @@ class PairSystem:
             data = values[self._source]
             data[self._zeroed] = 0.0
             data[self._fixed_diagonal] = 1.0
-            a = sp.csr_matrix((data, self._indices, self._indptr), shape=(self.n_dof, self.n_dof))
-            rhs = -np.bincount(
-                self._rhs_dof,
-                weights=values[self._rhs_source] * self._rhs_value,
-                minlength=self.n_dof,
-            ).astype(np.float64)
-            rhs[self.fixed] = self.fixed_value[self.fixed]
-            return a, rhs
-        if self._direct_positions is None:
-            data = values[self._direct_source]
         else:
             data = np.empty(len(self._indices))
             data[self._direct_positions] = values[self._direct_source]
-        if len(self._merged_positions):
             data[self._merged_positions] = np.bincount(
                 self._merged_targets,
                 weights=values[self._merged_source],
@@ -270,6 +249,8 @@ class PairSystem:
             weights=values[self._rhs_source] * self._rhs_value,
             minlength=self.n_dof,
         ).astype(np.float64)
+        if self.eliminated:
+            rhs[self.fixed] = self.fixed_value[self.fixed]
         return a, rhs
 
     def expand(self, solution: NDArray[np.float64]) -> NDArray[np.float64]:
