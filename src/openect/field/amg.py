@@ -22,7 +22,11 @@ the electrodes, tall ones at the needles, so the strong direction varies):
 - the V-cycle smooths with one forward Gauss-Seidel sweep before the coarse correction
   and one backward sweep after, so that it is a symmetric preconditioner, as CG needs;
 - the coarsest level (at most MAX_COARSE unknowns) is solved by a dense Cholesky
-  factorisation.
+  factorisation;
+- the products with each level's matrix, prolongator and restriction, in the setup
+  (the Galerkin product R A P) and in the V-cycle, run over row blocks on worker
+  threads (:mod:`openect.field.threads`); the Gauss-Seidel sweeps run on one core
+  (pyamg keeps the GIL in them).
 
 Measured on the needle pair at 331 k unknowns (docs/performance.md): 12-15 CG
 iterations instead of the 53 of pyamg's default smoothed aggregation.
@@ -43,6 +47,8 @@ from pyamg.relaxation.relaxation import gauss_seidel
 from pyamg.strength import classical_strength_of_connection
 from scipy.sparse.linalg import LinearOperator
 
+from openect.field.threads import RowBlocks
+
 #: Strength threshold: a coupling is strong when |a_ij| >= THETA max_k |a_ik|.
 THETA = 0.25
 #: Largest level solved directly.
@@ -53,11 +59,23 @@ MAX_LEVELS = 10
 
 @dataclass
 class Level:
-    """One level: its matrix, and the prolongator to it from the next coarser level."""
+    """One level: its matrix, and the prolongator to it from the next coarser level
+    and its transpose (the restriction), each cut in row blocks for the worker
+    threads."""
 
     a: sp.csr_matrix
     p: sp.csr_matrix | None = None
     r: sp.csr_matrix | None = None
+
+    def __post_init__(self) -> None:
+        self.a_rows = RowBlocks(self.a)
+        self.p_rows: RowBlocks | None = None
+        self.r_rows: RowBlocks | None = None
+
+    def set_transfer(self, p: sp.csr_matrix, r: sp.csr_matrix) -> None:
+        """Set the prolongator ``p`` and the restriction ``r``."""
+        self.p, self.r = p, r
+        self.p_rows, self.r_rows = RowBlocks(p), RowBlocks(r)
 
 
 class Hierarchy:
@@ -81,8 +99,9 @@ class Hierarchy:
                 )
             )
             r = sp.csr_matrix(p.T)
-            level.p, level.r = p, r
-            coarse = sp.csr_matrix(r @ (level.a @ p))
+            level.set_transfer(p, r)
+            assert level.r_rows is not None
+            coarse = level.r_rows.matmat(level.a_rows.matmat(p))
             coarse.sort_indices()
             self.levels.append(Level(coarse))
         coarsest = self.levels[-1].a.toarray()
@@ -111,12 +130,12 @@ class Hierarchy:
         level = self.levels[index]
         if index == len(self.levels) - 1:
             return self._coarse_solve(rhs)
-        assert level.p is not None
-        assert level.r is not None
+        assert level.p_rows is not None
+        assert level.r_rows is not None
         x = np.zeros_like(rhs)
         gauss_seidel(level.a, x, rhs, iterations=1, sweep="forward")
-        residual = rhs - level.a @ x
-        x += level.p @ self.vcycle(level.r @ residual, index + 1)
+        residual = rhs - level.a_rows.matvec(x)
+        x += level.p_rows.matvec(self.vcycle(level.r_rows.matvec(residual), index + 1))
         gauss_seidel(level.a, x, rhs, iterations=1, sweep="backward")
         return x
 

@@ -29,6 +29,7 @@ from openect.field.amg import Hierarchy
 from openect.field.conductivity import SigmaModel, TissueParameters, conductivity
 from openect.field.electrodes import Pair
 from openect.field.fem import P1Space
+from openect.field.threads import RowBlocks, blas_on_one_thread
 
 #: Relative residual of the linear solves.
 LINEAR_RTOL = 1e-8
@@ -296,9 +297,11 @@ class PairSystem:
             count[0] += 1
 
         x0 = None if guess is None else self.restrict(guess)
-        solution, info = cg(
-            a, rhs, x0=x0, rtol=rtol, atol=0.0, M=preconditioner, maxiter=1000, callback=step
-        )
+        with blas_on_one_thread():
+            solution, info = cg(
+                RowBlocks(a).operator(), rhs, x0=x0, rtol=rtol, atol=0.0, M=preconditioner,
+                maxiter=1000, callback=step,
+            )  # fmt: skip
         if info != 0:
             raise RuntimeError(f"CG did not converge in {count[0]} iterations (info {info})")
         potential = self.expand(solution)
