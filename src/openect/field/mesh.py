@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,7 +63,7 @@ class Mesh:
     points: NDArray[np.float64]
     tets: NDArray[np.int64]
     #: Index into ``model.layers``, or ``len(model.layers)`` for the tumour.
-    labels: NDArray[np.int64]
+    labels: NDArray[np.int32]
     #: Node indices of each conductor (surface and interior, down to its tip).
     #: Interior nodes above the tip belong to no tetrahedron.
     conductor_nodes: list[NDArray[np.int64]]
@@ -88,6 +89,11 @@ class Mesh:
     def unknowns(self) -> int:
         """Number of nodes of the tetrahedra."""
         return self.used_nodes
+
+
+def index_dtype(count: int) -> type[np.signedinteger[Any]]:
+    """Integer type for numbers below ``count``: 32 bits when they fit."""
+    return np.int32 if count < 2**31 - 1 else np.int64
 
 
 def depth_levels(model: FieldModel, spacing_mm: float) -> NDArray[np.float64]:
@@ -268,7 +274,7 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         points2d=points2d,
         triangles2d=triangles,
         levels=levels,
-        prism_tets=prism_tets.transpose(0, 2, 1).reshape(-1, 3),
+        prism_tets=prism_tets.reshape(-1, 3),
         edges=edges,
         tet_edges=tet_edges,
         geometry=geometry,
@@ -286,11 +292,11 @@ def _extrude(
     inside: NDArray[np.bool_],
     numbering: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int],
     n_edges: int,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], P1Geometry, NDArray[np.int64]]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], P1Geometry, NDArray[np.int32]]:
     """The kept tetrahedra of the extrusion, level by level and split type by split
     type (so that every temporary is one level's size and the element arrays are
     written once): their nodes, their edges (in the order of ``LOCAL_EDGES``), the
-    prism -> tetrahedra table (levels-1, 3, triangles), the P1 geometry and the tissue
+    prism -> tetrahedra table (levels-1, triangles, 3), the P1 geometry and the tissue
     labels. Volumes and edge weights come from the 2-D triangles and the level
     spacings: every tetrahedron of a prism has the volume A h / 3 and gradients made of
     the triangle's 2-D gradients and +-1/h (made from them only where asked for).
@@ -341,16 +347,19 @@ def _extrude(
 
     kept_triangles = [np.flatnonzero(~inside[level]) for level in range(nl - 1)]
     total = 3 * sum(len(t) for t in kept_triangles)
-    # Edge numbers fit 32 bits below 2**31 edges: half the memory, and the assembly
-    # matrix takes them as its indices without a copy.
-    index = np.int32 if n_edges < 2**31 - 1 else np.int64
-    tets = np.empty((total, 4), dtype=np.int64)
-    tet_edges = np.empty((total, 6), dtype=index)
+    # Node and edge numbers fit 32 bits below 2**31: half the memory, and the assembly
+    # matrix takes the edge numbers as its indices without a copy.
+    tets = np.empty((total, 4), dtype=index_dtype(nl * n2))
+    tet_edges = np.empty((total, 6), dtype=index_dtype(n_edges))
     edge_weights = np.empty((total, 6))
     volumes = np.empty(total)
-    labels = np.empty(total, dtype=np.int64)
-    kept = np.empty(total, dtype=np.int64)  # index (level, type, triangle) in the full extrusion
-    prism_tets = np.full((nl - 1, 3, m2), -1, dtype=np.int64)
+    labels = np.empty(total, dtype=np.int32)
+    # The tetrahedra come in blocks (level, type) of the level's kept triangles: the
+    # block starts and those triangles, from which each tetrahedron's prism is found.
+    block_starts = np.cumsum([0] + [len(t) for t in kept_triangles for _ in range(3)])
+    level_starts = np.cumsum([0] + [len(t) for t in kept_triangles])
+    kept_flat = np.concatenate(kept_triangles).astype(np.int32)
+    prism_tets = np.full((nl - 1, m2, 3), -1, dtype=index_dtype(total))
     start = 0
     for level, triangles in enumerate(kept_triangles):
         k, h = len(triangles), spacing[level]
@@ -377,13 +386,13 @@ def _extrude(
             centroids[:, :2] = xy[kind, triangles]
             centroids[:, 2] = levels[level] + h * upper_share[kind]
             labels[rows] = _labels(model, centroids)
-            kept[rows] = (level * 3 + kind) * m2 + triangles
-            prism_tets[level, kind, triangles] = np.arange(start, start + k)
+            prism_tets[level, triangles, kind] = np.arange(start, start + k)
             start += k
 
     def gradients_of(cells: NDArray[np.int64]) -> NDArray[np.float64]:
-        at_level, at_rest = np.divmod(kept[cells], 3 * m2)
-        at_kind, at_triangle = np.divmod(at_rest, m2)
+        block = np.searchsorted(block_starts, cells, side="right") - 1
+        at_level, at_kind = np.divmod(block, 3)
+        at_triangle = kept_flat[level_starts[at_level] + cells - block_starts[block]]
         gradients = np.empty((len(cells), 4, 3))
         gradients[..., :2] = in_plane[at_kind, at_triangle]
         gradients[..., 2] = _Z_PART[at_kind] / spacing[at_level][:, None]
@@ -413,7 +422,7 @@ def _extruded_edges(
     n2e = len(unique)
     n_h, n_v = nl * n2e, (nl - 1) * n2
     # Written in place, level by level (no full-size temporaries).
-    edges = np.empty((n_h + n_v + (nl - 1) * n2e, 2), dtype=np.int64)
+    edges = np.empty((n_h + n_v + (nl - 1) * n2e, 2), dtype=index_dtype(nl * n2))
     nodes = np.arange(n2)
     for level in range(nl):
         horizontal = edges[level * n2e : (level + 1) * n2e]

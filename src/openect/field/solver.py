@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from dataclasses import field as default
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -326,7 +327,7 @@ def solve_pairs(
     conductor_nodes: list[NDArray[np.int64]],
     pairs: tuple[Pair, ...],
     tissues: list[TissueParameters],
-    labels: NDArray[np.int64],
+    labels: NDArray[np.integer[Any]],
     model: SigmaModel,
     progress: object | None = None,
     initial_memory: NDArray[np.float64] | None = None,

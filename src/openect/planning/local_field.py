@@ -100,7 +100,7 @@ class LocalField:
     #: Element centroids in the electrode frame (mm).
     centroids: NDArray[np.float64]
     #: Layer label of each element (index into ``tissues``); the lesion is ``lesion_label``.
-    layer_labels: NDArray[np.int64]
+    layer_labels: NDArray[np.int32]
     tissues: list[TissueParameters]
     seconds: float = 0.0
     solutions: list[PairSolution] = field(default_factory=list)
