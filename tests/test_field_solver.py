@@ -12,7 +12,7 @@ from scipy.sparse.linalg import cg, spsolve
 
 from openect.field.amg import Hierarchy
 from openect.field.electrodes import Pair
-from openect.field.fem import P1Geometry, P1Space
+from openect.field.fem import P1Geometry, P1Space, edge_pattern
 from openect.field.mesh import Mesh, build_mesh
 from openect.field.model_file import build_model
 from openect.field.solver import PairSystem
@@ -25,7 +25,9 @@ def hexagon() -> tuple[Mesh, P1Space, tuple[Pair, ...]]:
         {"electrode": "hexagonal", "tissue": "skin-layered", "tumour": {"diameter_mm": 6}}
     )
     mesh = build_mesh(model, 1.2)
-    space = P1Space.build(mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry)
+    space = P1Space.build(
+        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
+    )
     return mesh, space, model.electrode.pairs
 
 
@@ -151,7 +153,9 @@ def test_unknowns_with_needles_through_the_whole_block() -> None:
 def test_fixed_nodes_eliminated_in_place_without_floating_conductors() -> None:
     model = build_model({"electrode": "linear", "tissue": "skin-layered"})
     mesh = build_mesh(model, 1.0)
-    space = P1Space.build(mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry)
+    space = P1Space.build(
+        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
+    )
     pair = model.electrode.pairs[0]
     sigma = np.random.default_rng(7).uniform(0.1, 1.0, len(mesh.tets))
     values = space.edge_values(sigma)
@@ -199,3 +203,25 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
         assert np.array_equal(product.data, expected.data)
     # Small matrices are not split.
     assert RowBlocks(a[:100], parts=4).parts == 1
+
+
+def test_extruded_pattern_equals_the_pattern_of_its_edges(
+    hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
+) -> None:
+    """The CSR structure built level by level from the 2-D mesh equals the one built by
+    sorting every 3-D edge, entry for entry, with the same edge-value index; and K
+    from it equals the element-by-element assembly sum of sigma V g_i . g_j."""
+    mesh, space, _ = hexagon
+    reference = edge_pattern(mesh.edges, len(mesh.points))
+    assert np.array_equal(mesh.pattern.indptr, reference.indptr)
+    assert np.array_equal(mesh.pattern.indices, reference.indices)
+    assert np.array_equal(mesh.pattern.data, reference.data)
+    sigma = np.random.default_rng(3).uniform(0.1, 1.0, len(mesh.tets))
+    gradients = space.gradients
+    local = np.einsum("mid,mjd->mij", gradients, gradients) * (sigma * space.volumes)[:, None, None]
+    rows = np.repeat(mesh.tets, 4, axis=1).ravel()
+    columns = np.tile(mesh.tets, (1, 4)).ravel()
+    n = len(mesh.points)
+    k_reference = sp.csr_matrix((local.ravel(), (rows, columns)), shape=(n, n))
+    k_matrix = space.stiffness(sigma)
+    assert abs(k_matrix - k_reference).max() < 1e-12 * abs(k_reference).max()

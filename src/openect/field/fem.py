@@ -10,7 +10,8 @@ the tetrahedra holding it of sigma V g_i . g_j, and the diagonal is minus the su
 its row's off-diagonals (the gradients of a tetrahedron sum to zero, so every row of
 K sums to zero). Each tetrahedron thus contributes 6 numbers instead of 16, and the
 CSR pattern is built once per mesh; an extruded mesh passes its edge numbering in
-directly, so that no sort over the elements is needed.
+directly, so that no sort over the elements is needed, and its CSR pattern, built
+level by level from the 2-D one.
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class P1Space:
     tet_edges: NDArray[np.int64]
     #: (E, 2): node pair of each global edge (i != j).
     edges: NDArray[np.int64]
-    #: Structure of K; its (integer) data holds each entry's position in [upper,
-    #: lower, diagonal] (copies of it get K's values).
+    #: Structure of K; its (integer) data holds each entry's index in
+    #: :meth:`edge_values` (copies of it get K's values).
     pattern: sp.csr_matrix
     tets: NDArray[np.int64]
     #: (E x M) sparse, by element: edge values of K for a conductivity per element.
@@ -108,9 +109,11 @@ class P1Space:
         edges: NDArray[np.int64] | None = None,
         tet_edges: NDArray[np.int64] | None = None,
         geometry: P1Geometry | None = None,
+        pattern: sp.csr_matrix | None = None,
     ) -> P1Space:
         """Gradients, volumes and the CSR pattern of a tetrahedral mesh; ``edges`` and
-        ``tet_edges`` (the mesh's edge numbering) and ``geometry`` are derived when not
+        ``tet_edges`` (the mesh's edge numbering), ``geometry`` and ``pattern`` (whose
+        data holds each entry's index in :meth:`edge_values`) are derived when not
         given."""
         if geometry is None:
             geometry = P1Geometry.of(points, tets)
@@ -118,13 +121,8 @@ class P1Space:
         if edges is None or tet_edges is None:
             edges, tet_edges = edge_numbering(tets, n)
         m = len(edges)
-        index = np.int32 if n < 2**31 - 1 else np.int64
-        rows = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n)]).astype(index)
-        cols = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n)]).astype(index)
-        # Entries are distinct, so the CSR conversion keeps them one to one: carry each
-        # entry's position in [upper, lower, diagonal] through it as its value.
-        pattern = sp.csr_matrix((np.arange(2 * m + n, dtype=index), (rows, cols)), shape=(n, n))
-        pattern.sort_indices()
+        if pattern is None:
+            pattern = edge_pattern(edges, n)
         # Edge values = assembly @ sigma: the element edge weights as a sparse (E x M)
         # matrix, stored by element (six entries per column), which needs no sorting.
         n_local = tet_edges.shape[1]
@@ -155,13 +153,7 @@ class P1Space:
 
     def stiffness(self, sigma: NDArray[np.float64]) -> sp.csr_matrix:
         """K (mS) for the conductivity per element (S/m), scattered into the fixed pattern."""
-        off = self.assembly @ sigma
-        diagonal = -(
-            np.bincount(self.edges[:, 0], weights=off, minlength=self.n)
-            + np.bincount(self.edges[:, 1], weights=off, minlength=self.n)
-        )
-        data = np.empty(self.pattern.nnz)
-        data[self.order] = np.concatenate([off, off, diagonal])
+        data = self.edge_values(sigma)[self.source]
         return sp.csr_matrix(
             (data, self.pattern.indices, self.pattern.indptr), shape=self.pattern.shape
         )
@@ -177,22 +169,10 @@ class P1Space:
         )
         return np.concatenate([off, diagonal])
 
-    @cached_property
+    @property
     def source(self) -> NDArray[np.int64]:
-        """For each entry of K's CSR data, its index in :meth:`edge_values`. The
-        pattern's own data holds each entry's position in [upper, lower, diagonal]."""
-        m = len(self.edges)
-        source = self.pattern.data.copy()
-        source[source >= m] -= m
-        return np.asarray(source)
-
-    @cached_property
-    def order(self) -> NDArray[np.int64]:
-        """Position in ``pattern.data`` of [edge values (i, j), edge values (j, i),
-        diagonal]."""
-        order = np.empty(self.pattern.nnz, dtype=np.int64)
-        order[self.pattern.data] = np.arange(self.pattern.nnz)
-        return order
+        """For each entry of K's CSR data, its index in :meth:`edge_values`."""
+        return np.asarray(self.pattern.data)
 
     def field_magnitude(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:
         """|E| per element (V/cm) from node potentials (V), by the element's edges:
@@ -206,6 +186,22 @@ class P1Space:
         """E = -grad phi per element (V/cm) from node potentials (V)."""
         field = -np.einsum("eki,ek->ei", self.gradients, potential[self.tets]) * 10.0
         return np.asarray(field, dtype=np.float64)
+
+
+def edge_pattern(edges: NDArray[np.int64], n_nodes: int) -> sp.csr_matrix:
+    """CSR structure of K (sorted columns) for the edges (E, 2) of a mesh of
+    ``n_nodes`` nodes; its data holds each entry's index in
+    :meth:`P1Space.edge_values`: the edge's number off the diagonal, E + the node's on
+    it."""
+    m = len(edges)
+    index = np.int32 if m + n_nodes < 2**31 - 1 else np.int64
+    rows = np.concatenate([edges[:, 0], edges[:, 1], np.arange(n_nodes)]).astype(index)
+    cols = np.concatenate([edges[:, 1], edges[:, 0], np.arange(n_nodes)]).astype(index)
+    source = np.concatenate([np.arange(m), np.arange(m), m + np.arange(n_nodes)]).astype(index)
+    # Entries are distinct, so the CSR conversion keeps them one to one.
+    pattern = sp.csr_matrix((source, (rows, cols)), shape=(n_nodes, n_nodes))
+    pattern.sort_indices()
+    return pattern
 
 
 def edge_numbering(

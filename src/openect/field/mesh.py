@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from openect.field.fem import LOCAL_EDGES, P1Geometry
@@ -76,6 +77,9 @@ class Mesh:
     #: local edges in the order of :data:`openect.field.fem.LOCAL_EDGES`.
     edges: NDArray[np.int64]
     tet_edges: NDArray[np.int64]
+    #: CSR structure of K, its data the index of each entry in the edge values
+    #: (:meth:`openect.field.fem.P1Space.edge_values`).
+    pattern: sp.csr_matrix
     #: Gradients, volumes and edge weights of the tetrahedra, from the extrusion.
     geometry: P1Geometry
     #: For each node: its 2-D node (column) and its depth level (index into ``levels``).
@@ -250,7 +254,8 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         nodes2d = np.nonzero(node_owner == k)[0]
         conductor_nodes.append((in_levels[:, None] * n2 + nodes2d[None, :]).ravel())
 
-    edges, numbering = _extruded_edges(triangles, n2, nl)
+    edges, numbering, edges2d = _extruded_edges(triangles, n2, nl)
+    pattern = _extruded_pattern(edges2d, n2, nl)
     tets, tet_edges, prism_tets, geometry, labels = _extrude(
         model, points2d, ordered, levels, inside, numbering, len(edges)
     )
@@ -277,6 +282,7 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
         prism_tets=prism_tets.reshape(-1, 3),
         edges=edges,
         tet_edges=tet_edges,
+        pattern=pattern,
         geometry=geometry,
         columns=columns,
         node_levels=node_levels,
@@ -404,13 +410,17 @@ def _extrude(
 
 def _extruded_edges(
     triangles: NDArray[np.int64], n2: int, nl: int
-) -> tuple[NDArray[np.int64], tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int]]:
+) -> tuple[
+    NDArray[np.int64],
+    tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int],
+    NDArray[np.int64],
+]:
     """Edges of the extruded mesh from the 2-D edges, without sorting the elements:
     horizontal (each 2-D edge at each level), vertical (each 2-D node between two
     levels), then diagonal (2-D edge x < y from x at a level to y at the next), as node
-    pairs (E, 2); and the 2-D edge numbering (the edge of each sorted triangle's sides
+    pairs (E, 2); the 2-D edge numbering (the edge of each sorted triangle's sides
     ab, ac, bc, and the number of 2-D edges) from which :func:`_extrude` numbers the
-    edges of each tetrahedron."""
+    edges of each tetrahedron; and the 2-D edges (x < y, sorted)."""
     ordered = np.sort(triangles, axis=1)
     a, b, c = ordered[:, 0], ordered[:, 1], ordered[:, 2]
     keys = np.concatenate([a * n2 + b, a * n2 + c, b * n2 + c])
@@ -436,7 +446,70 @@ def _extruded_edges(
         diagonal = edges[n_h + n_v + level * n2e : n_h + n_v + (level + 1) * n2e]
         diagonal[:, 0] = e0 + level * n2
         diagonal[:, 1] = e1 + (level + 1) * n2
-    return edges, (ab, ac, bc, len(unique))
+    return edges, (ab, ac, bc, len(unique)), np.column_stack([e0, e1])
+
+
+def _extruded_pattern(edges2d: NDArray[np.int64], n2: int, nl: int) -> sp.csr_matrix:
+    """CSR structure of K on the extruded mesh, from the 2-D edges, level by level
+    (no sort over the 3-D entries); its data holds each entry's index in
+    :meth:`openect.field.fem.P1Space.edge_values` (edge number, or E + node).
+
+    The row of node p at level l holds, in column order: at level l-1, the 2-D
+    neighbours q < p (diagonal edges from q) and p (vertical edge); at level l, the
+    neighbours q < p, p itself (the diagonal entry) and the neighbours q > p
+    (horizontal edges); at level l+1, p (vertical) and the neighbours q > p (diagonal
+    edges to q). Every level's rows follow one template; the first level has no
+    level below, the last none above."""
+    n2e = len(edges2d)
+    n_h, n_v = nl * n2e, (nl - 1) * n2
+    n_edges = n_h + n_v + (nl - 1) * n2e
+    n = nl * n2
+    # 2-D adjacency, each node's neighbours sorted, with the 2-D edge of each.
+    x, y = edges2d[:, 0], edges2d[:, 1]
+    rows = np.concatenate([x, y])
+    neighbours = np.concatenate([y, x])
+    edge = np.tile(np.arange(n2e), 2)
+    order = np.lexsort((neighbours, rows))
+    rows, neighbours, edge = rows[order], neighbours[order], edge[order]
+    below = neighbours < rows
+    nodes = np.arange(n2)
+    # Slot groups of a row, in column order: (2-D node of the row, group, column
+    # relative to l * n2, source at l = 0, source step per level).
+    groups = [
+        (rows[below], neighbours[below] - n2, n_h + n_v - n2e + edge[below], n2e),
+        (nodes, nodes - n2, n_h - n2 + nodes, n2),
+        (rows[below], neighbours[below], edge[below], n2e),
+        (nodes, nodes, n_edges + nodes, n2),
+        (rows[~below], neighbours[~below], edge[~below], n2e),
+        (nodes, nodes + n2, n_h + nodes, n2),
+        (rows[~below], neighbours[~below] + n2, n_h + n_v + edge[~below], n2e),
+    ]
+    owner = np.concatenate([g[0] for g in groups])
+    group = np.concatenate([np.full(len(g[0]), k) for k, g in enumerate(groups)])
+    slots = np.lexsort((group, owner))  # stable: neighbours stay sorted
+    owner, group = owner[slots], group[slots]
+    column = np.concatenate([g[1] for g in groups])[slots]
+    source = np.concatenate([g[2] for g in groups])[slots]
+    step = np.concatenate([np.full(len(g[0]), g[3]) for g in groups])[slots]
+    templates = {
+        "first": group >= 2,
+        "middle": np.ones(len(group), dtype=bool),
+        "last": group <= 4,
+    }
+    counts = {key: np.bincount(owner[mask], minlength=n2) for key, mask in templates.items()}
+    kinds = ["first"] + ["middle"] * (nl - 2) + ["last"]
+    row_lengths = np.concatenate([counts[kind] for kind in kinds])
+    index = index_dtype(max(n, n_edges + n))
+    indptr = np.zeros(n + 1, dtype=index_dtype(int(row_lengths.sum())))
+    np.cumsum(row_lengths, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]), dtype=index)
+    data = np.empty(int(indptr[-1]), dtype=index)
+    for level, kind in enumerate(kinds):
+        mask = templates[kind]
+        chunk = slice(indptr[level * n2], indptr[(level + 1) * n2])
+        indices[chunk] = column[mask] + level * n2
+        data[chunk] = source[mask] + level * step[mask]
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
 def _labels(model: FieldModel, centroids: NDArray[np.float64]) -> NDArray[np.int64]:

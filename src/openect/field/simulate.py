@@ -191,7 +191,9 @@ def simulate(
     started = time.perf_counter()
     mesh = build_mesh(model, resolution_mm)
     meshed = time.perf_counter()
-    space = P1Space.build(mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry)
+    space = P1Space.build(
+        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
+    )
     tissues = [layer.tissue for layer in model.layers]
     if model.tumour is not None:
         tissues.append(model.tumour.tissue)

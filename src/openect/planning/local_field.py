@@ -126,7 +126,9 @@ class LocalField:
             depth_mm=max(25.0, 3 * max(deepest, setup.thickness_mm)),
         )
         mesh = build_mesh(model, setup.resolution_mm)
-        space = P1Space.build(mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry)
+        space = P1Space.build(
+            mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
+        )
         tissues = [layer.tissue for layer in layers] + [_scaled(tissue(LESION_TISSUE), scale)]
         return cls(
             setup=setup,
