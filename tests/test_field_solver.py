@@ -8,9 +8,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from pyamg.aggregation.aggregate import standard_aggregation
+from pyamg.aggregation.smooth import jacobi_prolongation_smoother
+from pyamg.aggregation.tentative import fit_candidates
+from pyamg.strength import classical_strength_of_connection
 from scipy.sparse.linalg import cg, spsolve
 
-from openect.field.amg import Hierarchy
+from openect.field.amg import (
+    THETA,
+    Hierarchy,
+    smoothed_prolongator,
+    strong_couplings,
+    tentative_prolongator,
+)
 from openect.field.electrodes import Pair
 from openect.field.fem import P1Geometry, P1Space, edge_pattern
 from openect.field.mesh import Mesh, build_mesh
@@ -107,6 +117,44 @@ def test_amg_preconditioned_cg_matches_a_direct_solve(
     assert len(iterations) * 5 < len(plain)
 
 
+def test_prolongator_equals_pyamgs_filtered_jacobi_smoothing() -> None:
+    """The CSR coarsening (strong couplings, tentative and smoothed prolongators)
+    gives pyamg's own classical strength, fit_candidates and filtered Jacobi smoother
+    with local weighting, on a system with eliminated (identity) rows."""
+    model = build_model({"electrode": "linear", "tissue": "skin-layered"})
+    mesh = build_mesh(model, 1.0)
+    space = P1Space.build(
+        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
+    )
+    sigma = np.random.default_rng(2).uniform(0.1, 1.0, len(mesh.tets))
+    system = PairSystem(space, mesh.conductor_nodes, model.electrode.pairs[0])
+    a, _ = system.reduce(space.edge_values(sigma))
+    strong = strong_couplings(a)
+    reference_strength = classical_strength_of_connection(a, theta=THETA)
+    assert np.array_equal(strong.indptr, reference_strength.indptr)
+    assert np.array_equal(strong.indices, reference_strength.indices)
+    aggregates_matrix, _ = standard_aggregation(reference_strength)
+    b = np.random.default_rng(4).uniform(0.5, 2.0, a.shape[0])
+    aggregates = np.full(a.shape[0], -1, dtype=np.int32)
+    rows = np.repeat(np.arange(a.shape[0]), np.diff(aggregates_matrix.indptr))
+    aggregates[rows] = aggregates_matrix.indices
+    assert (aggregates == -1).any()  # the eliminated nodes are in no aggregate
+    tentative, coarse_b = tentative_prolongator(aggregates, aggregates_matrix.shape[1], b)
+    reference_tentative, reference_b = fit_candidates(aggregates_matrix, b[:, None])
+    assert abs(tentative - sp.csr_matrix(reference_tentative)).max() < 1e-14
+    np.testing.assert_allclose(coarse_b, reference_b.ravel(), rtol=1e-14)
+    smoothed = smoothed_prolongator(strong, tentative, coarse_b)
+    reference = sp.csr_matrix(
+        jacobi_prolongation_smoother(
+            a, reference_tentative, reference_strength, reference_b,
+            filter_entries=True, weighting="local",
+        )
+    )  # fmt: skip
+    assert abs(smoothed - reference).max() < 1e-13
+    # The smoothed prolongator still reproduces the candidate.
+    np.testing.assert_allclose(smoothed @ coarse_b, np.where(aggregates >= 0, b, 0), atol=1e-12)
+
+
 def test_field_magnitude_from_edges_equals_the_gradient_field(
     hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
 ) -> None:
@@ -184,7 +232,7 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
     exactly (each row is computed alike), for vectors and sparse matrices, including
     blocks cut at uneven row lengths."""
     rng = np.random.default_rng(7)
-    n = 40_000
+    n = 120_000
     rows = rng.integers(0, n, 12 * n)
     columns = np.clip(rows + rng.integers(-500, 500, len(rows)), 0, n - 1)
     a = sp.csr_matrix((rng.standard_normal(len(rows)), (rows, columns)), shape=(n, n))
@@ -201,6 +249,15 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
         assert np.array_equal(product.indptr, expected.indptr)
         assert np.array_equal(product.indices, expected.indices)
         assert np.array_equal(product.data, expected.data)
+        # A Galerkin product R A P by blocks of R's rows.
+        restriction = sp.csr_matrix(aggregate.T)
+        by_rows = RowBlocks(restriction, parts=parts)
+        assert by_rows.parts == parts
+        galerkin = by_rows.matmat(a, aggregate)
+        expected = sp.csr_matrix(restriction @ a @ aggregate)
+        assert np.array_equal(galerkin.indptr, expected.indptr)
+        assert np.array_equal(galerkin.indices, expected.indices)
+        assert np.array_equal(galerkin.data, expected.data)
     # Small matrices are not split.
     assert RowBlocks(a[:100], parts=4).parts == 1
 

@@ -35,19 +35,17 @@ iterations instead of the 53 of pyamg's default smoothed aggregation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from pyamg.aggregation.aggregate import standard_aggregation
-from pyamg.aggregation.smooth import jacobi_prolongation_smoother
-from pyamg.aggregation.tentative import fit_candidates
+from pyamg import amg_core
 from pyamg.relaxation.relaxation import gauss_seidel
-from pyamg.strength import classical_strength_of_connection
 from scipy.sparse.linalg import LinearOperator
 
-from openect.field.threads import RowBlocks
+from openect.field.threads import RowBlocks, workers
 
 #: Strength threshold: a coupling is strong when |a_ij| >= THETA max_k |a_ik|.
 THETA = 0.25
@@ -55,6 +53,8 @@ THETA = 0.25
 MAX_COARSE = 500
 #: Most levels.
 MAX_LEVELS = 10
+#: Blocks of coarse rows per worker thread in the Galerkin product.
+GALERKIN_BLOCKS_PER_WORKER = 4
 
 
 @dataclass
@@ -78,30 +78,99 @@ class Level:
         self.p_rows, self.r_rows = RowBlocks(p), RowBlocks(r)
 
 
+def strong_couplings(a: sp.csr_matrix, theta: float = THETA) -> sp.csr_matrix:
+    """A restricted to its diagonal and its strong couplings, |a_ij| >= theta max_k
+    |a_ik| (k != i), with A's values (explicit zeros dropped): pyamg's classical
+    strength kernel, which keeps the values that pyamg's own wrapper then rescales."""
+    n = a.shape[0]
+    indptr = np.empty_like(a.indptr)
+    indices = np.empty_like(a.indices)
+    data = np.empty_like(a.data)
+    amg_core.classical_strength_of_connection_abs(
+        n, theta, a.indptr, a.indices, a.data, indptr, indices, data
+    )
+    nnz = int(indptr[-1])
+    strong = sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=a.shape)
+    # A row whose couplings are all zero (an eliminated node) keeps its zeros.
+    strong.eliminate_zeros()
+    return strong
+
+
+def tentative_prolongator(
+    aggregates: NDArray[np.signedinteger[Any]], count: int, b: NDArray[np.float64]
+) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
+    """The tentative prolongator of the aggregates (-1: in none), one entry per row,
+    which reproduces the candidate ``b`` (one value per node) with orthonormal
+    columns; and the coarse candidate (the norm of ``b`` on each aggregate)."""
+    member = aggregates >= 0
+    columns = aggregates[member]
+    norms = np.sqrt(np.bincount(columns, weights=b[member] ** 2, minlength=count))
+    indptr = np.zeros(len(aggregates) + 1, dtype=aggregates.dtype)
+    np.cumsum(member, out=indptr[1:])
+    tentative = sp.csr_matrix(
+        (b[member] / norms[columns], columns, indptr), shape=(len(aggregates), count)
+    )
+    return tentative, norms
+
+
+def smoothed_prolongator(
+    strong: sp.csr_matrix,
+    tentative: sp.csr_matrix,
+    coarse_b: NDArray[np.float64],
+    omega: float = 4.0 / 3.0,
+) -> sp.csr_matrix:
+    """P = T - U, U = omega D^-1 A_F T with A_F the strong part of A (filtered), D
+    its Gershgorin row sums sum_j |a_ij|, and each row of U then made orthogonal to
+    the coarse candidate on its pattern, so that P reproduces the candidate as T
+    does (pyamg's filtered Jacobi smoother with local weighting, all in CSR)."""
+    n = strong.shape[0]
+    counts = np.diff(strong.indptr)
+    rows = np.repeat(np.arange(n, dtype=strong.indices.dtype), counts)
+    gershgorin = np.bincount(rows, weights=np.abs(strong.data), minlength=n)
+    weight = np.divide(omega, gershgorin, out=np.zeros(n), where=gershgorin > 0)
+    scaled = sp.csr_matrix(
+        (strong.data * weight[rows], strong.indices, strong.indptr), shape=strong.shape
+    )
+    update = RowBlocks(scaled).matmat(tentative)
+    update.sort_indices()
+    rows = np.repeat(np.arange(n, dtype=update.indices.dtype), np.diff(update.indptr))
+    candidate = coarse_b[update.indices]
+    along = np.bincount(rows, weights=update.data * candidate, minlength=n)
+    norm = np.bincount(rows, weights=candidate * candidate, minlength=n)
+    along = np.divide(along, norm, out=np.zeros(n), where=norm > 0)
+    update.data -= along[rows] * candidate
+    prolongator = sp.csr_matrix(tentative - update)
+    prolongator.sort_indices()
+    return prolongator
+
+
 class Hierarchy:
     """Smoothed aggregation hierarchy of an SPD CSR matrix, and its V-cycle."""
 
     def __init__(self, a: sp.csr_matrix) -> None:
         a = sp.csr_matrix(a)
         # Near-null space: the constant (Laplace-type operators).
-        b: NDArray[np.float64] = np.ones((a.shape[0], 1))
+        b: NDArray[np.float64] = np.ones(a.shape[0])
         self.levels: list[Level] = [Level(a)]
         while len(self.levels) < MAX_LEVELS and self.levels[-1].a.shape[0] > MAX_COARSE:
             level = self.levels[-1]
-            strength = classical_strength_of_connection(level.a, theta=THETA)
-            aggregates, _ = standard_aggregation(strength)
-            if aggregates.shape[1] in (0, level.a.shape[0]):
-                break  # no further coarsening possible
-            tentative, b = fit_candidates(aggregates, b)
-            p = sp.csr_matrix(
-                jacobi_prolongation_smoother(
-                    level.a, tentative, strength, b, filter_entries=True, weighting="local"
-                )
+            n = level.a.shape[0]
+            strong = strong_couplings(level.a)
+            aggregates = np.empty(n, dtype=strong.indices.dtype)
+            roots = np.empty(n, dtype=strong.indices.dtype)
+            count = amg_core.standard_aggregation(
+                n, strong.indptr, strong.indices, aggregates, roots
             )
+            if count in (0, n):
+                break  # no further coarsening possible
+            tentative, b = tentative_prolongator(aggregates, count, b)
+            p = smoothed_prolongator(strong, tentative, b)
             r = sp.csr_matrix(p.T)
             level.set_transfer(p, r)
-            assert level.r_rows is not None
-            coarse = level.r_rows.matmat(level.a_rows.matmat(p))
+            # R A P by blocks of coarse rows, (R_b A) P: A P is never formed whole.
+            coarse = RowBlocks(r, parts=GALERKIN_BLOCKS_PER_WORKER * workers()).matmat(
+                level.a, p
+            )
             coarse.sort_indices()
             self.levels.append(Level(coarse))
         coarsest = self.levels[-1].a.toarray()

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from openect.field import threads
 from openect.field.fem import LOCAL_EDGES, P1Geometry
 from openect.field.geometry import FieldModel
 
@@ -355,11 +356,11 @@ def _extrude(
     total = 3 * sum(len(t) for t in kept_triangles)
     # Node and edge numbers fit 32 bits below 2**31: half the memory, and the assembly
     # matrix takes the edge numbers as its indices without a copy.
-    tets = np.empty((total, 4), dtype=index_dtype(nl * n2))
-    tet_edges = np.empty((total, 6), dtype=index_dtype(n_edges))
-    edge_weights = np.empty((total, 6))
-    volumes = np.empty(total)
-    labels = np.empty(total, dtype=np.int32)
+    tets = threads.empty((total, 4), dtype=index_dtype(nl * n2))
+    tet_edges = threads.empty((total, 6), dtype=index_dtype(n_edges))
+    edge_weights = threads.empty((total, 6))
+    volumes = threads.empty(total)
+    labels = threads.empty(total, dtype=np.int32)
     # The tetrahedra come in blocks (level, type) of the level's kept triangles: the
     # block starts and those triangles, from which each tetrahedron's prism is found.
     block_starts = np.cumsum([0] + [len(t) for t in kept_triangles for _ in range(3)])
@@ -432,7 +433,7 @@ def _extruded_edges(
     n2e = len(unique)
     n_h, n_v = nl * n2e, (nl - 1) * n2
     # Written in place, level by level (no full-size temporaries).
-    edges = np.empty((n_h + n_v + (nl - 1) * n2e, 2), dtype=index_dtype(nl * n2))
+    edges = threads.empty((n_h + n_v + (nl - 1) * n2e, 2), dtype=index_dtype(nl * n2))
     nodes = np.arange(n2)
     for level in range(nl):
         horizontal = edges[level * n2e : (level + 1) * n2e]
@@ -502,8 +503,8 @@ def _extruded_pattern(edges2d: NDArray[np.int64], n2: int, nl: int) -> sp.csr_ma
     index = index_dtype(max(n, n_edges + n))
     indptr = np.zeros(n + 1, dtype=index_dtype(int(row_lengths.sum())))
     np.cumsum(row_lengths, out=indptr[1:])
-    indices = np.empty(int(indptr[-1]), dtype=index)
-    data = np.empty(int(indptr[-1]), dtype=index)
+    indices = threads.empty(int(indptr[-1]), dtype=index)
+    data = threads.empty(int(indptr[-1]), dtype=index)
     for level, kind in enumerate(kinds):
         mask = templates[kind]
         chunk = slice(indptr[level * n2], indptr[(level + 1) * n2])

@@ -6,6 +6,11 @@ blocks of about equal non-zeros, one block per worker thread, so that the field
 engine's conjugate gradients and multigrid use every core. Each row is computed
 exactly as in the serial product: the results are identical to the last bit.
 
+Fresh memory costs the kernel a page fault and a page clearing per page at its first
+write, which on some virtual machines is slower than the work written into it;
+:func:`empty` touches the pages of a large array from all workers at once, and the
+products write their results from every worker.
+
 OpenBLAS's own threads busy-wait on the cores after each vector operation (the dot
 products of CG); :func:`blas_on_one_thread` keeps BLAS on one thread while the row
 blocks use the cores.
@@ -14,14 +19,15 @@ blocks use the cores.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 from scipy.sparse.linalg import LinearOperator
 from threadpoolctl import threadpool_limits
 
@@ -53,8 +59,38 @@ def _pool(size: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=size, thread_name_prefix="openect-sparse")
 
 
+#: Arrays at least this large (bytes) have their pages touched by all workers.
+MIN_PARALLEL_BYTES = 16 * 2**20
+
+
+def _parallel(function: Callable[[int], None], parts: int) -> None:
+    """Run ``function(k)`` for k < parts on the worker threads (serially for one)."""
+    if parts == 1 or workers() == 1:
+        for k in range(parts):
+            function(k)
+    else:
+        list(_pool(workers()).map(function, range(parts)))
+
+
+def empty(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> NDArray[Any]:
+    """A new array, uninitialised (like :func:`numpy.empty`), whose memory has been
+    touched by all workers at once when it is large."""
+    array = np.empty(shape, dtype=dtype)
+    flat = array.reshape(-1)
+    parts = workers() if array.nbytes >= MIN_PARALLEL_BYTES else 1
+    if parts > 1:
+        bounds = np.linspace(0, flat.size, parts + 1).astype(np.int64)
+
+        def touch(k: int) -> None:
+            flat[bounds[k] : bounds[k + 1]].fill(0)
+
+        _parallel(touch, parts)
+    return array
+
+
 class RowBlocks:
-    """A CSR matrix cut into row blocks of about equal non-zeros (views, no copies)."""
+    """A CSR matrix cut into row blocks of about equal non-zeros (views, no copies),
+    one per worker unless ``parts`` says how many."""
 
     def __init__(self, matrix: sp.csr_matrix, parts: int | None = None) -> None:
         matrix = sp.csr_matrix(matrix)
@@ -96,15 +132,46 @@ class RowBlocks:
         def run(k: int) -> None:
             y[self.bounds[k] : self.bounds[k + 1]] = self.blocks[k] @ x
 
-        list(_pool(self.parts).map(run, range(self.parts)))
+        _parallel(run, self.parts)
         return y
 
-    def matmat(self, other: sp.csr_matrix) -> sp.csr_matrix:
-        """The product with the sparse matrix ``other`` (CSR)."""
+    def matmat(self, *factors: sp.csr_matrix) -> sp.csr_matrix:
+        """The product with the sparse matrices ``factors`` (CSR), left to right, block
+        by block: with more blocks than workers, a product of three such as the
+        Galerkin R A P never holds the whole of A P."""
         if self.parts == 1:
-            return sp.csr_matrix(self.matrix @ other)
-        products = list(_pool(self.parts).map(lambda block: block @ other, self.blocks))
-        return sp.csr_matrix(sp.vstack(products, format="csr"))
+            product = self.matrix
+            for factor in factors:
+                product = product @ factor
+            return sp.csr_matrix(product)
+        products: list[sp.csr_matrix] = [sp.csr_matrix((0, 0))] * self.parts
+
+        def multiply(k: int) -> None:
+            product = self.blocks[k]
+            for factor in factors:
+                product = product @ factor
+            products[k] = sp.csr_matrix(product)
+
+        _parallel(multiply, self.parts)
+        # Stacked by each worker into its own part of the result.
+        starts = np.cumsum([0] + [block.nnz for block in products])
+        columns = factors[-1].shape[1]
+        index = np.int32 if starts[-1] < 2**31 - 1 and columns < 2**31 - 1 else np.int64
+        # Each worker touches its own part first.
+        indices = np.empty(int(starts[-1]), dtype=index)
+        data = np.empty(int(starts[-1]), dtype=products[0].dtype)
+        indptr = np.empty(self.shape[0] + 1, dtype=index)
+        indptr[0] = 0
+
+        def place(k: int) -> None:
+            block, start = products[k], starts[k]
+            indices[start : starts[k + 1]] = block.indices
+            data[start : starts[k + 1]] = block.data
+            indptr[self.bounds[k] + 1 : self.bounds[k + 1] + 1] = block.indptr[1:] + start
+            products[k] = sp.csr_matrix((0, 0))  # released as soon as placed
+
+        _parallel(place, self.parts)
+        return sp.csr_matrix((data, indices, indptr), shape=(self.shape[0], columns))
 
     def operator(self) -> LinearOperator:
         """The matrix as a linear operator whose products use the worker threads."""
