@@ -168,9 +168,7 @@ class Hierarchy:
             r = sp.csr_matrix(p.T)
             level.set_transfer(p, r)
             # R A P by blocks of coarse rows, (R_b A) P: A P is never formed whole.
-            coarse = RowBlocks(r, parts=GALERKIN_BLOCKS_PER_WORKER * workers()).matmat(
-                level.a, p
-            )
+            coarse = RowBlocks(r, parts=GALERKIN_BLOCKS_PER_WORKER * workers()).matmat(level.a, p)
             coarse.sort_indices()
             self.levels.append(Level(coarse))
         coarsest = self.levels[-1].a.toarray()

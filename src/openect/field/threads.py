@@ -106,16 +106,12 @@ class RowBlocks:
         self.blocks: list[sp.csr_matrix] = []
         for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True):
             start, stop = indptr[lo], indptr[hi]
-            self.blocks.append(
-                sp.csr_matrix(
-                    (
-                        matrix.data[start:stop],
-                        matrix.indices[start:stop],
-                        indptr[lo : hi + 1] - start,
-                    ),
-                    shape=(hi - lo, self.shape[1]),
-                )
-            )
+            # Set directly: scipy's constructor copies a view of less than half its array.
+            block = sp.csr_matrix((hi - lo, self.shape[1]), dtype=matrix.dtype)
+            block.data = matrix.data[start:stop]
+            block.indices = matrix.indices[start:stop]
+            block.indptr = (indptr[lo : hi + 1] - start).astype(matrix.indices.dtype)
+            self.blocks.append(block)
 
     @property
     def parts(self) -> int:
