@@ -81,10 +81,8 @@ def part1(sizes: list[float]) -> None:
         cpu0 = os.times()
         mesh = build_mesh(model, h)
         tm = time.perf_counter()
-        space = P1Space.build(
-            mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
-        )
-        values = space.edge_values(np.full(len(mesh.tets), 0.2))
+        space = mesh.space()
+        values = space.edge_values(np.full(len(mesh.labels), 0.2))
         system = PairSystem(space, mesh.conductor_nodes, pairs[0])
         a, rhs = system.reduce(values)
         tp = time.perf_counter()

@@ -35,9 +35,7 @@ def hexagon() -> tuple[Mesh, P1Space, tuple[Pair, ...]]:
         {"electrode": "hexagonal", "tissue": "skin-layered", "tumour": {"diameter_mm": 6}}
     )
     mesh = build_mesh(model, 1.2)
-    space = P1Space.build(
-        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
-    )
+    space = mesh.space()
     return mesh, space, model.electrode.pairs
 
 
@@ -123,9 +121,7 @@ def test_prolongator_equals_pyamgs_filtered_jacobi_smoothing() -> None:
     with local weighting, on a system with eliminated (identity) rows."""
     model = build_model({"electrode": "linear", "tissue": "skin-layered"})
     mesh = build_mesh(model, 1.0)
-    space = P1Space.build(
-        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
-    )
+    space = mesh.space()
     sigma = np.random.default_rng(2).uniform(0.1, 1.0, len(mesh.tets))
     system = PairSystem(space, mesh.conductor_nodes, model.electrode.pairs[0])
     a, _ = system.reduce(space.edge_values(sigma))
@@ -201,9 +197,7 @@ def test_unknowns_with_needles_through_the_whole_block() -> None:
 def test_fixed_nodes_eliminated_in_place_without_floating_conductors() -> None:
     model = build_model({"electrode": "linear", "tissue": "skin-layered"})
     mesh = build_mesh(model, 1.0)
-    space = P1Space.build(
-        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
-    )
+    space = mesh.space()
     pair = model.electrode.pairs[0]
     sigma = np.random.default_rng(7).uniform(0.1, 1.0, len(mesh.tets))
     values = space.edge_values(sigma)
@@ -282,3 +276,36 @@ def test_extruded_pattern_equals_the_pattern_of_its_edges(
     k_reference = sp.csr_matrix((local.ravel(), (rows, columns)), shape=(n, n))
     k_matrix = space.stiffness(sigma)
     assert abs(k_matrix - k_reference).max() < 1e-12 * abs(k_reference).max()
+
+
+def test_level_by_level_assembly_equals_the_element_matrix() -> None:
+    """The extrusion's assembly, one template per distinct level spacing and kept
+    triangles, equals the (E x M) matrix of every element's six edge weights, both
+    ways (edge values from a conductivity, element sums from edge values), on a mesh
+    with needle tips inside it (removed prisms above them) and growing spacings."""
+    model = build_model({"electrode": "hexagonal", "tissue": "skin-layered"})
+    mesh = build_mesh(model, 1.2)
+    extrusion = mesh.extrusion
+    assert extrusion.inside.any()  # prisms inside the needles above their tips
+    assert not extrusion.inside.all(axis=1).any()
+    assert len(np.unique(extrusion.spacing)) > 2
+    n_elements = len(mesh.labels)
+    matrix = sp.csc_matrix(
+        (
+            mesh.geometry.edge_weights.ravel(),
+            mesh.tet_edges.ravel(),
+            np.arange(0, 6 * n_elements + 1, 6),
+        ),
+        shape=(len(mesh.edges), n_elements),
+    )
+    rng = np.random.default_rng(11)
+    sigma = rng.uniform(0.1, 1.0, n_elements)
+    edge_vector = rng.standard_normal(len(mesh.edges))
+    assembly = extrusion.assembly
+    assert assembly.shape == matrix.shape
+    np.testing.assert_allclose(assembly.matvec(sigma), matrix @ sigma, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        assembly.rmatvec(edge_vector), matrix.T @ edge_vector, rtol=0, atol=1e-12
+    )
+    # Fewer templates than levels: levels of equal spacing share one.
+    assert assembly.n_templates < len(extrusion.spacing)

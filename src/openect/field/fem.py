@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,13 +32,15 @@ LOCAL_EDGES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 
 class P1Geometry:
     """Per-tetrahedron quantities of the P1 space: volumes, edge weights, and the
-    gradients of the barycentric coordinates, which are made only where asked for
-    (an extruded mesh derives them from its triangles and level spacings)."""
+    gradients of the barycentric coordinates. The edge weights may be given as a
+    function that makes them, and the gradients as one that makes them for given
+    tetrahedra: they are then made only when asked for (an extruded mesh derives them
+    from its triangles and level spacings)."""
 
     def __init__(
         self,
         volumes: NDArray[np.float64],
-        edge_weights: NDArray[np.float64],
+        edge_weights: NDArray[np.float64] | Callable[[], NDArray[np.float64]],
         gradients: NDArray[np.float64] | None = None,
         gradients_of: Callable[[NDArray[np.int64]], NDArray[np.float64]] | None = None,
     ) -> None:
@@ -45,10 +48,16 @@ class P1Geometry:
             raise ValueError("P1Geometry needs the gradients or a way to make them")
         #: (M,), mm3.
         self.volumes = volumes
-        #: (M, 6): V g_i . g_j (mm) for each local edge, without sigma.
-        self.edge_weights = edge_weights
+        self._edge_weights = edge_weights
         self._gradients = gradients
         self._gradients_of = gradients_of
+
+    @cached_property
+    def edge_weights(self) -> NDArray[np.float64]:
+        """(M, 6): V g_i . g_j (mm) for each local edge, without sigma."""
+        if callable(self._edge_weights):
+            return self._edge_weights()
+        return self._edge_weights
 
     def gradients_at(self, cells: NDArray[np.int64]) -> NDArray[np.float64]:
         """(len(cells), 4, 3) barycentric gradients (1/mm) of the given tetrahedra."""
@@ -84,22 +93,59 @@ class P1Geometry:
         return cls(volumes, edge_weights, gradients=gradients)
 
 
+class Assembly(Protocol):
+    """The (E x M) sparse map from a value per element to one per edge: entry (e, m)
+    is V g_i . g_j of element m's local edge (i, j) that is mesh edge e."""
+
+    shape: tuple[int, int]
+
+    def matvec(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per edge: the sum over its elements of weight x value."""
+        ...
+
+    def rmatvec(self, edge_values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per element: the sum over its edges of weight x edge value."""
+        ...
+
+
+class MatrixAssembly:
+    """An assembly held as a sparse matrix."""
+
+    def __init__(self, matrix: sp.spmatrix) -> None:
+        self.matrix = matrix
+        self.shape: tuple[int, int] = (int(matrix.shape[0]), int(matrix.shape[1]))
+
+    def matvec(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per edge: the sum over its elements of weight x value."""
+        return np.asarray(self.matrix @ values, dtype=np.float64)
+
+    def rmatvec(self, edge_values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per element: the sum over its edges of weight x edge value."""
+        return np.asarray(self.matrix.T @ edge_values, dtype=np.float64)
+
+
 @dataclass
 class P1Space:
     """Geometry of the P1 space and the fixed sparsity pattern of its stiffness matrix."""
 
     geometry: P1Geometry
     volumes: NDArray[np.float64]  # (M,), mm3
-    #: (M, 6): global edge of each local edge.
-    tet_edges: NDArray[np.int64]
     #: (E, 2): node pair of each global edge (i != j).
     edges: NDArray[np.int64]
     #: Structure of K; its (integer) data holds each entry's index in
     #: :meth:`edge_values` (copies of it get K's values).
     pattern: sp.csr_matrix
-    tets: NDArray[np.int64]
-    #: (E x M) sparse, by element: edge values of K for a conductivity per element.
-    assembly: sp.csc_matrix
+    #: (E x M): edge values of K for a conductivity per element.
+    assembly: Assembly
+    #: (M, 4) nodes of each tetrahedron, or a function that makes them.
+    element_nodes: NDArray[np.signedinteger[Any]] | Callable[[], NDArray[np.signedinteger[Any]]]
+
+    @cached_property
+    def tets(self) -> NDArray[np.signedinteger[Any]]:
+        """(M, 4) nodes of each tetrahedron."""
+        if callable(self.element_nodes):
+            return self.element_nodes()
+        return self.element_nodes
 
     @classmethod
     def build(
@@ -134,7 +180,7 @@ class P1Space:
             ),
             shape=(m, len(tets)),
         )
-        return cls(geometry, geometry.volumes, tet_edges, edges, pattern, tets, assembly)
+        return cls(geometry, geometry.volumes, edges, pattern, MatrixAssembly(assembly), tets)
 
     @property
     def gradients(self) -> NDArray[np.float64]:
@@ -162,7 +208,7 @@ class P1Space:
         """K's values (mS) for the conductivity per element (S/m), without the pattern:
         the off-diagonal value of each edge, then the diagonal of each node
         (length E + N); :attr:`source` places them in K's CSR data."""
-        off = self.assembly @ sigma
+        off = self.assembly.matvec(sigma)
         diagonal = -(
             np.bincount(self.edges[:, 0], weights=off, minlength=self.n)
             + np.bincount(self.edges[:, 1], weights=off, minlength=self.n)
@@ -179,7 +225,7 @@ class P1Space:
         V |grad phi|^2 = -sum over its six edges of V g_i . g_j (phi_i - phi_j)^2 (the
         element matrix has zero row sums), which needs no gradient array."""
         jump = potential[self.edges[:, 0]] - potential[self.edges[:, 1]]
-        energy = -(self.assembly.T @ (jump * jump))
+        energy = -self.assembly.rmatvec(jump * jump)
         return np.asarray(10.0 * np.sqrt(np.maximum(energy, 0.0) / self.volumes))
 
     def field(self, potential: NDArray[np.float64]) -> NDArray[np.float64]:

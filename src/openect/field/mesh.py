@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from openect.field import threads
-from openect.field.fem import LOCAL_EDGES, P1Geometry
+from openect.field.extrusion import Extrusion, index_dtype
+from openect.field.fem import P1Geometry, P1Space
 from openect.field.geometry import FieldModel
 
 #: Segments around a needle's circumference at the finest mesh size.
@@ -31,31 +32,6 @@ COARSE_RATIO = 8.0
 #: Growth of the depth spacing below the treated region.
 DEPTH_GROWTH = 1.35
 
-#: The three tetrahedra of a prism with sorted triangle a < b < c between a lower and an
-#: upper level: (corner 0 = a, 1 = b, 2 = c; level 0 = lower, 1 = upper) per vertex:
-#: [a b c c'], [a b b' c'], [a a' b' c'] (primes upper). Neighbouring prisms split their
-#: shared faces alike because the split follows the global vertex order.
-_PRISM_SPLIT = np.array(
-    [
-        [[0, 0], [1, 0], [2, 0], [2, 1]],
-        [[0, 0], [1, 0], [1, 1], [2, 1]],
-        [[0, 0], [0, 1], [1, 1], [2, 1]],
-    ]
-)
-#: Barycentric gradients of the three tetrahedra in terms of the triangle's 2-D
-#: gradients L_a, L_b, L_c (in-plane part: coefficients of L_a, L_b, L_c per vertex)
-#: and of 1/h (z part), h the level spacing; e.g. in [a b c c'] the functions are
-#: lambda_a, lambda_b, lambda_c - s and s with s = (z - z_lower) / h.
-_IN_PLANE = np.array(
-    [
-        [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]],
-        [[1, 0, 0], [-1, 0, 0], [0, 0, -1], [0, 0, 1]],
-        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
-    ],
-    dtype=np.float64,
-)
-_Z_PART = np.array([[0, 0, -1, 1], [0, -1, 1, 0], [-1, 1, 0, 0]], dtype=np.float64)
-
 
 @dataclass
 class Mesh:
@@ -63,7 +39,6 @@ class Mesh:
     extrusion structure used to locate points."""
 
     points: NDArray[np.float64]
-    tets: NDArray[np.int64]
     #: Index into ``model.layers``, or ``len(model.layers)`` for the tumour.
     labels: NDArray[np.int32]
     #: Node indices of each conductor (surface and interior, down to its tip).
@@ -73,15 +48,13 @@ class Mesh:
     triangles2d: NDArray[np.int64]
     levels: NDArray[np.float64]
     #: For prism (level l, triangle t) at ``l * n_triangles + t``: its 3 tetrahedra (-1 = removed).
-    prism_tets: NDArray[np.int64]
-    #: (E, 2) node pairs of the mesh edges, and (M, 6) the edge of each tetrahedron's
-    #: local edges in the order of :data:`openect.field.fem.LOCAL_EDGES`.
+    prism_tets: NDArray[np.int32]
+    #: (E, 2) node pairs of the mesh edges.
     edges: NDArray[np.int64]
-    tet_edges: NDArray[np.int64]
     #: CSR structure of K, its data the index of each entry in the edge values
     #: (:meth:`openect.field.fem.P1Space.edge_values`).
     pattern: sp.csr_matrix
-    #: Gradients, volumes and edge weights of the tetrahedra, from the extrusion.
+    #: Volumes of the tetrahedra, and their gradients and edge weights when asked for.
     geometry: P1Geometry
     #: For each node: its 2-D node (column) and its depth level (index into ``levels``).
     columns: NDArray[np.int64]
@@ -89,16 +62,35 @@ class Mesh:
     #: Nodes of the tetrahedra (``points`` also holds the nodes strictly inside
     #: conductors, which belong to none).
     used_nodes: int
+    #: The tetrahedra as prisms of the 2-D triangles between levels.
+    extrusion: Extrusion
 
     @property
     def unknowns(self) -> int:
         """Number of nodes of the tetrahedra."""
         return self.used_nodes
 
+    @cached_property
+    def tets(self) -> NDArray[np.int32]:
+        """(M, 4) nodes of each tetrahedron (made when first asked for)."""
+        return self.extrusion.tets()
 
-def index_dtype(count: int) -> type[np.signedinteger[Any]]:
-    """Integer type for numbers below ``count``: 32 bits when they fit."""
-    return np.int32 if count < 2**31 - 1 else np.int64
+    @cached_property
+    def tet_edges(self) -> NDArray[np.int32]:
+        """(M, 6) the edge of each tetrahedron's local edges, in the order of
+        :data:`openect.field.fem.LOCAL_EDGES` (made when first asked for)."""
+        return self.extrusion.tet_edges()
+
+    def space(self) -> P1Space:
+        """The P1 space of the mesh, assembled level by level."""
+        return P1Space(
+            geometry=self.geometry,
+            volumes=self.geometry.volumes,
+            edges=self.edges,
+            pattern=self.pattern,
+            assembly=self.extrusion.assembly,
+            element_nodes=lambda: self.tets,
+        )
 
 
 def depth_levels(model: FieldModel, spacing_mm: float) -> NDArray[np.float64]:
@@ -257,8 +249,12 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
 
     edges, numbering, edges2d = _extruded_edges(triangles, n2, nl)
     pattern = _extruded_pattern(edges2d, n2, nl)
-    tets, tet_edges, prism_tets, geometry, labels = _extrude(
-        model, points2d, ordered, levels, inside, numbering, len(edges)
+    extrusion = Extrusion(points2d, ordered, levels, inside, numbering)
+    labels = threads.empty(extrusion.size, dtype=np.int32)
+    for block in extrusion.blocks():
+        labels[block.start : block.stop] = _labels(model, extrusion.centroids(block))
+    geometry = P1Geometry(
+        extrusion.volumes(), extrusion.edge_weights, gradients_of=extrusion.gradients_of
     )
     # Nodes strictly inside a conductor above its tip belong to no tetrahedron; they
     # stay in the numbering (as conductor nodes they never become unknowns, and their
@@ -274,139 +270,20 @@ def build_mesh(model: FieldModel, resolution_mm: float) -> Mesh:
     used_nodes = len(points) - int(isolated[interior_owner].sum())
     return Mesh(
         points=points,
-        tets=tets,
         labels=labels,
         conductor_nodes=conductor_nodes,
         points2d=points2d,
         triangles2d=triangles,
         levels=levels,
-        prism_tets=prism_tets.reshape(-1, 3),
+        prism_tets=extrusion.prism_tets().reshape(-1, 3),
         edges=edges,
-        tet_edges=tet_edges,
         pattern=pattern,
         geometry=geometry,
         columns=columns,
         node_levels=node_levels,
         used_nodes=used_nodes,
+        extrusion=extrusion,
     )
-
-
-def _extrude(
-    model: FieldModel,
-    points2d: NDArray[np.float64],
-    ordered: NDArray[np.int64],
-    levels: NDArray[np.float64],
-    inside: NDArray[np.bool_],
-    numbering: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], int],
-    n_edges: int,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], P1Geometry, NDArray[np.int32]]:
-    """The kept tetrahedra of the extrusion, level by level and split type by split
-    type (so that every temporary is one level's size and the element arrays are
-    written once): their nodes, their edges (in the order of ``LOCAL_EDGES``), the
-    prism -> tetrahedra table (levels-1, triangles, 3), the P1 geometry and the tissue
-    labels. Volumes and edge weights come from the 2-D triangles and the level
-    spacings: every tetrahedron of a prism has the volume A h / 3 and gradients made of
-    the triangle's 2-D gradients and +-1/h (made from them only where asked for).
-
-    Edges are horizontal (a 2-D edge at a level), vertical (a 2-D node between two
-    levels) or diagonal (2-D edge x < y from x at a level to y at the next), numbered
-    in that order. For a prism with sorted triangle a < b < c between levels lo and
-    hi, the three tetrahedra [a b c c'], [a b b' c'], [a a' b' c'] (primes at hi) have,
-    in the order of ``LOCAL_EDGES``: H(ab) H(ac) D(ac) H(bc) D(bc) V(c); H(ab) D(ab)
-    D(ac) V(b) D(bc) H'(bc); V(a) D(ab) D(ac) H'(ab) H'(ac) H'(bc).
-    """
-    n2, m2, nl = len(points2d), len(ordered), len(levels)
-    a, b, c = ordered[:, 0], ordered[:, 1], ordered[:, 2]
-    ab, ac, bc, n2e = numbering
-    n_h, n_v = nl * n2e, (nl - 1) * n2
-    pa, pb, pc = points2d[a], points2d[b], points2d[c]
-    det = (pb[:, 0] - pa[:, 0]) * (pc[:, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (
-        pc[:, 0] - pa[:, 0]
-    )
-    if np.any(np.abs(det) < 1e-14):
-        raise ValueError("degenerate triangle in the mesh")
-    grad2 = (
-        np.stack(  # (m2, 3 corners, 2)
-            [
-                np.column_stack([pb[:, 1] - pc[:, 1], pc[:, 0] - pb[:, 0]]),
-                np.column_stack([pc[:, 1] - pa[:, 1], pa[:, 0] - pc[:, 0]]),
-                np.column_stack([pa[:, 1] - pb[:, 1], pb[:, 0] - pa[:, 0]]),
-            ],
-            axis=1,
-        )
-        / det[:, None, None]
-    )
-    area = np.abs(det) / 2
-    in_plane = np.einsum("tvc,mcd->tmvd", _IN_PLANE, grad2)  # (3, m2, 4, 2)
-    i = [i for i, _ in LOCAL_EDGES]
-    j = [j for _, j in LOCAL_EDGES]
-    w_plane = (
-        np.einsum("tmkd,tmkd->tmk", in_plane[:, :, i], in_plane[:, :, j])
-        * (area / 3)[None, :, None]
-    )  # (3, m2, 6)
-    w_z = _Z_PART[:, i] * _Z_PART[:, j]  # (3, 6), times A / (3 h)
-    # Centroids: the mean of the four vertices.
-    corners = np.stack([pa, pb, pc], axis=1)  # (m2, 3, 2)
-    share = np.stack([np.bincount(_PRISM_SPLIT[t, :, 0], minlength=3) for t in range(3)]) / 4
-    xy = np.einsum("tc,mcd->tmd", share, corners)  # (3, m2, 2)
-    upper_share = _PRISM_SPLIT[:, :, 1].mean(axis=1)  # (3,)
-    spacing = np.diff(levels)
-
-    kept_triangles = [np.flatnonzero(~inside[level]) for level in range(nl - 1)]
-    total = 3 * sum(len(t) for t in kept_triangles)
-    # Node and edge numbers fit 32 bits below 2**31: half the memory, and the assembly
-    # matrix takes the edge numbers as its indices without a copy.
-    tets = threads.empty((total, 4), dtype=index_dtype(nl * n2))
-    tet_edges = threads.empty((total, 6), dtype=index_dtype(n_edges))
-    edge_weights = threads.empty((total, 6))
-    volumes = threads.empty(total)
-    labels = threads.empty(total, dtype=np.int32)
-    # The tetrahedra come in blocks (level, type) of the level's kept triangles: the
-    # block starts and those triangles, from which each tetrahedron's prism is found.
-    block_starts = np.cumsum([0] + [len(t) for t in kept_triangles for _ in range(3)])
-    level_starts = np.cumsum([0] + [len(t) for t in kept_triangles])
-    kept_flat = np.concatenate(kept_triangles).astype(np.int32)
-    prism_tets = np.full((nl - 1, m2, 3), -1, dtype=index_dtype(total))
-    start = 0
-    for level, triangles in enumerate(kept_triangles):
-        k, h = len(triangles), spacing[level]
-        nodes = (a[triangles], b[triangles], c[triangles])
-        e_ab, e_ac, e_bc = ab[triangles], ac[triangles], bc[triangles]
-        h_lo, h_hi = level * n2e, (level + 1) * n2e
-        v = n_h + level * n2
-        d = n_h + n_v + level * n2e
-        kind_edges = (
-            (h_lo + e_ab, h_lo + e_ac, d + e_ac, h_lo + e_bc, d + e_bc, v + nodes[2]),
-            (h_lo + e_ab, d + e_ab, d + e_ac, v + nodes[1], d + e_bc, h_hi + e_bc),
-            (v + nodes[0], d + e_ab, d + e_ac, h_hi + e_ab, h_hi + e_ac, h_hi + e_bc),
-        )
-        a_over_h = area[triangles] / (3 * h)
-        for kind in range(3):
-            rows = slice(start, start + k)
-            for vertex, (corner, upper) in enumerate(_PRISM_SPLIT[kind]):
-                tets[rows, vertex] = nodes[corner] + (level + upper) * n2
-            for column, values in enumerate(kind_edges[kind]):
-                tet_edges[rows, column] = values
-            edge_weights[rows] = h * w_plane[kind, triangles] + w_z[kind] * a_over_h[:, None]
-            volumes[rows] = a_over_h * h * h
-            centroids = np.empty((k, 3))
-            centroids[:, :2] = xy[kind, triangles]
-            centroids[:, 2] = levels[level] + h * upper_share[kind]
-            labels[rows] = _labels(model, centroids)
-            prism_tets[level, triangles, kind] = np.arange(start, start + k)
-            start += k
-
-    def gradients_of(cells: NDArray[np.int64]) -> NDArray[np.float64]:
-        block = np.searchsorted(block_starts, cells, side="right") - 1
-        at_level, at_kind = np.divmod(block, 3)
-        at_triangle = kept_flat[level_starts[at_level] + cells - block_starts[block]]
-        gradients = np.empty((len(cells), 4, 3))
-        gradients[..., :2] = in_plane[at_kind, at_triangle]
-        gradients[..., 2] = _Z_PART[at_kind] / spacing[at_level][:, None]
-        return gradients
-
-    geometry = P1Geometry(volumes, edge_weights, gradients_of=gradients_of)
-    return tets, tet_edges, prism_tets, geometry, labels
 
 
 def _extruded_edges(

@@ -191,9 +191,7 @@ def simulate(
     started = time.perf_counter()
     mesh = build_mesh(model, resolution_mm)
     meshed = time.perf_counter()
-    space = P1Space.build(
-        mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
-    )
+    space = mesh.space()
     tissues = [layer.tissue for layer in model.layers]
     if model.tumour is not None:
         tissues.append(model.tumour.tissue)
@@ -230,7 +228,7 @@ def simulate(
         voltage_v=model.electrode.max_voltage_v,
         pairs=len(model.electrode.pairs),
         unknowns=mesh.unknowns,
-        elements=len(mesh.tets),
+        elements=len(mesh.labels),
         converged=all(s.converged for s in solutions),
         current_a=[s.current_a for s in solutions],
         coverage=coverage,

@@ -126,9 +126,7 @@ class LocalField:
             depth_mm=max(25.0, 3 * max(deepest, setup.thickness_mm)),
         )
         mesh = build_mesh(model, setup.resolution_mm)
-        space = P1Space.build(
-            mesh.points, mesh.tets, mesh.edges, mesh.tet_edges, mesh.geometry, mesh.pattern
-        )
+        space = mesh.space()
         tissues = [layer.tissue for layer in layers] + [_scaled(tissue(LESION_TISSUE), scale)]
         return cls(
             setup=setup,
