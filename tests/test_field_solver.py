@@ -14,6 +14,7 @@ from pyamg.aggregation.tentative import fit_candidates
 from pyamg.strength import classical_strength_of_connection
 from scipy.sparse.linalg import cg, spsolve
 
+from openect.field import threads
 from openect.field.amg import (
     THETA,
     Hierarchy,
@@ -254,6 +255,12 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
         assert np.array_equal(galerkin.data, expected.data)
     # Small matrices are not split.
     assert RowBlocks(a[:100], parts=4).parts == 1
+    # A gather large enough for the workers, and an array first touched by them.
+    indices = rng.integers(0, n, 2_500_000).astype(np.int32)
+    assert np.array_equal(threads.take(x, indices), x[indices])
+    array = threads.empty((3_000_000, 2), dtype=np.int32)
+    assert array.shape == (3_000_000, 2)
+    assert array.dtype == np.int32
 
 
 def test_extruded_pattern_equals_the_pattern_of_its_edges(

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import LinearOperator, cg
 
+from openect.field import threads
 from openect.field.amg import Hierarchy
 from openect.field.conductivity import SigmaModel, TissueParameters, conductivity
 from openect.field.electrodes import Pair
@@ -234,7 +235,7 @@ class PairSystem:
         """The reduced matrix P^T K P and right-hand side -P^T K phi_fixed for K's edge
         values (:meth:`openect.field.fem.P1Space.edge_values`)."""
         if self.eliminated:
-            data = values[self._source]
+            data = threads.take(values, self._source)
             data[self._zeroed] = 0.0
             data[self._fixed_diagonal] = 1.0
         else:

@@ -88,6 +88,21 @@ def empty(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> NDArra
     return array
 
 
+def take(values: NDArray[Any], indices: NDArray[np.integer[Any]]) -> NDArray[Any]:
+    """``values[indices]`` gathered by all workers, each into its own part of the
+    result (which it touches first)."""
+    out = np.empty(len(indices), dtype=values.dtype)
+    parts = workers() if out.nbytes >= MIN_PARALLEL_BYTES else 1
+    bounds = np.linspace(0, len(indices), parts + 1).astype(np.int64)
+
+    def gather(k: int) -> None:
+        part = slice(bounds[k], bounds[k + 1])
+        np.take(values, indices[part], out=out[part])
+
+    _parallel(gather, parts)
+    return out
+
+
 class RowBlocks:
     """A CSR matrix cut into row blocks of about equal non-zeros (views, no copies),
     one per worker unless ``parts`` says how many."""
