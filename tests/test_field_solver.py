@@ -5,6 +5,8 @@ the mesh's node count against the nodes its tetrahedra use."""
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -316,3 +318,25 @@ def test_level_by_level_assembly_equals_the_element_matrix() -> None:
     )
     # Fewer templates than levels: levels of equal spacing share one.
     assert assembly.n_templates < len(extrusion.spacing)
+
+
+def _product_in_child(matrix: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
+    return RowBlocks(matrix, parts=2).matvec(x)
+
+
+def test_row_blocks_limited_and_after_fork() -> None:
+    """Within ``at_most(1)`` products are not split; a process forked after the
+    worker pool started (as multiprocessing does on Linux) gets a pool of its own
+    instead of waiting for its parent's threads."""
+    rng = np.random.default_rng(5)
+    n = 60_000
+    rows = rng.integers(0, n, 10 * n)
+    matrix = sp.csr_matrix((rng.standard_normal(len(rows)), (rows, rng.integers(0, n, len(rows)))))
+    x = rng.standard_normal(n)
+    assert RowBlocks(matrix, parts=2).matvec(x) is not None  # starts the parent's pool
+    with threads.at_most(1):
+        assert threads.workers() == 1
+        assert RowBlocks(matrix).parts == 1
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        product = pool.apply_async(_product_in_child, (matrix, x)).get(timeout=60)
+    assert np.array_equal(product, matrix @ x)

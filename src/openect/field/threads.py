@@ -38,13 +38,32 @@ MAX_WORKERS = 8
 MIN_PARALLEL_NNZ = 100_000
 
 
+_limit: int | None = None
+
+
 def workers() -> int:
-    """Worker threads: the cores this process may run on, at most MAX_WORKERS."""
+    """Worker threads: the cores this process may run on, at most MAX_WORKERS (and at
+    most the limit set by :func:`at_most`)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    count = min(cores, MAX_WORKERS)
+    if _limit is not None:
+        count = min(count, _limit)
+    return max(1, count)
+
+
+@contextmanager
+def at_most(count: int) -> Iterator[None]:
+    """Within: at most ``count`` worker threads (for work already run in parallel by
+    processes, such as the planner's samples on a dask cluster)."""
+    global _limit
+    previous, _limit = _limit, max(1, count)
+    try:
+        yield
+    finally:
+        _limit = previous
 
 
 @contextmanager
@@ -55,7 +74,8 @@ def blas_on_one_thread() -> Iterator[None]:
 
 
 @cache
-def _pool(size: int) -> ThreadPoolExecutor:
+def _pool(size: int, pid: int) -> ThreadPoolExecutor:
+    # One pool per process: a forked child does not inherit its parent's threads.
     return ThreadPoolExecutor(max_workers=size, thread_name_prefix="openect-sparse")
 
 
@@ -69,7 +89,7 @@ def _parallel(function: Callable[[int], None], parts: int) -> None:
         for k in range(parts):
             function(k)
     else:
-        list(_pool(workers()).map(function, range(parts)))
+        list(_pool(workers(), os.getpid()).map(function, range(parts)))
 
 
 def empty(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> NDArray[Any]:

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from pydantic import BaseModel
 
+from openect.field import threads
 from openect.planning.footprint import compute_footprint
 from openect.planning.local_field import ApplicationSetup, LocalField
 from openect.planning.placement import Application, coverage, sample_region
@@ -62,8 +63,10 @@ def sample_fraction(
     spacing_mm: float,
 ) -> float:
     """Target fraction covered by the plan's applications with one sample's footprint
-    (runs in a dask worker: plain arguments only)."""
-    footprint = compute_footprint(LocalField.build(setup))
+    (runs in a dask worker: plain arguments only). The samples run in parallel as
+    processes, so each simulation's sparse products stay on one thread."""
+    with threads.at_most(1):
+        footprint = compute_footprint(LocalField.build(setup))
     target = shapely.from_wkt(target_wkt)
     points = sample_region(target, spacing_mm)
     apps = [Application(x, y, a) for x, y, a in applications]
