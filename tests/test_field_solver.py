@@ -236,7 +236,7 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
     aggregate = sp.csr_matrix((rng.random(n), (np.arange(n), np.arange(n) // 7)))
     x = rng.standard_normal(n)
     for parts in (1, 2, 3, 5):
-        blocks = RowBlocks(a, parts=parts)
+        blocks = RowBlocks(a, parts=parts, min_nnz=0)
         assert blocks.parts == parts
         assert np.array_equal(blocks.matvec(x), a @ x)
         assert np.array_equal(blocks.operator().matvec(x), a @ x)
@@ -248,7 +248,7 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
         assert np.array_equal(product.data, expected.data)
         # A Galerkin product R A P by blocks of R's rows.
         restriction = sp.csr_matrix(aggregate.T)
-        by_rows = RowBlocks(restriction, parts=parts)
+        by_rows = RowBlocks(restriction, parts=parts, min_nnz=0)
         assert by_rows.parts == parts
         galerkin = by_rows.matmat(a, aggregate)
         expected = sp.csr_matrix(restriction @ a @ aggregate)
@@ -256,7 +256,7 @@ def test_row_blocks_give_the_serial_products_to_the_last_bit() -> None:
         assert np.array_equal(galerkin.indices, expected.indices)
         assert np.array_equal(galerkin.data, expected.data)
     # Small matrices are not split.
-    assert RowBlocks(a[:100], parts=4).parts == 1
+    assert RowBlocks(a[:10_000], parts=4).parts == 1
     # A gather large enough for the workers, and an array first touched by them.
     indices = rng.integers(0, n, 2_500_000).astype(np.int32)
     assert np.array_equal(threads.take(x, indices), x[indices])
@@ -321,7 +321,7 @@ def test_level_by_level_assembly_equals_the_element_matrix() -> None:
 
 
 def _product_in_child(matrix: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
-    return RowBlocks(matrix, parts=2).matvec(x)
+    return RowBlocks(matrix, parts=2, min_nnz=0).matvec(x)
 
 
 def test_row_blocks_limited_and_after_fork() -> None:
@@ -333,10 +333,10 @@ def test_row_blocks_limited_and_after_fork() -> None:
     rows = rng.integers(0, n, 10 * n)
     matrix = sp.csr_matrix((rng.standard_normal(len(rows)), (rows, rng.integers(0, n, len(rows)))))
     x = rng.standard_normal(n)
-    assert RowBlocks(matrix, parts=2).matvec(x) is not None  # starts the parent's pool
+    assert RowBlocks(matrix, parts=2, min_nnz=0).matvec(x) is not None  # starts the pool
     with threads.at_most(1):
         assert threads.workers() == 1
-        assert RowBlocks(matrix).parts == 1
+        assert RowBlocks(matrix, min_nnz=0).parts == 1
     with multiprocessing.get_context("fork").Pool(1) as pool:
         product = pool.apply_async(_product_in_child, (matrix, x)).get(timeout=60)
     assert np.array_equal(product, matrix @ x)

@@ -33,9 +33,9 @@ from threadpoolctl import threadpool_limits
 
 #: Most worker threads (memory bandwidth, not the core count, limits these products).
 MAX_WORKERS = 8
-#: Below this many non-zeros a product runs serially: a thread hand-over costs about
-#: as much as the product.
-MIN_PARALLEL_NNZ = 100_000
+#: Below this many non-zeros a product runs serially: its arrays sit in the cache,
+#: and a thread hand-over costs about as much as the product.
+MIN_PARALLEL_NNZ = 500_000
 
 
 _limit: int | None = None
@@ -88,8 +88,16 @@ def _parallel(function: Callable[[int], None], parts: int) -> None:
     if parts == 1 or workers() == 1:
         for k in range(parts):
             function(k)
-    else:
-        list(_pool(workers(), os.getpid()).map(function, range(parts)))
+        return
+    pool = _pool(workers(), os.getpid())
+    if parts > workers():
+        list(pool.map(function, range(parts)))
+        return
+    # One part per worker: the calling thread takes part 0 itself (one hand-over fewer).
+    pending = [pool.submit(function, k) for k in range(1, parts)]
+    function(0)
+    for future in pending:
+        future.result()
 
 
 def empty(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> NDArray[Any]:
@@ -125,14 +133,17 @@ def take(values: NDArray[Any], indices: NDArray[np.integer[Any]]) -> NDArray[Any
 
 class RowBlocks:
     """A CSR matrix cut into row blocks of about equal non-zeros (views, no copies),
-    one per worker unless ``parts`` says how many."""
+    one per worker unless ``parts`` says how many; one block below ``min_nnz``
+    non-zeros."""
 
-    def __init__(self, matrix: sp.csr_matrix, parts: int | None = None) -> None:
+    def __init__(
+        self, matrix: sp.csr_matrix, parts: int | None = None, min_nnz: int = MIN_PARALLEL_NNZ
+    ) -> None:
         matrix = sp.csr_matrix(matrix)
         self.matrix = matrix
         self.shape: tuple[int, int] = (int(matrix.shape[0]), int(matrix.shape[1]))
         parts = workers() if parts is None else parts
-        if matrix.nnz < MIN_PARALLEL_NNZ or self.shape[0] < 2 * parts:
+        if matrix.nnz < min_nnz or self.shape[0] < 2 * parts:
             parts = 1
         indptr = matrix.indptr
         # Row boundaries at equal shares of the non-zeros.
