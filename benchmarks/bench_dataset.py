@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openect.data.csvio import load_dataset, write_dataset
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 
 TARGET_VALIDATION_S = 15.0
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from bench_dataset import bare_csv_pass  # the same baseline as the dataset benchmark
 from openect.cli import main as openect
 from openect.data.csvio import load_dataset, write_dataset
-from openect.data.synth import generate_cohort
 from openect.outcomes.analysis import OutcomeAnalysis
+from openect.synth import generate_cohort
 
 TARGET_S = 20.0
 

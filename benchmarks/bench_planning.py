@@ -16,8 +16,8 @@ import os
 import tempfile
 import time
 
+from openect.planning.coverage_plan import LesionPlanRequest, plan_lesion
 from openect.planning.local_field import PLANNING_RESOLUTION_MM
-from openect.planning.plan import LesionPlanRequest, plan_lesion
 
 
 def main() -> None:

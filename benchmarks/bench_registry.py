@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from openect.data.csvio import write_dataset
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 
 TARGET_IMPORT_S = 90.0
 TARGET_EXPORT_S = 30.0

@@ -10,7 +10,7 @@ import pytest
 
 from openect.cli import main
 from openect.data.csvio import write_dataset
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

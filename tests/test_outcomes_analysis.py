@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from openect.data.synth import generate_cohort
 from openect.outcomes.analysis import OutcomeAnalysis, subgroup_rates
 from openect.outcomes.models import auc
 from openect.outcomes.rates import proportion_ci
 from openect.outcomes.survival import KaplanMeier
+from openect.synth import generate_cohort
 
 
 def test_kaplan_meier_is_the_product_limit() -> None:

@@ -15,13 +15,13 @@ from scipy import stats
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug, PrimaryTumour, Route, Sex
 from openect.data.models import Centre, Patient, PatientReported, Session
-from openect.data.synth import generate_cohort
 from openect.outcomes.quality_of_life import (
     EQ5D_DIMENSIONS,
     QualityOfLife,
     default_tolerance_days,
     visit_day,
 )
+from openect.synth import generate_cohort
 
 FIRST = dt.date(2021, 1, 10)
 

@@ -12,8 +12,8 @@ import pytest
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug, PrimaryTumour, Route, Sex
 from openect.data.models import AdverseEvent, Centre, Patient, Session
-from openect.data.synth import generate_cohort
 from openect.outcomes.toxicity import ANY_TERM, Toxicity
+from openect.synth import generate_cohort
 
 DAY = dt.date(2022, 5, 2)
 

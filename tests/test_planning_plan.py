@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from openect.cli import main
+from openect.planning.coverage_plan import COVERAGE_TARGET, LesionPlanRequest, plan_lesion
 from openect.planning.footprint import cache_dir, cache_key, load_or_compute
 from openect.planning.local_field import ApplicationSetup, LocalField
 from openect.planning.placement import Application
-from openect.planning.plan import COVERAGE_TARGET, LesionPlanRequest, plan_lesion
 from openect.planning.verify import verify
 
 #: Coarser than the planning default, to keep the suite quick; every check below holds

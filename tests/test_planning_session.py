@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from openect.cli import main
-from openect.planning.plan import LesionPlanRequest, plan_lesion
+from openect.planning.coverage_plan import LesionPlanRequest, plan_lesion
 from openect.planning.robustness import SPREAD, sample_scales
 from openect.planning.session import plan_session_covered
 from openect.protocol.inputs import SessionRequest
-from openect.protocol.plan import plan_session
+from openect.protocol.session_plan import plan_session
 
 RESOLUTION_MM = 0.8
 PATIENT = {"age_years": 50, "sex": "M", "height_cm": 180, "weight_kg": 80}

@@ -30,8 +30,8 @@ from openect.protocol.dose import (
 )
 from openect.protocol.eligibility import EligibilityStatus
 from openect.protocol.inputs import ItPolicy, IvPolicy, PatientToPlan, PlanOptions, WindowVariant
-from openect.protocol.plan import DosePlan, dose_plan
 from openect.protocol.rules import RuleSet, load_rule_set
+from openect.protocol.session_plan import DosePlan, dose_plan
 from openect.protocol.window import pulse_window
 
 ESOPE = load_rule_set("esope-2006")

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
-from openect.protocol.plan import dose_plan, plan_session
 from openect.protocol.rules import (
     DEFAULT_RULE_SET,
     RuleError,
@@ -16,6 +15,7 @@ from openect.protocol.rules import (
     load_rule_set,
     shipped_rule_sets,
 )
+from openect.protocol.session_plan import dose_plan, plan_session
 
 ESOPE_TEXT = (resources.files("openect.protocol") / "rulesets" / "esope-2006.toml").read_text(
     "utf-8"

@@ -24,9 +24,9 @@ from openect.protocol.inputs import (
     PlanOptions,
     SessionRequest,
 )
-from openect.protocol.plan import SessionPlan, dose_plan, plan_session
 from openect.protocol.route import suggest_anaesthesia, suggest_route
 from openect.protocol.rules import load_rule_set
+from openect.protocol.session_plan import SessionPlan, dose_plan, plan_session
 from openect.protocol.time_budget import priority, time_budget
 
 ESOPE = load_rule_set("esope-2006")

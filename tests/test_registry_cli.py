@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from openect.data.csvio import write_dataset
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 
 
 def openect(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,13 +14,13 @@ from django.conf import settings
 from openect.data.csvio import write_dataset
 from openect.data.dataset import Dataset
 from openect.data.models import ENTITIES, Assessment, Patient
-from openect.data.synth import generate_cohort
 from openect.registry import pseudonym, services
 from openect.registry.access import AccessDeniedError, Actor
 from openect.registry.backup import restore, snapshot
 from openect.registry.models import AuditEntry, Role
 from openect.registry.records import registry_model
 from openect.registry.transfer import ImportRejectedError, export_dataset, import_dataset
+from openect.synth import generate_cohort
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +175,7 @@ configure(sys.argv[1]); migrate()
 logging.basicConfig(filename=sys.argv[2], level=logging.DEBUG)
 from django.conf import settings
 settings.DEBUG = True
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.transfer import import_dataset

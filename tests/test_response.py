@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from openect.data.dataset import Dataset
 from openect.data.enums import BodySite, Drug, Layer, PrimaryTumour, Route, Sex
 from openect.data.models import Application, Assessment, Centre, Lesion, Patient, Session
-from openect.data.synth import generate_cohort
 from openect.data.validation import check_dataset
 from openect.response import (
     LANDMARK_DAYS,
@@ -35,6 +34,7 @@ from openect.response import (
     patient_category,
 )
 from openect.response.evaluation import ASSESSMENT_COLUMNS, LESION_COLUMNS, PATIENT_COLUMNS
+from openect.synth import generate_cohort
 
 CR, PR, SD, PD, NE = Category.CR, Category.PR, Category.SD, Category.PD, Category.NE
 RECIST = load_criteria("recist")

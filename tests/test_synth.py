@@ -1,4 +1,4 @@
-"""Tests of the synthetic cohort generator ``openect.data.synth``.
+"""Tests of the synthetic cohort generator ``openect.synth``.
 
 Every calibration figure is recomputed from the generated rows only (sessions,
 applications, assessments, systemic therapies, patients), the way an analyst would
@@ -22,8 +22,8 @@ from openect.data import csvio
 from openect.data.dataset import Dataset
 from openect.data.enums import IMMUNOTHERAPY_CLASSES, Route
 from openect.data.models import ENTITIES, Record
-from openect.data.synth import SYNTHETIC_CUTOFF, generate_cohort
 from openect.data.validation import check_dataset
+from openect.synth import SYNTHETIC_CUTOFF, generate_cohort
 
 #: The calibration cohort: generated once per module.
 COHORT_PATIENTS = 2_000

@@ -13,11 +13,11 @@ from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.models import Assessment, Lesion, PatientReported
-from openect.data.synth import generate_cohort
 from openect.registry import accounts, services
 from openect.registry.access import Actor
 from openect.registry.models import Role
 from openect.registry.transfer import import_dataset
+from openect.synth import generate_cohort
 
 pytestmark = pytest.mark.django_db
 

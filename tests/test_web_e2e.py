@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from openect.data.csvio import write_dataset
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openect.data.synth import generate_cohort
+from openect.synth import generate_cohort
 from openect.outcomes.tables import lesion_table, patient_table
 from openect.response import ResponseEvaluation
 

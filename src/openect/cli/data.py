@@ -87,7 +87,7 @@ def synth(
     check_range("--seed", seed, 0)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise CliError(f"DIR={str(directory)!r}: exists and is not empty; choose a new folder")
-    from openect.data.synth import generate_cohort
+    from openect.synth import generate_cohort
 
     started = time.perf_counter()
     with stderr.status(f"Generating {patients} synthetic patients...", spinner="dots"):

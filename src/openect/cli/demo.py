@@ -22,7 +22,7 @@ from openect.field.figures import slice_png
 from openect.field.model_file import build_model
 from openect.field.simulate import simulate
 from openect.protocol.inputs import request_from_dataset
-from openect.protocol.plan import LesionPlan, SessionPlan, plan_session
+from openect.protocol.session_plan import LesionPlan, SessionPlan, plan_session
 
 #: Mesh size of the demo's field simulation (mm): coarse, to keep the demo quick.
 DEMO_FIELD_RESOLUTION_MM = 1.0
@@ -86,7 +86,7 @@ def _demo_lesion(plan: SessionPlan) -> LesionPlan:
 
 def _plan_largest_lesion(plan: SessionPlan, figure: Path) -> dict[str, Any]:
     """Place and verify the applications on the plan's largest lesion; write the figure."""
-    from openect.planning.plan import LesionPlanRequest, plan_lesion
+    from openect.planning.coverage_plan import LesionPlanRequest, plan_lesion
 
     lesion = max(plan.lesions, key=lambda item: item.longest_diameter_mm)
     request = LesionPlanRequest(
@@ -159,7 +159,7 @@ def demo(
                 "choose a new folder"
             )
         shutil.rmtree(directory)
-    from openect.data.synth import generate_cohort
+    from openect.synth import generate_cohort
 
     with stderr.status("Generating the synthetic demo register...", spinner="dots"):
         dataset = generate_cohort(patients=patients, centres=4, seed=seed)
@@ -232,7 +232,7 @@ def demo(
             stdout.print(f"Figure: {figure}")
         if coverage_result is not None:
             from openect.cli.plan_lesion import print_lesion_plan
-            from openect.planning.plan import CoveragePlan
+            from openect.planning.coverage_plan import CoveragePlan
 
             stdout.print(
                 f"\nElectrode applications on the largest lesion, {coverage_result['lesion_id']}:"

@@ -13,7 +13,6 @@ from rich.panel import Panel
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.data.enums import Route
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
-from openect.protocol.plan import DosePlan, SessionPlan, dose_plan, plan_session
 from openect.protocol.rules import (
     DEFAULT_RULE_SET,
     RuleError,
@@ -22,6 +21,7 @@ from openect.protocol.rules import (
     load_rule_set,
     shipped_rule_sets,
 )
+from openect.protocol.session_plan import DosePlan, SessionPlan, dose_plan, plan_session
 
 app = typer.Typer(
     help="Plan an ECT session: eligibility, dose, window, electrodes, time budget.",

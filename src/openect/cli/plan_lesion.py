@@ -74,8 +74,8 @@ def lesion(
 ) -> int:
     """Place the electrode applications that cover a lesion plus margin to its full
     depth, verify them in 3-D and time them against the drug window."""
+    from openect.planning.coverage_plan import LesionPlanRequest, plan_lesion
     from openect.planning.outline import OutlineError, read_outline
-    from openect.planning.plan import LesionPlanRequest, plan_lesion
 
     given: dict[str, object] = {
         "longest_mm": longest_mm,
@@ -140,7 +140,7 @@ def lesion(
 
 def print_lesion_plan(plan: object) -> None:
     """The plan as tables for people."""
-    from openect.planning.plan import CoveragePlan
+    from openect.planning.coverage_plan import CoveragePlan
 
     assert isinstance(plan, CoveragePlan)
     coverage = plan.coverage

@@ -185,13 +185,13 @@ def export(
             write_dataset(dataset, directory)
             path = directory
         elif format_ == "fhir":
-            from openect.registry.fhir import write_bundle
+            from openect.exchange.fhir import write_bundle
 
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / "openect-fhir-bundle.json"
             write_bundle(dataset, path)
         else:
-            from openect.registry.odm import write_odm
+            from openect.exchange.odm import write_odm
 
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / "openect-odm.xml"

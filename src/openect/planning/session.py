@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from openect.planning.coverage_plan import CoveragePlan, plan_lesion, request_for_lesion
 from openect.planning.local_field import PLANNING_RESOLUTION_MM
-from openect.planning.plan import CoveragePlan, plan_lesion, request_for_lesion
 from openect.protocol.inputs import SessionRequest
-from openect.protocol.plan import SessionPlan, plan_session
 from openect.protocol.rules import RuleSet, load_rule_set
+from openect.protocol.session_plan import SessionPlan, plan_session
 
 
 def plan_session_covered(

@@ -6,8 +6,8 @@ anaesthesia, time budget and warnings, each number traced to a rule id and sourc
 """
 
 from openect.protocol.inputs import LesionToTreat, PatientToPlan, PlanOptions
-from openect.protocol.plan import SessionPlan, plan_session
 from openect.protocol.rules import RuleError, RuleSet, load_rule_set, shipped_rule_sets
+from openect.protocol.session_plan import SessionPlan, plan_session
 
 __all__ = [
     "LesionToTreat",

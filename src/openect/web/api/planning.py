@@ -32,8 +32,8 @@ from openect.protocol.inputs import (
     SessionRequest,
     request_from_dataset,
 )
-from openect.protocol.plan import SessionPlan, plan_session
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleStatus, load_rule_set
+from openect.protocol.session_plan import SessionPlan, plan_session
 from openect.registry import services
 from openect.registry.services import RecordInvalidError
 from openect.web.api.schemas import RuleSetId, actor_of, register_body, responses
@@ -285,7 +285,7 @@ def _coverage_plan(
     lesion: LesionToTreat, electrode: Electrode, margin_mm: float | None, rules: str
 ) -> dict[str, Any]:
     """The coverage planner's placement for the lesion (no 3-D verification here)."""
-    from openect.planning.plan import plan_lesion, request_for_lesion
+    from openect.planning.coverage_plan import plan_lesion, request_for_lesion
 
     if lesion.thickness_mm is None:
         raise _invalid("thickness_mm", None, "needed when coverage is true")

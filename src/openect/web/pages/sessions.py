@@ -50,8 +50,8 @@ from openect.protocol.inputs import (
     SessionRequest,
     WindowVariant,
 )
-from openect.protocol.plan import LesionPlan, SessionPlan
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleSet, RuleStatus
+from openect.protocol.session_plan import LesionPlan, SessionPlan
 from openect.protocol.window import pulse_window
 from openect.registry import services
 from openect.registry.access import AccessDeniedError, Actor

@@ -1,7 +1,7 @@
 """FHIR R4 export of a dataset: one ``Bundle`` (type ``collection``) of mCODE-style resources.
 
 The bundle is a projection of the canonical data model (``openect.data``), like the CSV
-dataset and the CDISC ODM export (``openect.registry.odm``):
+dataset and the CDISC ODM export (``openect.exchange.odm``):
 
 - every record becomes the FHIR resource that represents it (a patient a ``Patient``, a
   lesion a ``Condition``, a session a ``Procedure`` plus a ``MedicationAdministration``,

@@ -32,8 +32,7 @@ from openect.data.models import (
     SystemicTherapy,
 )
 from openect.data.schema import column_index, columns
-from openect.data.synth import generate_cohort
-from openect.registry.fhir import (
+from openect.exchange.fhir import (
     LOINC,
     SNOMED,
     STANDARD_ELEMENTS,
@@ -47,6 +46,7 @@ from openect.registry.fhir import (
     reference_urn,
     write_bundle,
 )
+from openect.synth import generate_cohort
 
 Json = dict[str, Any]
 R = TypeVar("R", bound=Record)

@@ -30,8 +30,7 @@ from openect.data.models import (
     Session,
 )
 from openect.data.schema import columns, file_name
-from openect.data.synth import generate_cohort
-from openect.registry.odm import (
+from openect.exchange.odm import (
     DATA_TYPES,
     ODM_NS,
     code_list_oid,
@@ -42,6 +41,7 @@ from openect.registry.odm import (
     units,
     write_odm,
 )
+from openect.synth import generate_cohort
 
 SCHEMA_FILE = Path(__file__).parent / "fixtures" / "odm" / "ODM1-3-2.xsd"
 CREATED = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

@@ -415,7 +415,7 @@ def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
 
     dataset = Dataset(
         info=DatasetInfo(
-            generator=f"openect {__version__} (openect.data.synth)",
+            generator=f"openect {__version__} (openect.synth)",
             synthetic=True,
             description=(
                 "SYNTHETIC data, not real patients: a generated multi-centre register of "

@@ -1,7 +1,7 @@
 """CDISC ODM 1.3.2 export of a dataset: one ``Snapshot`` file of metadata and data.
 
 The ODM file is a projection of the canonical data model (``openect.data``), like the
-CSV dataset and the FHIR bundle (``openect.registry.fhir``). Its metadata is derived
+CSV dataset and the FHIR bundle (``openect.exchange.fhir``). Its metadata is derived
 from :mod:`openect.data.schema`, never typed here:
 
 - one ``ItemGroupDef`` per entity table (``IG.LESIONS``), ``Repeating="Yes"`` for every
@@ -51,7 +51,7 @@ from openect.data.models import (
     references,
 )
 from openect.data.schema import Column, columns
-from openect.registry.fhir import UCUM_CODES
+from openect.exchange.fhir import UCUM_CODES
 
 __all__ = [
     "DATA_TYPES",
