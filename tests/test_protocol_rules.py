@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from openect.errors import RuleError
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
-from openect.protocol.rules import (
-    DEFAULT_RULE_SET,
-    RuleError,
-    RuleStatus,
-    load_rule_set,
-    shipped_rule_sets,
-)
+from openect.protocol.rules import DEFAULT_RULE_SET, RuleStatus, load_rule_set, shipped_rule_sets
 from openect.protocol.session_plan import dose_plan, plan_session
 
 ESOPE_TEXT = (resources.files("openect.protocol") / "rulesets" / "esope-2006.toml").read_text(

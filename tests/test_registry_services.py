@@ -16,8 +16,9 @@ from django.db import DatabaseError, connection, transaction
 from openect.data.dataset import Dataset
 from openect.data.models import ENTITIES, Assessment, Centre, Lesion, Patient, Record
 from openect.data.schema import columns
+from openect.errors import AccessDeniedError, InputError, NotFoundError
 from openect.registry import services
-from openect.registry.access import AccessDeniedError, Actor, NotFoundError
+from openect.registry.access import Actor
 from openect.registry.guard import UnauditedWriteError
 from openect.registry.models import AuditEntry, Role
 from openect.registry.records import registry_model
@@ -153,7 +154,7 @@ def test_invalid_values_are_refused_with_the_dataset_messages(registry: Dataset)
 
 
 def test_referenced_rows_cannot_be_deleted(registry: Dataset) -> None:
-    with pytest.raises(services.RegistryError, match="still referred to by"):
+    with pytest.raises(services.RecordInUseError, match="still referred to by"):
         services.delete(CLINICIAN_C01, Lesion, "P1-L1")
 
 
@@ -268,7 +269,7 @@ def test_lists_are_paged_in_registry_order(registry: Dataset) -> None:
     assert everything == [a.assessment_id for a in registry.assessments]
     page = services.list_records(ADMIN, Assessment, offset=1, limit=1)
     assert [a.assessment_id for a in page] == everything[1:2]  # type: ignore[attr-defined]
-    with pytest.raises(services.RegistryError, match="allowed >= 0"):
+    with pytest.raises(InputError, match="allowed >= 0"):
         services.list_records(ADMIN, Assessment, offset=-1)
 
 
@@ -279,7 +280,7 @@ def test_an_import_records_its_dataset_json_in_the_audit_trail(registry: Dataset
 
 
 def test_the_owner_of_a_record_cannot_be_changed(registry: Dataset) -> None:
-    with pytest.raises(services.RegistryError, match="owner of a record cannot be changed"):
+    with pytest.raises(InputError, match="owner of a record cannot be changed"):
         services.update(ADMIN, Lesion, "P1-L1", {"patient_id": "P2"})
     same = services.update(ADMIN, Lesion, "P1-L1", {"patient_id": "P1", "thickness_mm": 6.0})
     assert same.thickness_mm == 6.0  # type: ignore[attr-defined]

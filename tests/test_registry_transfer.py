@@ -14,8 +14,9 @@ from django.conf import settings
 from openect.data.csvio import write_dataset
 from openect.data.dataset import Dataset
 from openect.data.models import ENTITIES, Assessment, Patient
+from openect.errors import AccessDeniedError, InputError
 from openect.registry import pseudonym, services
-from openect.registry.access import AccessDeniedError, Actor
+from openect.registry.access import Actor
 from openect.registry.backup import restore, snapshot
 from openect.registry.models import AuditEntry, Role
 from openect.registry.records import registry_model
@@ -234,7 +235,7 @@ def test_snapshot_holds_every_row_and_the_audit_trail(cohort: Dataset, tmp_path:
     assert len(data["audit"]["rows"]) == AuditEntry.objects.count()
     backup_file = tmp_path / "backup.json"
     backup_file.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(services.RegistryError, match="restore needs an empty registry"):
+    with pytest.raises(InputError, match="restore needs an empty registry"):
         restore(ADMIN, backup_file)
     with pytest.raises(AccessDeniedError, match="may not restore"):
         restore(Actor("doctor", Role.CLINICIAN, "C01"), backup_file)

@@ -14,6 +14,7 @@ error page. Messages name the field, the value and what is allowed.
 | :class:`AccessDeniedError` | the caller may not read or change it | 403 | 2 |
 | :class:`RecordInUseError` | a record other records still refer to | 409 | 2 |
 | :class:`ConfigurationError` | the installation lacks a setting or key it needs | 503 | 2 |
+| :class:`ComputationError` | a numerical method did not reach an answer | 500 | 1 |
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class ConfigurationError(OpenECTError):
     """The installation lacks a setting, file or key that the request needs."""
 
 
+class ComputationError(OpenECTError, RuntimeError):
+    """A numerical method did not reach an answer (e.g. an iteration did not converge)."""
+
+
 class RecordInvalidError(InputError):
     """A create or update that breaks a rule of the data model; nothing was written.
 
@@ -70,6 +75,7 @@ HTTP_STATUS: tuple[tuple[type[OpenECTError], int], ...] = (
     (AccessDeniedError, 403),
     (RecordInUseError, 409),
     (ConfigurationError, 503),
+    (ComputationError, 500),
     (InputError, 400),
     (OpenECTError, 400),
 )
@@ -84,6 +90,6 @@ def http_status(error: OpenECTError) -> int:
 
 
 def exit_code(error: OpenECTError) -> int:
-    """The command line's exit code of ``error``: 2, a problem the user can correct."""
-    del error
-    return 2
+    """The command line's exit code of ``error``: 1 for a computation that failed,
+    2 for a problem the user can correct (input, rules, scope, configuration)."""
+    return 1 if isinstance(error, ComputationError) else 2

@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Annotated
 
+import click
 import typer
 
 from openect import __version__
@@ -26,7 +27,7 @@ from openect.cli import registry as registry_commands
 from openect.cli import report as report_commands
 from openect.cli import response as response_commands
 from openect.cli import serve as serve_commands
-from openect.cli._output import CliError
+from openect.errors import OpenECTError, exit_code
 
 app = typer.Typer(
     name="openect",
@@ -68,11 +69,6 @@ def _root(
     ] = False,
 ) -> None:
     """OpenECT command line."""
-
-
-def _is_usage_error(error: BaseException) -> bool:
-    """True for the command-line parser's own errors (unknown option, bad value, ...)."""
-    return hasattr(error, "format_message") and hasattr(error, "exit_code")
 
 
 #: Options that take a pair of numbers, written either ``--opt A B`` or ``--opt A,B``.
@@ -120,22 +116,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="openect", standalone_mode=False)
-    except CliError as error:
+    except OpenECTError as error:
         print(f"openect: error: {error}", file=sys.stderr)
-        return CliError.exit_code
+        return exit_code(error)
     except KeyboardInterrupt:
         print("openect: interrupted", file=sys.stderr)
         return 130
+    except click.exceptions.NoArgsIsHelpError as error:
+        print(error.ctx.get_help() if error.ctx is not None else "", file=sys.stderr)
+        return 2
+    except click.ClickException as error:
+        print(f"openect: error: {' '.join(error.format_message().split())}", file=sys.stderr)
+        return error.exit_code
     except Exception as error:
-        if _is_usage_error(error):
-            if type(error).__name__ == "NoArgsIsHelpError":
-                ctx = getattr(error, "ctx", None)
-                print(ctx.get_help() if ctx is not None else "", file=sys.stderr)
-                return 2
-            message = " ".join(error.format_message().split())  # type: ignore[attr-defined]
-            print(f"openect: error: {message}", file=sys.stderr)
-            code = error.exit_code  # type: ignore[attr-defined]
-            return int(code) if isinstance(code, int) else 2
         if debug:
             traceback.print_exc()
         else:

@@ -10,15 +10,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from openect.errors import InputError
+
 #: Console for results (stdout) and one for messages and progress (stderr).
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class CliError(Exception):
+class CliError(InputError):
     """A problem with the user's input: shown as one line on stderr, exit code 2."""
-
-    exit_code = 2
 
 
 def emit_json(payload: Any) -> None:

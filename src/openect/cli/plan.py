@@ -12,10 +12,10 @@ from rich.panel import Panel
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.data.enums import Route
+from openect.errors import RuleError
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
 from openect.protocol.rules import (
     DEFAULT_RULE_SET,
-    RuleError,
     RuleSet,
     RuleStatus,
     load_rule_set,

@@ -124,7 +124,7 @@ def import_(
     if not directory.is_dir():
         raise CliError(f"DIR={str(directory)!r}: not a folder; a dataset is a folder of CSV files")
     _open(database)
-    from openect.registry.access import AccessDeniedError
+    from openect.errors import AccessDeniedError
     from openect.registry.transfer import ImportRejectedError, import_dataset
 
     with stderr.status(f"Reading and validating {directory}...", spinner="dots"):
@@ -332,13 +332,13 @@ def restore(
     if not file.is_file():
         raise CliError(f"FILE={str(file)!r}: no such file")
     _open(database)
-    from openect.registry.access import RegistryError
+    from openect.errors import OpenECTError
     from openect.registry.backup import restore as run_restore
 
     try:
         with stderr.status("Restoring...", spinner="dots"):
             counts = run_restore(_actor(), file)
-    except RegistryError as error:
+    except OpenECTError as error:
         raise CliError(str(error)) from error
     if as_json:
         emit_json({"file": str(file), "counts": counts})

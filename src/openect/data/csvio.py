@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from openect.data.dataset import (
     DATASET_FORMAT,
@@ -33,15 +32,17 @@ from openect.data.dataset import (
     DatasetInfo,
     collection_paused,
 )
-from openect.data.models import ENTITIES, ID_PATTERN, Record, references
-from openect.data.schema import Column, column_index, columns, file_name
+from openect.data.field_errors import error_message
+from openect.data.models import ENTITIES, Record, references
+from openect.data.schema import column_index, columns, file_name
 from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
+from openect.errors import InputError
 
 INFO_FILE = "dataset.json"
 LIST_SEPARATOR = ";"
 
 
-class DatasetError(Exception):
+class DatasetError(InputError):
     """A dataset that cannot be used; ``report`` lists every problem."""
 
     def __init__(self, report: ValidationReport) -> None:
@@ -128,52 +129,6 @@ def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
 
 
 # -- reading ---------------------------------------------------------------------------
-
-_PARSE_MESSAGES = {
-    "missing": "required; must not be empty",
-    "float_parsing": "not a number",
-    "finite_number": "not a finite number",
-    "int_parsing": "not an integer",
-    "int_from_float": "not an integer",
-    "date_parsing": "not a date",
-    "date_from_datetime_parsing": "not a date",
-    "date_from_datetime_inexact": "not a date",
-    "time_parsing": "not a time of day",
-    "enum": "not an allowed value",
-    "greater_than": "out of range",
-    "greater_than_equal": "out of range",
-    "less_than": "out of range",
-    "less_than_equal": "out of range",
-    "string_too_short": "too short",
-    "string_too_long": "too long",
-}
-
-
-def _message(error: ErrorDetails, column: Column | None) -> str:
-    return error_message(error, column)
-
-
-def error_message(error: ErrorDetails, column: Column | None) -> str:
-    """The message of one pydantic error of a column, worded as everywhere in OpenECT.
-
-    E.g. ``out of range; allowed: > 0 and <= 500 mm`` - shared by the CSV reader, the
-    registry services and the web forms.
-    """
-    kind = error["type"]
-    if kind == "value_error":
-        ctx = error.get("ctx") or {}
-        return str(ctx.get("error", error["msg"]))
-    if kind == "missing":
-        return _PARSE_MESSAGES[kind]
-    if kind == "string_pattern_mismatch" and column is not None:
-        if column.pattern == ID_PATTERN:
-            return f"not a valid identifier; allowed: {column.allowed}"
-        return f"does not match the allowed pattern; allowed: {column.allowed}"
-    reason = _PARSE_MESSAGES.get(kind, error["msg"])
-    if column is None:
-        return reason
-    return f"{reason}; allowed: {column.allowed}"
-
 
 def _read_info(directory: Path, issues: list[ValidationIssue]) -> DatasetInfo:
     path = directory / INFO_FILE
@@ -406,7 +361,7 @@ class _RowParser:
                 value = value[int(loc[1])]
             issues.append(
                 ValidationIssue(
-                    self.name, line, column_name, _cell(value), _message(detail, column)
+                    self.name, line, column_name, _cell(value), error_message(detail, column)
                 )
             )
 

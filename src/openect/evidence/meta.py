@@ -30,6 +30,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from openect.errors import ComputationError
+
 Method = Literal["FE", "DL", "REML"]
 Transform = Literal["logit", "ft", "raw"]
 
@@ -45,7 +47,7 @@ ZERO_CELL_ADD = 0.5
 FloatArray = NDArray[np.float64]
 
 
-class ConvergenceError(RuntimeError):
+class ConvergenceError(ComputationError):
     """The REML Fisher scoring did not converge within ``max_iter`` iterations."""
 
 

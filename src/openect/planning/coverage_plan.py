@@ -276,10 +276,7 @@ def plan_lesion(
     say = progress or (lambda _message: None)
     rules = load_rule_set(request.rules)
     outline = lesion_outline(request)
-    if request.margin_mm is not None:
-        margin, margin_rule = request.margin_mm, "option:margin_mm"
-    else:
-        margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
+    margin, margin_rule = rules.number_or_option("margin_mm", request.margin_mm, "coverage.margin")
     target = outline.target(margin)
     setup, notes, rule_ids, needle_length, choice = application_setup(
         request, rules, outline, margin
@@ -287,12 +284,10 @@ def plan_lesion(
     rule_ids.append(margin_rule)
 
     window = pulse_window(rules, Route.INTRAVENOUS, request.age_years, request.window)
-    if request.minutes_per_application is not None:
-        per_application = request.minutes_per_application
-        rule_ids.append("option:minutes_per_application")
-    else:
-        per_application = rules.number("time.per_application")
-        rule_ids.append("time.per_application")
+    per_application, time_rule = rules.number_or_option(
+        "minutes_per_application", request.minutes_per_application, "time.per_application"
+    )
+    rule_ids.append(time_rule)
     rule_ids.append(window.rule_id)
 
     say("footprint")

@@ -20,6 +20,8 @@ from shapely import affinity
 from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
+from openect.errors import InputError
+
 #: Largest safety margin accepted around a lesion (mm).
 MAX_MARGIN_MM = 20.0
 #: Largest lesion diameter accepted (mm).
@@ -28,7 +30,7 @@ MAX_LONGEST_MM = 200.0
 MIN_AREA_MM2 = 0.01
 
 
-class OutlineError(ValueError):
+class OutlineError(InputError):
     """A lesion outline, or a file holding one, is not usable."""
 
 

@@ -5,8 +5,9 @@ cisplatin) dose and route, pulse window, electrode and voltage per lesion,
 anaesthesia, time budget and warnings, each number traced to a rule id and source.
 """
 
+from openect.errors import RuleError
 from openect.protocol.inputs import LesionToTreat, PatientToPlan, PlanOptions
-from openect.protocol.rules import RuleError, RuleSet, load_rule_set, shipped_rule_sets
+from openect.protocol.rules import RuleSet, load_rule_set, shipped_rule_sets
 from openect.protocol.session_plan import SessionPlan, plan_session
 
 __all__ = [

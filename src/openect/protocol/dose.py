@@ -10,8 +10,9 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from openect.errors import RuleError
 from openect.protocol.inputs import ItPolicy, IvPolicy
-from openect.protocol.rules import RuleError, RuleSet
+from openect.protocol.rules import RuleSet
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from openect.data.enums import Layer
+from openect.errors import RuleError
 from openect.protocol.inputs import LesionToTreat
-from openect.protocol.rules import RuleError, RuleSet
+from openect.protocol.rules import RuleSet
 
 
 class Electrode(StrEnum):

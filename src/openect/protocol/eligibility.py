@@ -6,8 +6,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from openect.errors import RuleError
 from openect.protocol.inputs import Contraindications, PatientToPlan
-from openect.protocol.rules import RuleError, RuleSet
+from openect.protocol.rules import RuleSet
 
 
 class Severity(StrEnum):

@@ -7,13 +7,14 @@ optionally, ``options``; command-line flags override the options.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug, Route, Sex
-from openect.data.models import Lesion
+from openect.data.models import Lesion, Patient
 from openect.protocol.body import BsaFormula, cockcroft_gault, creatinine_mg_dl
 from openect.protocol.rules import DEFAULT_RULE_SET
 
@@ -179,6 +180,45 @@ class SessionRequest(_Input):
         return self
 
 
+def session_request(
+    patient: Patient,
+    lesions: Iterable[Lesion],
+    *,
+    session_date: dt.date,
+    height_cm: float,
+    weight_kg: float,
+    creatinine_mg_dl: float | None = None,
+    creatinine_umol_l: float | None = None,
+    creatinine_clearance_ml_min: float | None = None,
+    prior_bleomycin_iu: float = 0.0,
+    contraindications: Contraindications | None = None,
+    options: PlanOptions | None = None,
+) -> SessionRequest:
+    """The planning request for a registry ``patient`` and the ``lesions`` to treat.
+
+    Sex and year of birth come from the patient record; the measurements of the day
+    (height in cm, weight in kg, renal function, lifetime bleomycin in IU) are given.
+    Raises pydantic's ``ValidationError`` when a value breaks the planner's bounds.
+    """
+    return SessionRequest(
+        patient=PatientToPlan(
+            patient_id=patient.patient_id,
+            birth_year=patient.birth_year,
+            session_date=session_date,
+            sex=patient.sex,
+            height_cm=height_cm,
+            weight_kg=weight_kg,
+            creatinine_mg_dl=creatinine_mg_dl,
+            creatinine_umol_l=creatinine_umol_l,
+            creatinine_clearance_ml_min=creatinine_clearance_ml_min,
+            prior_bleomycin_iu=prior_bleomycin_iu,
+            contraindications=contraindications or Contraindications(),
+        ),
+        lesions=[LesionToTreat.model_validate(lesion.model_dump()) for lesion in lesions],
+        options=options or PlanOptions(),
+    )
+
+
 def request_from_dataset(
     dataset: Dataset, patient_id: str, options: PlanOptions | None = None
 ) -> SessionRequest:
@@ -186,9 +226,12 @@ def request_from_dataset(
 
     Age, height, weight and creatinine clearance come from the first session; the
     lesions are those treated at it (all the patient's lesions if it has no
-    applications). Raises ``KeyError`` for an unknown patient or one without sessions.
+    applications). Raises ``KeyError`` for an unknown patient, one without sessions or
+    one whose first session lacks height or weight.
     """
-    patient = next(p for p in dataset.patients if p.patient_id == patient_id)
+    patient = next((p for p in dataset.patients if p.patient_id == patient_id), None)
+    if patient is None:
+        raise KeyError(f"no patient {patient_id}")
     sessions = sorted(
         (s for s in dataset.sessions if s.patient_id == patient_id), key=lambda s: s.session_date
     )
@@ -198,21 +241,16 @@ def request_from_dataset(
     if first.height_cm is None or first.weight_kg is None:
         raise KeyError(f"session {first.session_id} has no height or weight")
     treated = {a.lesion_id for a in dataset.applications if a.session_id == first.session_id}
-    lesions = [
-        LesionToTreat.model_validate(lesion.model_dump())
-        for lesion in dataset.lesions
-        if lesion.patient_id == patient_id and (not treated or lesion.lesion_id in treated)
-    ]
-    return SessionRequest(
-        patient=PatientToPlan(
-            patient_id=patient_id,
-            birth_year=patient.birth_year,
-            session_date=first.session_date,
-            sex=patient.sex,
-            height_cm=first.height_cm,
-            weight_kg=first.weight_kg,
-            creatinine_clearance_ml_min=first.creatinine_clearance_ml_min,
+    return session_request(
+        patient,
+        (
+            lesion
+            for lesion in dataset.lesions
+            if lesion.patient_id == patient_id and (not treated or lesion.lesion_id in treated)
         ),
-        lesions=lesions,
-        options=options or PlanOptions(),
+        session_date=first.session_date,
+        height_cm=first.height_cm,
+        weight_kg=first.weight_kg,
+        creatinine_clearance_ml_min=first.creatinine_clearance_ml_min,
+        options=options,
     )

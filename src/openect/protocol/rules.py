@@ -30,14 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openect.errors import RuleError
+
 #: Rule set used when none is named.
 DEFAULT_RULE_SET = "sop-2018"
 #: The root rule set: a file without a base must define all of its rules.
 ROOT_RULE_SET = "esope-2006"
-
-
-class RuleError(ValueError):
-    """A rule set that cannot be loaded or lacks a rule the planner needs."""
 
 
 class RuleStatus(StrEnum):
@@ -113,6 +111,19 @@ class RuleSet(BaseModel):
             where = f"{rule_id}.{key}" if key else rule_id
             raise RuleError(f"rule {where} of rule set {self.id!r} is not a number: {value!r}")
         return float(value)
+
+    def number_or_option(
+        self, option: str, given: float | None, rule_id: str, key: str | None = None
+    ) -> tuple[float, str]:
+        """The value a user chose for ``option``, else the rule's number; with its
+        provenance: ``("option:<option>")`` or the rule id, as plans cite them.
+
+        >>> rules.number_or_option("margin_mm", None, "coverage.margin")  # doctest: +SKIP
+        (3.0, 'coverage.margin')
+        """
+        if given is not None:
+            return float(given), f"option:{option}"
+        return self.number(rule_id, key), rule_id
 
     def text(self, rule_id: str, allowed: tuple[str, ...]) -> str:
         """A text rule value that must be one of ``allowed``."""

@@ -338,10 +338,7 @@ def plan_session(
     dose = plan_dose(patient, options, route, volumes, rules)
     anaesthesia, anaesthesia_reason = suggest_anaesthesia(rules, lesions)
 
-    if options.margin_mm is not None:
-        margin, margin_rule = options.margin_mm, "option:margin_mm"
-    else:
-        margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
+    margin, margin_rule = rules.number_or_option("margin_mm", options.margin_mm, "coverage.margin")
     electrodes = [plan_electrode(rules, lesion, margin, margin_rule) for lesion in lesions]
     for index, lesion in enumerate(lesions):
         if applications is not None and lesion.lesion_id in applications:
@@ -356,12 +353,10 @@ def plan_session(
             )
 
     window = pulse_window(rules, route, patient.age, options.window)
-    if options.minutes_per_application is not None:
-        per_application = options.minutes_per_application
-        time_rules = ["option:minutes_per_application"]
-    else:
-        per_application = rules.number("time.per_application")
-        time_rules = ["time.per_application"]
+    per_application, time_rule = rules.number_or_option(
+        "minutes_per_application", options.minutes_per_application, "time.per_application"
+    )
+    time_rules = [time_rule]
     budget = time_budget(
         lesions,
         [e.applications for e in electrodes],

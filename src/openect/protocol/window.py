@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openect.data.enums import Route
+from openect.errors import RuleError
 from openect.protocol.inputs import WindowVariant
-from openect.protocol.rules import RuleError, RuleSet
+from openect.protocol.rules import RuleSet
 
 
 @dataclass(frozen=True)

@@ -15,21 +15,9 @@ from typing import Any
 from django.db.models import QuerySet
 
 from openect.data.models import Centre, Record
+from openect.errors import AccessDeniedError
 from openect.registry.models import Membership, Role
 from openect.registry.records import centre_path, registry_model
-
-
-class RegistryError(Exception):
-    """A request the registry refuses (bad input, not found, not allowed)."""
-
-
-class AccessDeniedError(RegistryError):
-    """The actor may not read or change the record(s)."""
-
-
-class NotFoundError(RegistryError):
-    """No such record within the actor's scope."""
-
 
 CENTRE_ROLES = frozenset({Role.CLINICIAN, Role.DATA_MANAGER})
 

@@ -8,7 +8,8 @@ import re
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from openect.registry.access import AccessDeniedError, Actor
+from openect.errors import AccessDeniedError
+from openect.registry.access import Actor
 from openect.registry.guard import service_write
 from openect.registry.models import AuditAction, AuditEntry, Membership, Role
 

@@ -23,7 +23,8 @@ from django.db import transaction
 
 from openect import __version__
 from openect.data.models import ENTITIES
-from openect.registry.access import AccessDeniedError, Actor, RegistryError
+from openect.errors import AccessDeniedError, InputError
+from openect.registry.access import Actor
 from openect.registry.guard import service_write
 from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Membership, Role
 from openect.registry.records import column_names, registry_model, to_json
@@ -129,14 +130,14 @@ def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
         with _open(source, "r") as handle:
             data = json.load(handle)
     except (OSError, ValueError) as error:
-        raise RegistryError(f"FILE={str(source)!r}: not a readable backup ({error})") from error
+        raise InputError(f"FILE={str(source)!r}: not a readable backup ({error})") from error
     if data.get("format") != FORMAT or data.get("version") != VERSION:
-        raise RegistryError(
+        raise InputError(
             f"FILE={str(source)!r}: format {data.get('format')!r} version "
             f"{data.get('version')!r}; allowed {FORMAT} version {VERSION}"
         )
     if not _is_empty():
-        raise RegistryError(
+        raise InputError(
             "restore needs an empty registry: initialise a new database "
             "(openect registry init --database URL) and restore into it"
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from openect.data.models import ENTITIES, Centre, Record
 from openect.data.schema import columns
+from openect.errors import InputError
 from openect.registry.guard import GuardedModel
 from openect.registry.models import REGISTRY_MODELS
 
@@ -21,7 +22,7 @@ def entity(name: str | type[Record]) -> type[Record]:
         if name in (record.table, record.__name__, record.__name__.lower()):
             return record
     allowed = ", ".join(r.table for r in ENTITIES)
-    raise ValueError(f"entity={name!r}: unknown; allowed {allowed}")
+    raise InputError(f"entity={name!r}: unknown; allowed {allowed}")
 
 
 def registry_model(record: type[Record]) -> type[GuardedModel]:

@@ -19,23 +19,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from pydantic import ValidationError
 
-from openect.data.csvio import error_message
 from openect.data.dataset import Dataset
+from openect.data.field_errors import field_errors
 from openect.data.models import ENTITIES, Centre, Patient, Record
-from openect.data.schema import column_index, columns
+from openect.data.schema import columns
 from openect.data.validation import check_dataset
+from openect.errors import (
+    AccessDeniedError,
+    InputError,
+    NotFoundError,
+    RecordInUseError,
+    RecordInvalidError,
+)
 from openect.registry import pseudonym as pseudonyms
 from openect.registry.access import (
-    AccessDeniedError,
     Actor,
-    NotFoundError,
-    RegistryError,
     readable,
     require_write,
     writable,
@@ -53,12 +57,15 @@ from openect.registry.records import (
     to_row_values,
 )
 
+#: A data-model entity (the type of the record a service takes or returns).
+R = TypeVar("R", bound=Record)
+
 __all__ = [
     "AccessDeniedError",
     "Actor",
     "NotFoundError",
+    "RecordInUseError",
     "RecordInvalidError",
-    "RegistryError",
     "create",
     "delete",
     "get",
@@ -66,23 +73,8 @@ __all__ = [
     "patient_records",
     "register_patient",
     "update",
+    "validated",
 ]
-
-
-class RecordInvalidError(RegistryError):
-    """A create or update that breaks a rule of the data model; nothing was written.
-
-    ``issues`` are ``(column, value, message)`` triples.
-    """
-
-    def __init__(self, entity_name: str, issues: list[tuple[str | None, str | None, str]]):
-        self.entity = entity_name
-        self.issues = issues
-        text = "; ".join(
-            f"{entity_name}.{column}={value!r}: {message}" if column else message
-            for column, value, message in issues
-        )
-        super().__init__(text)
 
 
 # ------------------------------------------------------------------------- helpers
@@ -101,8 +93,10 @@ def _redact(actor: Actor, item: Record) -> Record:
     return item.model_copy(update=blanked) if blanked else item
 
 
-def _validated(record: type[Record], values: Mapping[str, Any]) -> Record:
-    """The record of ``values`` (registry or record form); RecordInvalidError names the column."""
+def validated(record: type[R], values: Mapping[str, Any]) -> R:
+    """The record of ``values`` (registry row, form or request); RecordInvalidError names
+    each bad column with its value and what is allowed. List columns may be given as
+    ``;``-separated text."""
     data = dict(values)
     for column in columns(record):
         value = data.get(column.name)
@@ -111,13 +105,7 @@ def _validated(record: type[Record], values: Mapping[str, Any]) -> Record:
     try:
         return record.model_validate(data)
     except ValidationError as error:
-        issues = []
-        index = column_index(record)
-        for detail in error.errors(include_url=False):
-            name = str(detail["loc"][0]) if detail["loc"] else None
-            value = values.get(name) if name else None
-            message = error_message(detail, index.get(name) if name else None)
-            issues.append((name, None if value is None else str(value), message))
+        issues = [(e.field, e.shown_value, e.message) for e in field_errors(error, record, values)]
         raise RecordInvalidError(record.table, issues) from error
 
 
@@ -256,8 +244,15 @@ def _next_position(record: type[Record]) -> int:
 
 
 # ------------------------------------------------------------------------- reads
+@overload
+def get(actor: Actor, record: type[R], record_id: str) -> R: ...
+@overload
+def get(actor: Actor, record: str, record_id: str) -> Record: ...
 def get(actor: Actor, record: type[Record] | str, record_id: str) -> Record:
-    """One record within the actor's scope; NotFoundError otherwise (also when out of scope)."""
+    """One record within the actor's scope; NotFoundError otherwise (also when out of scope).
+
+    Typed: ``get(actor, Lesion, "P1-L1")`` is a :class:`Lesion`.
+    """
     kind = entity(record)
     row = readable(actor, kind).filter(pk=record_id).first()
     if row is None:
@@ -279,12 +274,12 @@ def list_records(
     select a page (rows skipped, at most ``limit`` rows).
     """
     if offset < 0 or (limit is not None and limit < 0):
-        raise RegistryError(f"offset={offset}, limit={limit}: allowed >= 0")
+        raise InputError(f"offset={offset}, limit={limit}: allowed >= 0")
     kind = entity(record)
     known = set(column_names(kind))
     unknown = sorted(set(filters) - known)
     if unknown:
-        raise RegistryError(
+        raise InputError(
             f"filter {unknown[0]!r}: not a column of {kind.table}; "
             f"allowed {', '.join(sorted(known))}"
         )
@@ -299,10 +294,10 @@ def count(actor: Actor, record: type[Record] | str, **filters: Any) -> int:
 
 
 # ------------------------------------------------------------------------- writes
-def create(actor: Actor, item: Record, reason: str | None = None) -> Record:
+def create(actor: Actor, item: R, reason: str | None = None) -> R:
     """Create ``item`` (a canonical record) after checks; audited. Returns it."""
     record = type(item)
-    item = _validated(record, to_row_values(item))
+    item = validated(record, to_row_values(item))
     key = str(getattr(item, record.id_field))
     with transaction.atomic():
         centre_id = _centre_of(actor, item)
@@ -356,11 +351,11 @@ def update(
     names = set(column_names(kind))
     unknown = sorted(set(changes) - names)
     if unknown:
-        raise RegistryError(
+        raise InputError(
             f"{kind.table}.{unknown[0]}: not a column; allowed {', '.join(sorted(names))}"
         )
     if kind.id_field in changes and changes[kind.id_field] != record_id:
-        raise RegistryError(f"{kind.table}.{kind.id_field}: identifiers cannot be changed")
+        raise InputError(f"{kind.table}.{kind.id_field}: identifiers cannot be changed")
     with transaction.atomic():
         row = _locked_row(actor, kind, record_id, "change")
         before = _row_values(kind, row)
@@ -374,13 +369,13 @@ def update(
             and changes[c.name] != before[c.name]
         )
         if moved:
-            raise RegistryError(
+            raise InputError(
                 f"{kind.table}.{moved[0]}: the owner of a record cannot be changed (its "
                 "other records would be left behind); delete it and create it again under "
                 "the other owner"
             )
         merged = to_row_values(current) | dict(changes)
-        item = _validated(kind, merged)
+        item = validated(kind, merged)
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, kind.table)
         _check_patient(item, replaced=record_id)
@@ -417,7 +412,7 @@ def delete(
         item = _record_of(kind, row)
         referrers = _referring(kind, record_id)
         if referrers:
-            raise RegistryError(
+            raise RecordInUseError(
                 f"{kind.table} {record_id!r}: still referred to by "
                 + ", ".join(f"{n} row(s) of {t}" for t, n in referrers)
                 + "; delete those first"
@@ -456,14 +451,14 @@ def register_patient(
     already registered.
     """
     if "patient_id" in values:
-        raise RegistryError("patient_id: derived from the hospital number; do not give it")
+        raise InputError("patient_id: derived from the hospital number; do not give it")
     centre_id = str(values.get("centre_id") or "")
     if not centre_id:
         raise RecordInvalidError(
             Patient.table, [("centre_id", None, "required; must not be empty")]
         )
     patient_id = pseudonyms.pseudonym(hospital_number, centre_id, key)
-    item = _validated(Patient, {**values, "patient_id": patient_id})
+    item = validated(Patient, {**values, "patient_id": patient_id})
     created = create(actor, item, reason)
     assert isinstance(created, Patient)
     return created

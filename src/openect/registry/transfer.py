@@ -22,7 +22,8 @@ from openect import __version__
 from openect.data.dataset import Dataset, DatasetInfo
 from openect.data.models import ENTITIES, Centre, Patient, Record
 from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
-from openect.registry.access import AccessDeniedError, Actor, RegistryError, readable
+from openect.errors import AccessDeniedError, InputError
+from openect.registry.access import Actor, readable
 from openect.registry.guard import service_write
 from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Role
 from openect.registry.records import (
@@ -39,7 +40,7 @@ from openect.registry.services import audit
 BATCH = 2000
 
 
-class ImportRejectedError(RegistryError):
+class ImportRejectedError(InputError):
     """The dataset was not imported (nothing written); ``report`` lists every problem."""
 
     def __init__(self, report: ValidationReport, headline: str | None = None) -> None:

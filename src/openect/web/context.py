@@ -6,7 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from openect.registry.access import AccessDeniedError, Actor
+from openect.errors import AccessDeniedError
+from openect.registry.access import Actor
 
 
 def membership(request: HttpRequest) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, create_model
 from openect import __version__
 from openect.data.enums import BodySite
 from openect.data.models import ID_PATTERN
+from openect.errors import RuleError
 from openect.protocol.dose import ellipsoid_volume_cm3
 from openect.protocol.electrodes import (
     Electrode,
@@ -32,7 +33,7 @@ from openect.protocol.inputs import (
     SessionRequest,
     request_from_dataset,
 )
-from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleStatus, load_rule_set
+from openect.protocol.rules import DEFAULT_RULE_SET, RuleStatus, load_rule_set
 from openect.protocol.session_plan import SessionPlan, plan_session
 from openect.registry import services
 from openect.registry.services import RecordInvalidError
@@ -229,10 +230,9 @@ def lesion_plan(
     given = None if values.electrode == "auto" else Electrode(values.electrode)
     try:
         rules = load_rule_set(str(values.rules))
-        if values.margin_mm is not None:
-            margin, margin_rule = float(values.margin_mm), "option:margin_mm"
-        else:
-            margin, margin_rule = rules.number("coverage.margin"), "coverage.margin"
+        margin, margin_rule = rules.number_or_option(
+            "margin_mm", values.margin_mm, "coverage.margin"
+        )
         chosen, _ = choose_electrode(rules, body)
         plan = plan_electrode(rules, body, margin, margin_rule, electrode=given)
     except (RuleError, ValueError) as error:

@@ -22,8 +22,9 @@ from ninja.params import functions as param
 from pydantic import BaseModel, ConfigDict, create_model
 
 from openect.data.models import ENTITIES, Centre, Patient, Record
+from openect.errors import AccessDeniedError
 from openect.registry import services
-from openect.registry.access import AccessDeniedError, Actor
+from openect.registry.access import Actor
 from openect.registry.models import AuditEntry, Role
 from openect.web.api.schemas import (
     DEFAULT_LIMIT,

@@ -24,13 +24,17 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from openect.data.csvio import error_message
+from openect.data.field_errors import error_message
 from openect.data.models import ENTITIES, Record
 from openect.data.schema import Column, column_index, columns
+from openect.errors import (
+    OpenECTError,
+    RecordInvalidError,
+    http_status,
+)
 from openect.protocol.rules import shipped_rule_sets
-from openect.registry.access import AccessDeniedError, Actor, NotFoundError, RegistryError
+from openect.registry.access import Actor
 from openect.registry.pseudonym import PseudonymKeyError
-from openect.registry.services import RecordInvalidError
 
 #: Largest page of a list endpoint.
 MAX_LIMIT = 1000
@@ -378,14 +382,13 @@ def install(api: NinjaAPI) -> None:
 
     api.get_openapi_schema = get_openapi_schema  # type: ignore[method-assign]
 
-    def detail(status: Callable[[Exception], int], text: Callable[[Exception], str] = str) -> Any:
+    def detail(
+        status: Callable[[OpenECTError], int], text: Callable[[Exception], str] = str
+    ) -> Any:
         def handler(request: HttpRequest, error: Any) -> HttpResponse:
             return api.create_response(request, {"detail": text(error)}, status=status(error))
 
         return handler
-
-    def registry_status(error: Exception) -> int:
-        return 409 if "still referred to by" in str(error) else 400
 
     def no_key(error: Exception) -> str:
         return f"patient registration is not available on this server: {error}"
@@ -398,10 +401,8 @@ def install(api: NinjaAPI) -> None:
         return api.create_response(request, invalid(items), status=422)
 
     api.add_exception_handler(RecordInvalidError, on_invalid_record)
-    api.add_exception_handler(NotFoundError, detail(lambda _: 404))
-    api.add_exception_handler(AccessDeniedError, detail(lambda _: 403))
-    api.add_exception_handler(RegistryError, detail(registry_status))
-    api.add_exception_handler(PseudonymKeyError, detail(lambda _: 503, no_key))
+    api.add_exception_handler(PseudonymKeyError, detail(http_status, no_key))
+    api.add_exception_handler(OpenECTError, detail(http_status))
     api.add_exception_handler(NinjaValidationError, on_validation)
 
 

@@ -28,7 +28,8 @@ from django.shortcuts import render
 
 from openect.data.models import ENTITIES
 from openect.data.schema import columns
-from openect.registry.access import CENTRE_ROLES, Actor, NotFoundError, readable
+from openect.errors import NotFoundError
+from openect.registry.access import CENTRE_ROLES, Actor, readable
 from openect.registry.models import AuditAction, AuditEntry, Role
 from openect.registry.records import entity, registry_model
 from openect.web.pages.common import with_actor

@@ -10,7 +10,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from openect.registry.access import AccessDeniedError, Actor, NotFoundError
+from openect.errors import AccessDeniedError, NotFoundError
+from openect.registry.access import Actor
 
 View = Callable[..., HttpResponse]
 

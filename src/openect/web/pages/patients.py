@@ -30,9 +30,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 from pydantic import ValidationError
 
-from openect.data.csvio import error_message
 from openect.data.dataset import Dataset
 from openect.data.enums import IMMUNOTHERAPY_CLASSES, BodySite, PrimaryTumour
+from openect.data.field_errors import error_message
 from openect.data.models import (
     DOSE_UNIT,
     AdverseEvent,
@@ -48,9 +48,10 @@ from openect.data.models import (
 )
 from openect.data.schema import column_index, columns
 from openect.data.summary import CONCURRENT_WINDOW_DAYS
+from openect.errors import AccessDeniedError, NotFoundError
 from openect.registry import pseudonym as pseudonyms
 from openect.registry import services
-from openect.registry.access import AccessDeniedError, Actor, NotFoundError, readable
+from openect.registry.access import Actor, readable
 from openect.registry.models import Role
 from openect.registry.records import column_names, to_row_values
 from openect.response import ResponseEvaluation, load_criteria

@@ -32,11 +32,12 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import ValidationError
 
-from openect.data.csvio import error_message
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug, Route
+from openect.data.field_errors import error_message
 from openect.data.models import Application, Lesion, Patient, Record, Session
 from openect.data.schema import column_index
+from openect.errors import AccessDeniedError, RuleError
 from openect.protocol import load_rule_set, plan_session, shipped_rule_sets
 from openect.protocol.body import BsaFormula
 from openect.protocol.electrodes import Electrode
@@ -50,11 +51,11 @@ from openect.protocol.inputs import (
     SessionRequest,
     WindowVariant,
 )
-from openect.protocol.rules import DEFAULT_RULE_SET, RuleError, RuleSet, RuleStatus
+from openect.protocol.rules import DEFAULT_RULE_SET, RuleSet, RuleStatus
 from openect.protocol.session_plan import LesionPlan, SessionPlan
 from openect.protocol.window import pulse_window
 from openect.registry import services
-from openect.registry.access import AccessDeniedError, Actor
+from openect.registry.access import Actor
 from openect.registry.services import RecordInvalidError
 from openect.web.pages.common import with_actor
 from openect.web.pages.forms import add_errors, cleaned_values, record_form_class
