@@ -16,6 +16,7 @@ Machine outputs (JSON, CSV) never go through these functions.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from numbers import Real
 from typing import Any
@@ -92,3 +93,10 @@ def words(value: Any) -> str:
         return "yes" if value else "no"
     value = getattr(value, "value", value)
     return str(value).replace("_", " ")
+
+
+def clock(value: dt.time | None) -> str:
+    """A clock time as ``HH:MM``, or ``HH:MM:SS`` when it has seconds; empty if unknown."""
+    if value is None:
+        return ""
+    return value.strftime("%H:%M:%S") if value.second else value.strftime("%H:%M")

@@ -1,0 +1,47 @@
+"""Template filters of the pages: numbers, percentages and words as everywhere in OpenECT.
+
+``{% load openect_format %}``, then ``{{ value|number:"mm" }}``, ``{{ dose|number:"IU" }}``,
+``{{ rate|percent }}``, ``{{ low|interval:high }}``, ``{{ site|words }}``,
+``{{ time|clock }}``. The conventions are those of :mod:`openect.formatting`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import template
+
+from openect import formatting
+
+register = template.Library()
+
+
+@register.filter
+def number(value: Any, unit: str = "") -> str:
+    """``value`` with at most one decimal, thousands grouped, then ``unit``."""
+    return formatting.number(value, unit)
+
+
+@register.filter
+def percent(value: Any) -> str:
+    """A proportion (0-1) as a percentage with one decimal."""
+    return formatting.percent(value)
+
+
+@register.filter
+def interval(low: Any, high: Any) -> str:
+    """``{{ low|interval:high }}``: a confidence interval of a proportion, in %."""
+    return formatting.percent_interval(low, high)
+
+
+@register.filter
+def words(value: Any) -> str:
+    """An identifier-like value (enum, ``lower_limb_left``, bool) as words."""
+    return formatting.words(value)
+
+
+@register.filter
+def clock(value: dt.time | None) -> str:
+    """A clock time as ``HH:MM``, or ``HH:MM:SS`` when it has seconds; empty if unknown."""
+    return formatting.clock(value)
