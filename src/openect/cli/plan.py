@@ -12,6 +12,7 @@ from rich.panel import Panel
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.data.enums import Route
+from openect.data.field_errors import field_errors
 from openect.errors import RuleError
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
 from openect.protocol.rules import (
@@ -67,7 +68,7 @@ FLAG_NAMES = {
 }
 
 
-def _problems(
+def input_problems(
     error: ValidationError, where: str, flags: set[str] | None = None, prefix: str = ""
 ) -> CliError:
     """One line per problem: ``WHERE: FIELD=VALUE: what is wrong / allowed``.
@@ -75,18 +76,15 @@ def _problems(
     Fields in ``flags`` came from the command line and are named as their flag.
     """
     lines = []
-    for detail in error.errors(include_url=False):
-        field = ""
-        for part in detail["loc"]:
-            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
-        if flags is not None and field in flags:
-            field = FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
-        elif field:
-            field = prefix + field
-        value = detail.get("input")
-        message = detail["msg"].removeprefix("Value error, ")
-        shown = "" if isinstance(value, dict | list) or value is None else f"={value!r}"
-        lines.append(f"{where}: {field or 'input'}{shown}: {message}")
+    for problem in field_errors(error):
+        name = problem.field or ""
+        if flags is not None and name in flags:
+            name = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+        elif name:
+            name = prefix + name
+        shown = problem.shown_value
+        value = "" if shown is None else f"={problem.value!r}"
+        lines.append(f"{where}: {name or 'input'}{value}: {problem.message}")
     return CliError("\nopenect: error: ".join(lines))
 
 
@@ -108,7 +106,7 @@ def _options(base: dict[str, Any], overrides: dict[str, Any]) -> PlanOptions:
     try:
         return PlanOptions.model_validate({**base, **overrides})
     except ValidationError as error:
-        raise _problems(error, "plan", set(overrides), prefix="options.") from error
+        raise input_problems(error, "plan", set(overrides), prefix="options.") from error
 
 
 def read_request(path: Path) -> SessionRequest:
@@ -126,7 +124,7 @@ def read_request(path: Path) -> SessionRequest:
     try:
         return SessionRequest.model_validate(document)
     except ValidationError as error:
-        raise _problems(error, path.name) from error
+        raise input_problems(error, path.name) from error
 
 
 @app.command("session")
@@ -260,7 +258,7 @@ def dose(
             prior_bleomycin_iu=prior_bleomycin_iu,
         )
     except ValidationError as error:
-        raise _problems(error, "plan dose", set(PatientToPlan.model_fields)) from error
+        raise input_problems(error, "plan dose", set(PatientToPlan.model_fields)) from error
     overrides = _option_overrides(
         rules=rules,
         route=route,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
-from openect.cli.plan import JsonFlag, RulesOption, _problems, app
+from openect.cli.plan import JsonFlag, RulesOption, app, input_problems
 
 
 @app.command("lesion")
@@ -105,7 +105,7 @@ def lesion(
             ]
         request = LesionPlanRequest.model_validate(given)
     except ValidationError as error:
-        raise _problems(error, "plan lesion", set(given)) from error
+        raise input_problems(error, "plan lesion", set(given)) from error
     except OutlineError as error:
         raise CliError(str(error)) from error
 

@@ -71,6 +71,7 @@ __all__ = [
     "get",
     "list_records",
     "patient_records",
+    "redacted",
     "register_patient",
     "update",
     "validated",
@@ -86,7 +87,8 @@ def _record_of(record: type[Record], row: Any) -> Record:
     return from_row_values(record, _row_values(record, row))
 
 
-def _redact(actor: Actor, item: Record) -> Record:
+def redacted(actor: Actor, item: R) -> R:
+    """``item`` as ``actor`` may see it: free-text columns blanked for analysts."""
     if actor.sees_free_text:
         return item
     blanked = {c.name: None for c in columns(type(item)) if c.free_text}
@@ -257,7 +259,7 @@ def get(actor: Actor, record: type[Record] | str, record_id: str) -> Record:
     row = readable(actor, kind).filter(pk=record_id).first()
     if row is None:
         raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
-    return _redact(actor, _record_of(kind, row))
+    return redacted(actor, _record_of(kind, row))
 
 
 def list_records(
@@ -285,7 +287,7 @@ def list_records(
         )
     rows = readable(actor, kind).filter(**filters)
     rows = rows[offset:] if limit is None else rows[offset : offset + limit]
-    return [_redact(actor, _record_of(kind, row)) for row in rows]
+    return [redacted(actor, _record_of(kind, row)) for row in rows]
 
 
 def count(actor: Actor, record: type[Record] | str, **filters: Any) -> int:
@@ -475,7 +477,7 @@ def patient_records(actor: Actor, patient_id: str) -> Dataset:
     if not actor.sees_free_text:
         for record in ENTITIES:
             items = getattr(dataset, record.table)
-            setattr(dataset, record.table, [_redact(actor, item) for item in items])
+            setattr(dataset, record.table, [redacted(actor, item) for item in items])
     return dataset
 
 

@@ -285,9 +285,9 @@ def export_dataset(actor: Actor) -> Dataset:
         rows = readable(actor, record).order_by("position", "pk").values(*names)
         items = [from_row_values(record, row) for row in rows.iterator(chunk_size=BATCH)]
         if not actor.sees_free_text:
-            from openect.registry.services import _redact
+            from openect.registry.services import redacted
 
-            items = [_redact(actor, item) for item in items]
+            items = [redacted(actor, item) for item in items]
         setattr(dataset, record.table, items)
     return dataset
 
