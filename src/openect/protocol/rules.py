@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openect.data.field_errors import field_errors
 from openect.errors import RuleError
 
 #: Rule set used when none is named.
@@ -296,6 +297,5 @@ def _same_shape(expected: Any, value: Any) -> bool:
 
 
 def _first_problem(error: ValidationError) -> str:
-    detail = error.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in detail["loc"]) or "value"
-    return f"{field}: {detail['msg']}"
+    problem = field_errors(error)[0]
+    return f"{problem.field or 'value'}: {problem.message}"
