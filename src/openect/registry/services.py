@@ -18,7 +18,7 @@ columns blanked.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
 from django.db import IntegrityError, transaction
@@ -399,10 +399,6 @@ def update(
     return item
 
 
-def _fk_names(record: type[Record]) -> set[str]:
-    return {c.name for c in columns(record) if c.references is not None}
-
-
 def delete(
     actor: Actor, record: type[Record] | str, record_id: str, reason: str | None = None
 ) -> None:
@@ -479,8 +475,3 @@ def patient_records(actor: Actor, patient_id: str) -> Dataset:
             items = getattr(dataset, record.table)
             setattr(dataset, record.table, [redacted(actor, item) for item in items])
     return dataset
-
-
-def records_in_order(record: type[Record], rows: Iterable[Any]) -> list[Record]:
-    """Canonical records of registry ``rows``."""
-    return [_record_of(record, row) for row in rows]

@@ -21,7 +21,7 @@ from django.db.models import Max
 from openect import __version__
 from openect.data.dataset import Dataset, DatasetInfo
 from openect.data.models import ENTITIES, Centre, Patient, Record
-from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
+from openect.data.validation import ValidationReport, check_dataset
 from openect.errors import AccessDeniedError, InputError
 from openect.registry.access import Actor, readable
 from openect.registry.guard import service_write
@@ -305,11 +305,6 @@ def _export_info() -> DatasetInfo:
         synthetic=synthetic,
         description=("SYNTHETIC data, not real patients (registry export)." if synthetic else None),
     )
-
-
-def rejected_report(issues: Sequence[ValidationIssue], dataset: Dataset) -> ValidationReport:
-    """A validation report for ``issues`` found in ``dataset``."""
-    return ValidationReport(issues=list(issues), counts=dataset.counts())
 
 
 def audit_entries(entity: str | None = None, record_id: str | None = None) -> list[dict[str, Any]]:
