@@ -2,9 +2,10 @@
 
 ``plan/session`` runs :func:`openect.protocol.plan_session` on a request of the same
 structure as ``openect plan session PATIENT.yaml`` reads, or on the registry's records of
-one patient. ``plan/lesion`` is a rule-based estimate from the protocol's electrode
-footprints until the 3-D coverage planner (``openect.planning``) exists; its response
-says so in ``method``.
+one patient. ``plan/lesion`` counts the electrode applications of one lesion: by default
+the rule-based estimate from the protocol's electrode footprints, with ``coverage=true``
+the placement of the lesion coverage planner (:mod:`openect.planning`, footprint from the
+field engine); its response says which in ``method``.
 """
 
 # No ``from __future__ import annotations`` here: ninja reads the views' annotations,
