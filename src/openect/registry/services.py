@@ -457,9 +457,7 @@ def register_patient(
         )
     patient_id = pseudonyms.pseudonym(hospital_number, centre_id, key)
     item = validated(Patient, {**values, "patient_id": patient_id})
-    created = create(actor, item, reason)
-    assert isinstance(created, Patient)
-    return created
+    return create(actor, item, reason)
 
 
 def patient_records(actor: Actor, patient_id: str) -> Dataset:
