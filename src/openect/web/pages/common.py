@@ -1,4 +1,4 @@
-"""What every page view shares: the signed-in actor, errors as pages."""
+"""What every page view shares: its HTTP methods, the signed-in actor, errors as pages."""
 
 from __future__ import annotations
 
@@ -44,3 +44,32 @@ def with_actor(view: Callable[..., HttpResponse]) -> View:
             return error_page(request, "Not allowed", str(error), 403)
 
     return wrapped
+
+
+def allow(*methods: str) -> Callable[[View], View]:
+    """Decorator: the view answers only ``methods`` (``"GET"`` also allows ``HEAD``);
+    any other method gets the error page with status 405 and an ``Allow`` header.
+
+    The wrapped view keeps the list as ``allowed_methods`` (the tests read it).
+    """
+    allowed = tuple(dict.fromkeys(m.upper() for m in methods))
+    answered = allowed + (("HEAD",) if "GET" in allowed and "HEAD" not in allowed else ())
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in answered:
+                response = error_page(
+                    request,
+                    "Method not allowed",
+                    f"{request.method} is not answered here; allowed: {', '.join(answered)}.",
+                    405,
+                )
+                response["Allow"] = ", ".join(answered)
+                return response
+            return view(request, *args, **kwargs)
+
+        wrapped.allowed_methods = answered  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate

@@ -1,20 +1,39 @@
-"""Forms generated from the data model: one field per column, with label, unit and choices.
+"""Forms generated from models: never a second copy of a field list or a bound.
 
-Validation is the registry services' (the same messages as the command line): a
-:class:`~openect.registry.services.RecordInvalidError` is mapped back onto the form's
-fields by :func:`add_errors`.
+* :func:`record_form_class`: a form of a data-model record (one field per column, with
+  label, unit and choices). Validation is the registry services' (the same messages as
+  the command line): a :class:`~openect.errors.RecordInvalidError` is mapped back onto
+  the form's fields by :func:`add_errors`.
+* :func:`model_field`: the form field of one field of any pydantic model (e.g. the
+  session planner's inputs), with the model's bounds (``ge``/``gt``/``le``/``lt``), its
+  description as label, its enum as choices and its default as initial value;
+  :func:`flag_choices` the yes/no fields of a model as checkbox choices. The model's own
+  errors are put on the fields by :func:`add_field_errors`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import datetime as dt
+import types
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Annotated, Any, Union, get_args, get_origin
 
+import annotated_types as at
 from django import forms
+from django.core.validators import BaseValidator
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
+from openect.data.field_errors import FieldError
 from openect.data.models import Record
 from openect.data.schema import Column, columns
-from openect.registry.services import RecordInvalidError
+from openect.errors import RecordInvalidError
+from openect.formatting import words
+
+#: Value format of ``<input type="date">`` (whatever the language's date format).
+ISO_DATE = "%Y-%m-%d"
 
 
 def _label(column: Column) -> str:
@@ -91,3 +110,142 @@ def add_errors(form: forms.Form, error: RecordInvalidError) -> None:
     for column, value, message in error.issues:
         text = message if value is None else f"{message} (value: {value})"
         form.add_error(column if column in form.fields else None, text)
+
+
+# ----------------------------------------------------------------------------- pydantic
+class GreaterThanValidator(BaseValidator):
+    """The value must be greater than ``limit_value`` (pydantic's ``gt``)."""
+
+    message = "Ensure this value is greater than %(limit_value)s."
+    code = "min_value"
+
+    def compare(self, a: Any, b: Any) -> bool:
+        """Invalid when ``a <= b``."""
+        return bool(a <= b)
+
+
+class LessThanValidator(BaseValidator):
+    """The value must be less than ``limit_value`` (pydantic's ``lt``)."""
+
+    message = "Ensure this value is less than %(limit_value)s."
+    code = "max_value"
+
+    def compare(self, a: Any, b: Any) -> bool:
+        """Invalid when ``a >= b``."""
+        return bool(a >= b)
+
+
+def bounds(info: FieldInfo) -> dict[str, float]:
+    """The numeric bounds of a pydantic field: ``{"ge": 50, "le": 250}``."""
+    out: dict[str, float] = {}
+    for meta in info.metadata:
+        for key, kind in (("gt", at.Gt), ("ge", at.Ge), ("lt", at.Lt), ("le", at.Le)):
+            if isinstance(meta, kind):
+                out[key] = getattr(meta, key)
+    return out
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The type of a field's annotation, without ``Annotated`` and ``| None``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _unwrap(inner[0]) if len(inner) == 1 else str
+    return annotation
+
+
+def label_of(name: str, info: FieldInfo) -> str:
+    """A field's label: its description, else its name in words (``Margin mm``)."""
+    text = info.description or words(name)
+    return text[:1].upper() + text[1:]
+
+
+def model_field(
+    model: type[BaseModel], name: str, empty_label: str = "—", **overrides: Any
+) -> forms.Field:
+    """The form field of field ``name`` of pydantic ``model``.
+
+    Bounds from the field's ``ge``/``gt``/``le``/``lt`` (``min_value``/``max_value``, or a
+    validator for the strict ones), label from its description, choices from its enum (an
+    optional enum first offers ``empty_label``), initial value from its default; required
+    when the model requires it. ``overrides`` are passed to the Django field (e.g.
+    ``label``, ``help_text``, ``required``) and win over the model's.
+    """
+    info = model.model_fields[name]
+    kind = _unwrap(info.annotation)
+    default = None if info.default is PydanticUndefined else info.default
+    common: dict[str, Any] = {
+        "label": label_of(name, info),
+        "required": info.is_required(),
+        "initial": default.value if isinstance(default, Enum) else default,
+    }
+    limits = bounds(info)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        choices = [(m.value, words(m.value)) for m in kind]
+        if default is None:  # optional, or required without a default: nothing chosen yet
+            choices = [("", empty_label), *choices]
+        return forms.ChoiceField(**{"choices": choices, **common, **overrides})
+    if kind is bool:
+        return forms.BooleanField(**{**common, "required": False, **overrides})
+    if kind in (int, float):
+        validators: list[BaseValidator] = []
+        numeric: dict[str, Any] = {}
+        if "ge" in limits:
+            numeric["min_value"] = limits["ge"]
+        if "le" in limits:
+            numeric["max_value"] = limits["le"]
+        if "gt" in limits:
+            validators.append(GreaterThanValidator(limits["gt"]))
+        if "lt" in limits:
+            validators.append(LessThanValidator(limits["lt"]))
+        field_class = forms.IntegerField if kind is int else forms.FloatField
+        widget = forms.NumberInput({"step": "1" if kind is int else "any"})
+        field = field_class(**{"widget": widget, **numeric, **common, **overrides})
+        field.validators.extend(validators)
+        if "gt" in limits:
+            field.widget.attrs.setdefault("min", limits["gt"])
+        if "lt" in limits:
+            field.widget.attrs.setdefault("max", limits["lt"])
+        return field
+    if kind is dt.date:
+        widget = forms.DateInput(attrs={"type": "date"}, format=ISO_DATE)
+        return forms.DateField(**{"widget": widget, **common, **overrides})
+    return forms.CharField(**{**common, **overrides})
+
+
+def flag_choices(model: type[BaseModel]) -> list[tuple[str, str]]:
+    """The yes/no fields of ``model`` as checkbox choices (name, description or words)."""
+    return [
+        (name, label_of(name, info))
+        for name, info in model.model_fields.items()
+        if _unwrap(info.annotation) is bool
+    ]
+
+
+def model_values(form: forms.Form, model: type[BaseModel]) -> dict[str, Any]:
+    """The valid form's values of ``model``'s fields, without the empty ones (so that the
+    model's defaults apply)."""
+    return {
+        name: value
+        for name, value in form.cleaned_data.items()
+        if name in model.model_fields and value not in ("", None, [])
+    }
+
+
+def add_field_errors(
+    form: forms.Form, errors: Iterable[FieldError], fields: Mapping[str, str] | None = None
+) -> list[str]:
+    """Put each error on its form field: the field named by the error's last path part
+    (``patient.height_cm`` -> ``height_cm``), or by ``fields`` (path -> form field).
+    Returns the errors of no field of the form, as text (``str(FieldError)``)."""
+    rest: list[str] = []
+    for error in errors:
+        path = error.field or ""
+        name = (fields or {}).get(path) or path.rsplit(".", 1)[-1]
+        if name and name in form.fields:
+            form.add_error(name, error.message)
+        else:
+            rest.append(str(error))
+    return rest
