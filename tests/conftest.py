@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,16 @@ D = dt.date
 #: Footprints computed by the tests are cached for the test run only, not in the user's
 #: cache directory.
 os.environ["OPENECT_CACHE_DIR"] = tempfile.mkdtemp(prefix="openect-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads the settings anew (tests change OPENECT_* variables)."""
+    from openect.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def small_dataset() -> Dataset:
@@ -282,7 +293,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     static_root = Path(tempfile.gettempdir()) / "openect-test-static"
     static_root.mkdir(exist_ok=True)
-    options = build_settings(registry_test_url(), debug=False, https=False, static_root=static_root)
+    options = build_settings(
+        registry_test_url(),
+        debug=False,
+        https=False,
+        static_root=static_root,
+        allowed_hosts=["testserver", "localhost", "127.0.0.1"],  # Django's test client
+    )
     database = options["DATABASES"]["default"]
     if database["ENGINE"].endswith("sqlite3"):
         database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}

@@ -64,3 +64,28 @@ def test_serve_rejects_bad_options(
 ) -> None:
     assert main(["serve", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_test_client_host_is_allowed_only_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.conf import settings
+
+    from openect.settings import load_settings
+
+    assert "testserver" in settings.ALLOWED_HOSTS  # tests/conftest.py asks for it
+    monkeypatch.delenv("OPENECT_ALLOWED_HOSTS", raising=False)
+    defaults = build_settings("sqlite:///:memory:", settings=load_settings())
+    assert "testserver" not in defaults["ALLOWED_HOSTS"]
+
+
+def test_a_bad_setting_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openect.errors import ConfigurationError
+    from openect.settings import get_settings
+
+    monkeypatch.setenv("OPENECT_HTTPS", "yes please")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigurationError, match="OPENECT_HTTPS='yes please': not a boolean"):
+        build_settings("sqlite:///:memory:")
+    assert main(["serve", "--port", "8765"]) == 2
+    assert "OPENECT_HTTPS='yes please': not a boolean" in capsys.readouterr().err

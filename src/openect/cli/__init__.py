@@ -17,6 +17,7 @@ import typer
 
 from openect import __version__
 from openect.cli import analyse as analyse_commands
+from openect.cli import config as config_commands
 from openect.cli import data as data_commands
 from openect.cli import demo as demo_command
 from openect.cli import evidence as evidence_commands
@@ -46,6 +47,7 @@ app.add_typer(analyse_commands.app, name="analyse")
 app.add_typer(report_commands.app, name="report")
 app.add_typer(registry_commands.app, name="registry")
 app.add_typer(serve_commands.web_app, name="web")
+app.add_typer(config_commands.app, name="config")
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_command.demo)
 

@@ -12,7 +12,10 @@ from openect.cli._output import CliError, emit_json, stderr, stdout
 
 Database = Annotated[
     str | None,
-    typer.Option("--database", help="Database URL (default: $DATABASE_URL, else embedded SQLite)."),
+    typer.Option(
+        "--database",
+        help="Database URL (default: $DATABASE_URL or $DATABASE_URL_FILE, else embedded SQLite).",
+    ),
 ]
 
 web_app = typer.Typer(help="Web application helpers: API tokens.", no_args_is_help=True)
@@ -24,15 +27,19 @@ def setup_web(database: str | None, static_root: Path | None = None) -> str:
     from django.conf import settings
     from django.core.management import call_command
 
+    from openect.errors import ConfigurationError
     from openect.registry.config import database_url
-    from openect.web.settings import build_settings
 
-    url = database_url(database)
-    if not settings.configured:
-        try:
-            options = build_settings(url, static_root=static_root)
-        except ValueError as error:
-            raise CliError(f"--database: {error}") from error
+    try:
+        from openect.web.settings import build_settings  # its globals read the settings
+
+        url = database_url(database)
+        options = None if settings.configured else build_settings(url, static_root=static_root)
+    except ConfigurationError as error:
+        raise CliError(str(error)) from None
+    except ValueError as error:
+        raise CliError(f"--database: {error}") from error
+    if options is not None:
         settings.configure(**options)
         django.setup()
     call_command("migrate", verbosity=0, interactive=False)

@@ -84,13 +84,12 @@ FOOTPRINT_FORMAT = 2
 
 
 def cache_dir() -> Path:
-    """Where footprints are cached: ``OPENECT_CACHE_DIR`` or the user cache directory
-    (``$XDG_CACHE_HOME/openect`` or ``~/.cache/openect``), sub-folder ``footprints``."""
-    base = os.environ.get("OPENECT_CACHE_DIR")
-    if base:
-        return Path(base) / "footprints"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "openect" / "footprints"
+    """Where footprints are cached: the setting ``OPENECT_CACHE_DIR``, by default the user
+    cache directory (``$XDG_CACHE_HOME/openect`` or ``~/.cache/openect``), sub-folder
+    ``footprints``."""
+    from openect.settings import get_settings
+
+    return get_settings().cache_dir / "footprints"
 
 
 def cache_key(parameters: dict[str, object]) -> str:

@@ -2,48 +2,49 @@
 
 The registry uses Django's ORM without a web project: :func:`configure` sets Django up
 for a database given as a URL (``sqlite:///path/file.sqlite3`` or
-``postgresql://user@host:port/name``), from the argument, else ``DATABASE_URL``, else
-an embedded SQLite file in the user's data directory
-(``$XDG_DATA_HOME/openect/registry.sqlite3``, by default
-``~/.local/share/openect/registry.sqlite3``). The web application has its own settings
-module that includes the same app.
+``postgresql://user@host:port/name``), from the argument, else the ``DATABASE_URL``
+setting (or ``DATABASE_URL_FILE``, see :mod:`openect.settings`), else an embedded SQLite
+file in the data directory (``OPENECT_DATA_DIR``, by default
+``$XDG_DATA_HOME/openect``, i.e. ``~/.local/share/openect/registry.sqlite3``). The web
+application has its own settings module that includes the same app.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from openect.settings import DATABASE_ALLOWED, DATABASE_SCHEMES, Settings, get_settings
 
 #: Environment variable holding the database URL.
 DATABASE_URL_ENV = "DATABASE_URL"
 
 
-def default_database_path() -> Path:
-    """The embedded SQLite file in the user's data directory."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "openect" / "registry.sqlite3"
+def default_database_path(settings: Settings | None = None) -> Path:
+    """The embedded SQLite file in the data directory (setting ``OPENECT_DATA_DIR``)."""
+    return (settings if settings is not None else get_settings()).data_dir / "registry.sqlite3"
 
 
-def database_url(url: str | None = None) -> str:
-    """The database URL in force: ``url``, else ``$DATABASE_URL``, else the SQLite default."""
+def database_url(url: str | None = None, settings: Settings | None = None) -> str:
+    """The database URL in force: ``url``, else ``DATABASE_URL``, else the SQLite default.
+
+    ``settings`` defaults to those of the process; ConfigurationError if they are invalid
+    (and ``url`` is not given).
+    """
     if url:
         return url
-    env = os.environ.get(DATABASE_URL_ENV)
-    if env:
-        return env
-    return f"sqlite:///{default_database_path()}"
+    settings = settings if settings is not None else get_settings()
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return f"sqlite:///{default_database_path(settings)}"
 
 
 def database_settings(url: str) -> dict[str, Any]:
     """Django ``DATABASES['default']`` for ``url``; ValueError naming it when unsupported."""
     import dj_database_url
 
-    if not url.startswith(("sqlite://", "postgres://", "postgresql://")):
-        raise ValueError(
-            f"database URL {url!r}: unsupported; allowed sqlite:///path/file.sqlite3 "
-            "or postgresql://user@host:port/name"
-        )
+    if not url.startswith(DATABASE_SCHEMES):
+        raise ValueError(f"database URL {url!r}: unsupported; {DATABASE_ALLOWED}")
     settings: dict[str, Any] = dict(dj_database_url.parse(url))
     if settings["ENGINE"].endswith("sqlite3"):
         name = str(settings["NAME"])

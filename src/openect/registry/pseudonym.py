@@ -2,7 +2,9 @@
 
 The key is held outside the database: ``OPENECT_PSEUDONYM_KEY`` (the key itself, at
 least 32 characters) or ``OPENECT_PSEUDONYM_KEY_FILE`` (a file holding it; by default
-``$XDG_CONFIG_HOME/openect/pseudonym.key``, i.e. ``~/.config/openect/pseudonym.key``).
+``$XDG_CONFIG_HOME/openect/pseudonym.key``, i.e. ``~/.config/openect/pseudonym.key``),
+both read through :func:`openect.settings.get_settings`. The file is read each time a
+key is needed, so that a key created after start-up is found.
 The same hospital number and key always give the same pseudonym, so a centre finds a
 patient again without the registry ever storing or logging the hospital number.
 """
@@ -11,35 +13,43 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
+
+from openect.errors import ConfigurationError
+from openect.settings import MIN_PSEUDONYM_KEY_LENGTH, default_pseudonym_key_file, get_settings
 
 KEY_ENV = "OPENECT_PSEUDONYM_KEY"
 KEY_FILE_ENV = "OPENECT_PSEUDONYM_KEY_FILE"
 #: Shortest accepted key (characters).
-MIN_KEY_LENGTH = 32
+MIN_KEY_LENGTH = MIN_PSEUDONYM_KEY_LENGTH
 #: Pseudonyms look like ``PX-`` and 24 hexadecimal digits (96 bits of the HMAC).
 PREFIX = "PX-"
 DIGITS = 24
 
 
-class PseudonymKeyError(RuntimeError):
+class PseudonymKeyError(ConfigurationError):
     """No usable pseudonymisation key."""
 
 
 def default_key_file() -> Path:
     """Where the key file is looked for when ``OPENECT_PSEUDONYM_KEY_FILE`` is not set."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "openect" / "pseudonym.key"
+    return default_pseudonym_key_file()
 
 
 def load_key() -> bytes:
-    """The centre key from the environment or the key file; PseudonymKeyError if none."""
-    value = os.environ.get(KEY_ENV)
+    """The centre key from the settings or the key file; PseudonymKeyError if none.
+
+    Invalid settings are a PseudonymKeyError too (its message names the variables).
+    """
+    try:
+        settings = get_settings()
+    except ConfigurationError as error:
+        raise PseudonymKeyError(str(error)) from None
+    value = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
     source = KEY_ENV
     if not value:
-        path = Path(os.environ.get(KEY_FILE_ENV) or default_key_file())
+        path = settings.pseudonym_key_file
         source = str(path)
         if not path.is_file():
             raise PseudonymKeyError(

@@ -1,47 +1,51 @@
-"""Django settings of the web application, from the environment.
+"""Django settings of the web application, from OpenECT's settings.
+
+Every value comes from :func:`openect.settings.get_settings` (the ``OPENECT_*``
+environment variables and ``DATABASE_URL``, validated once; see ``docs/settings.md`` or
+``openect config show``):
 
 | variable | meaning | default |
 |---|---|---|
-| ``DATABASE_URL`` | the registry database | the embedded SQLite file |
-| ``OPENECT_SECRET_KEY`` | session and CSRF signing key | random, kept in ``secret.key`` |
+| ``DATABASE_URL`` / ``_FILE`` | the registry database | the embedded SQLite file |
+| ``OPENECT_SECRET_KEY`` / ``_FILE`` | session and CSRF signing key | random, in ``secret.key`` |
 | ``OPENECT_ALLOWED_HOSTS`` | comma-separated host names | ``localhost,127.0.0.1,[::1]`` |
-| ``OPENECT_HTTPS`` | ``1`` behind HTTPS: secure cookies, HSTS, redirect | off |
-| ``OPENECT_DEBUG`` | ``1`` shows debug pages (never in production) | off |
+| ``OPENECT_HTTPS`` | ``true`` behind HTTPS: secure cookies, HSTS, redirect | false |
+| ``OPENECT_DEBUG`` | ``true`` shows debug pages (never in production) | false |
 | ``OPENECT_TIME_ZONE`` | local time zone of the pages (e.g. ``Europe/Ljubljana``) | ``UTC`` |
 
 ``secret.key`` lives in the data directory beside the SQLite registry.
 ``build_settings()`` gives the same settings as a dict (used by ``openect serve`` and the
 tests); this module's globals are those of the environment, for
-``DJANGO_SETTINGS_MODULE=openect.web.settings``.
+``DJANGO_SETTINGS_MODULE=openect.web.settings``. An invalid setting stops the start with
+a :class:`~openect.errors.ConfigurationError` naming every bad variable.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from openect.registry.config import database_settings, database_url, default_database_path
+from openect.registry.config import database_settings, database_url
+from openect.settings import Settings, get_settings
 
 PACKAGE = Path(__file__).resolve().parent
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def data_directory() -> Path:
     """Folder of the web application's own files (secret key, collected static files)."""
-    return default_database_path().parent
+    return get_settings().data_dir
 
 
-def secret_key() -> str:
-    """``OPENECT_SECRET_KEY``, else a random key created once in the data directory."""
-    value = os.environ.get("OPENECT_SECRET_KEY")
-    if value:
-        return value
-    path = data_directory() / "secret.key"
+def secret_key(settings: Settings | None = None) -> str:
+    """``OPENECT_SECRET_KEY`` (or its file), else a random key created once in the data
+    directory."""
+    settings = settings if settings is not None else get_settings()
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = settings.data_dir / "secret.key"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -56,16 +60,23 @@ def build_settings(
     debug: bool | None = None,
     https: bool | None = None,
     static_root: Path | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """The web application's Django settings for the database at ``url``."""
-    debug = _flag("OPENECT_DEBUG") if debug is None else debug
-    https = _flag("OPENECT_HTTPS") if https is None else https
-    hosts = os.environ.get("OPENECT_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+    """The web application's Django settings for the database at ``url``.
+
+    Arguments given override the settings (``settings``, by default those of the
+    process); ConfigurationError if those are invalid.
+    """
+    settings = settings if settings is not None else get_settings()
+    debug = settings.debug if debug is None else debug
+    https = settings.https if https is None else https
+    hosts = list(settings.allowed_hosts if allowed_hosts is None else allowed_hosts)
     return {
         "DEBUG": debug,
-        "SECRET_KEY": secret_key(),
-        "ALLOWED_HOSTS": [h.strip() for h in hosts.split(",") if h.strip()],
-        "DATABASES": {"default": database_settings(database_url(url))},
+        "SECRET_KEY": secret_key(settings),
+        "ALLOWED_HOSTS": hosts,
+        "DATABASES": {"default": database_settings(database_url(url, settings))},
         "INSTALLED_APPS": [
             "django.contrib.auth",
             "django.contrib.contenttypes",
@@ -111,11 +122,11 @@ def build_settings(
         ],
         "WSGI_APPLICATION": "openect.web.wsgi.application",
         "USE_TZ": True,
-        "TIME_ZONE": os.environ.get("OPENECT_TIME_ZONE", "UTC"),
+        "TIME_ZONE": settings.time_zone,
         "LANGUAGE_CODE": "en-gb",
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "STATIC_URL": "/static/",
-        "STATIC_ROOT": str(static_root or data_directory() / "static"),
+        "STATIC_ROOT": str(static_root or settings.data_dir / "static"),
         "STORAGES": {
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
             "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
