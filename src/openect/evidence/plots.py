@@ -1,8 +1,10 @@
 """Figures for the evidence: forest plot, funnel plot and the institutional funnel.
 
-Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no
-global state, no display needed; rendered with the Agg canvas), and :func:`save_png`
-writes one to disk. Proportions are drawn as percentages.
+Every ``plot_*`` function follows lifelines' convention: it takes an optional matplotlib
+:class:`~matplotlib.axes.Axes` (``ax``), draws into it and returns it; without one it
+builds its own :class:`~matplotlib.figure.Figure` (never pyplot: no global state, no
+display needed, safe in threads). The ``*_figure`` functions return that whole figure and
+:func:`save_png` writes one to disk. Proportions are drawn as percentages.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import PercentFormatter
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from openect.evidence.meta import MetaAnalysis
+from openect.formatting import estimate as fmt_estimate
+from openect.formatting import number, percent
 
 #: Coverage of the two control-limit pairs of the institutional funnel (Spiegelhalter 2005).
 FUNNEL_COVERAGES: tuple[float, float] = (0.95, 0.998)
@@ -36,28 +41,46 @@ def _fitted(meta: MetaAnalysis) -> MetaAnalysis:
     return meta
 
 
-def _fmt(meta: MetaAnalysis, value: float) -> str:
-    if np.isnan(value):
-        return "NA"
-    return f"{100 * value:.1f}" if meta.transform_ is not None else f"{value:.3g}"
+def _value(meta: MetaAnalysis, value: float) -> str:
+    """A study or pooled value as printed next to the forest: percent without its sign
+    for proportions, three significant digits for generic effects."""
+    if meta.transform_ is not None:
+        return percent(value, sign=False)
+    return fmt_estimate(value, ".3g")
 
 
-def forest_figure(
-    meta: MetaAnalysis, title: str | None = None, xlabel: str | None = None
-) -> Figure:
+def _figure_of(axis: Axes) -> Figure:
+    """The top-level figure holding ``axis`` (also through subfigures)."""
+    figure: object = axis.figure
+    if isinstance(figure, SubFigure):
+        figure = figure.figure
+    if not isinstance(figure, Figure):
+        raise TypeError("ax: not drawn on a matplotlib Figure")
+    return figure
+
+
+def plot_forest(
+    meta: MetaAnalysis,
+    ax: Axes | None = None,
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
+) -> Axes:
     """Forest plot of a fitted :class:`MetaAnalysis` on the reporting scale.
 
     One row per study (square sized by its percent weight, line = its CI), the pooled
     estimate as a diamond spanning its CI, and the prediction interval as a line below
-    it; estimate [CI] and weight printed on the right. Proportions in %.
+    it; estimate [CI] and weight printed on the right. Proportions in %. Returns ``ax``
+    (a new figure 8.5 in wide, 0.32 in per row, when None).
     """
     _fitted(meta)
     studies = meta.studies_
     k = len(studies)
     proportion = meta.transform_ is not None
-    height = 1.6 + 0.32 * (k + 3)
-    figure = Figure(figsize=(8.5, height), layout="constrained")
-    axis = figure.add_subplot()
+    if ax is None:
+        height = 1.6 + 0.32 * (k + 3)
+        ax = Figure(figsize=(8.5, height), layout="constrained").add_subplot()
+    axis = ax
     y_study = np.arange(k, 0, -1) + 2.0
     weights = studies["weight_pct"].to_numpy(dtype=float)
     estimate = studies["estimate"].to_numpy(dtype=float)
@@ -78,7 +101,7 @@ def forest_figure(
         axis.vlines([meta.pi_low_, meta.pi_high_], y_pi - 0.15, y_pi + 0.15, color="tab:red")
     if not proportion:
         axis.axvline(0.0, color="grey", linewidth=0.8)
-    pct = f"{100 * meta.level:g} %"
+    pct = number(100 * meta.level, "%")
     method = meta.method + (", Hartung-Knapp" if meta.hartung_knapp else "")
     labels = [*studies["label"].astype(str), f"Pooled ({method})"]
     ticks = [*y_study, y_pooled]
@@ -90,15 +113,16 @@ def forest_figure(
     wd = 5 if proportion else 7
 
     def row(e: float, lo: float, hi: float, weight: str) -> str:
-        return f"{_fmt(meta, e):>{wd}} [{_fmt(meta, lo):>{wd}}, {_fmt(meta, hi):>{wd}}] {weight:>7}"
+        cells = f"{_value(meta, e):>{wd}} [{_value(meta, lo):>{wd}}, {_value(meta, hi):>{wd}}]"
+        return f"{cells} {weight:>7}"
 
     text = [
-        row(e, lo, hi, f"{w:.1f} %")
+        row(e, lo, hi, number(w, "%", digits=1))
         for e, lo, hi, w in zip(estimate, low, high, weights, strict=True)
     ]
-    text.append(row(meta.estimate_, meta.ci_low_, meta.ci_high_, "100 %"))
+    text.append(row(meta.estimate_, meta.ci_low_, meta.ci_high_, number(100, "%")))
     if meta.method != "FE":
-        pi = f"[{_fmt(meta, meta.pi_low_):>{wd}}, {_fmt(meta, meta.pi_high_):>{wd}}]"
+        pi = f"[{_value(meta, meta.pi_low_):>{wd}}, {_value(meta, meta.pi_high_):>{wd}}]"
         text.append(" " * (wd + 1) + pi)
     for y, line in zip(ticks, text, strict=True):
         axis.annotate(
@@ -122,23 +146,33 @@ def forest_figure(
     axis.spines[["top", "right", "left"]].set_visible(False)
     axis.tick_params(axis="y", length=0)
     tau = (
-        f"tau2 = {meta.tau2_:.3g}, I2 = {meta.i2_:.0f} %, "
-        f"Q = {meta.q_:.1f} (df {meta.q_df_}, p = {meta.q_pvalue_:.2g})"
+        f"τ² = {fmt_estimate(meta.tau2_, '.3g')}, I² = {number(meta.i2_, '%', digits=0)}, "
+        f"Q = {number(meta.q_, digits=1)} (df {meta.q_df_}, "
+        f"p = {fmt_estimate(meta.q_pvalue_, '.2g')})"
     )
     axis.set_title((title + "\n" if title else "") + tau, loc="left", fontsize=10)
-    return figure
+    return axis
 
 
-def funnel_figure(meta: MetaAnalysis, title: str | None = None) -> Figure:
+def forest_figure(
+    meta: MetaAnalysis, title: str | None = None, xlabel: str | None = None
+) -> Figure:
+    """The figure of :func:`plot_forest`."""
+    return _figure_of(plot_forest(meta, title=title, xlabel=xlabel))
+
+
+def plot_funnel(meta: MetaAnalysis, ax: Axes | None = None, *, title: str | None = None) -> Axes:
     """Classic funnel plot on the model scale: effect ``yi`` (x) against its standard
     error sqrt(vi) (y, inverted), a vertical line at the pooled estimate and the pseudo
-    confidence region estimate +/- z * se (the triangle) at the analysis level."""
+    confidence region estimate +/- z * se (the triangle) at the analysis level. Returns
+    ``ax`` (a new 6 x 5 in figure when None)."""
     _fitted(meta)
     studies = meta.studies_
     yi = studies["yi"].to_numpy(dtype=float)
     se = np.sqrt(studies["vi"].to_numpy(dtype=float))
-    figure = Figure(figsize=(6.0, 5.0), layout="constrained")
-    axis = figure.add_subplot()
+    if ax is None:
+        ax = Figure(figsize=(6.0, 5.0), layout="constrained").add_subplot()
+    axis = ax
     top = float(se.max()) * 1.1
     z = float(stats.norm.ppf(1 - (1 - meta.level) / 2))
     grid = np.array([0.0, top])
@@ -151,9 +185,15 @@ def funnel_figure(meta: MetaAnalysis, title: str | None = None) -> Figure:
     axis.set_ylim(top, 0.0)
     axis.set_ylabel("Standard error")
     axis.set_xlabel(_MODEL_SCALE[meta.transform_])
-    heading = f"Funnel plot ({meta.method}; {100 * meta.level:g} % pseudo-confidence region)"
+    level = number(100 * meta.level, "%", digits=1)
+    heading = f"Funnel plot ({meta.method}; {level} pseudo-confidence region)"
     axis.set_title((title + "\n" if title else "") + heading, loc="left", fontsize=10)
-    return figure
+    return axis
+
+
+def funnel_figure(meta: MetaAnalysis, title: str | None = None) -> Figure:
+    """The figure of :func:`plot_funnel`."""
+    return _figure_of(plot_funnel(meta, title=title))
 
 
 def binomial_control_limits(
@@ -212,14 +252,15 @@ def _centre_table(
     return table
 
 
-def centre_funnel_figure(
+def plot_centre_funnel(
     target: float,
     centres: pd.DataFrame | Sequence[tuple[str, float, float]],
-    title: str | None = None,
+    ax: Axes | None = None,
     *,
+    title: str | None = None,
     xlabel: str = "Lesions treated",
     ylabel: str = "Complete response",
-) -> Figure:
+) -> Axes:
     """Institutional-comparison funnel: each centre's proportion against its size.
 
     ``target`` is the reference proportion (e.g. the pooled literature CR rate, 0-1);
@@ -227,23 +268,24 @@ def centre_funnel_figure(
     (e.g. a centre's lesions with CR out of lesions assessed). Draws the target line,
     exact binomial 95 % and 99.8 % control limits (:func:`binomial_control_limits`) and
     one labelled point per centre; points outside the 95 % / 99.8 % limits are orange /
-    red.
+    red. Returns ``ax`` (a new 7 x 5 in figure when None).
     """
     table = _centre_table(centres)
     totals = table["total"].to_numpy(dtype=float)
     rates = table["events"].to_numpy(dtype=float) / totals
     n_max = max(20.0, float(totals.max()) * 1.15)
     grid = np.unique(np.round(np.geomspace(1, n_max, 400)))
-    figure = Figure(figsize=(7.0, 5.0), layout="constrained")
-    axis = figure.add_subplot()
+    if ax is None:
+        ax = Figure(figsize=(7.0, 5.0), layout="constrained").add_subplot()
+    axis = ax
     styles = {0.95: ("0.35", "--"), 0.998: ("0.35", ":")}
     for coverage in FUNNEL_COVERAGES:
         low, high = binomial_control_limits(target, grid, coverage)
         colour, style = styles[coverage]
-        label = f"{100 * coverage:g} % limits"
+        label = f"{number(100 * coverage, '%')} limits"
         axis.plot(grid, low, color=colour, linestyle=style, linewidth=1, label=label)
         axis.plot(grid, high, color=colour, linestyle=style, linewidth=1)
-    axis.axhline(target, color="tab:blue", linewidth=1.2, label=f"target {100 * target:.1f} %")
+    axis.axhline(target, color="tab:blue", linewidth=1.2, label=f"target {percent(target)}")
     low95, high95 = binomial_control_limits(target, totals, FUNNEL_COVERAGES[0])
     low998, high998 = binomial_control_limits(target, totals, FUNNEL_COVERAGES[1])
     colours = np.where(
@@ -261,7 +303,21 @@ def centre_funnel_figure(
     axis.set_ylabel(ylabel)
     axis.legend(loc="lower right", fontsize=8)
     axis.set_title(title or "Centres against the pooled literature", loc="left", fontsize=10)
-    return figure
+    return axis
+
+
+def centre_funnel_figure(
+    target: float,
+    centres: pd.DataFrame | Sequence[tuple[str, float, float]],
+    title: str | None = None,
+    *,
+    xlabel: str = "Lesions treated",
+    ylabel: str = "Complete response",
+) -> Figure:
+    """The figure of :func:`plot_centre_funnel`."""
+    return _figure_of(
+        plot_centre_funnel(target, centres, title=title, xlabel=xlabel, ylabel=ylabel)
+    )
 
 
 def save_png(figure: Figure, path: str | Path, dpi: int = 150) -> Path:

@@ -1,4 +1,9 @@
-"""Figure of a coverage plan: lesion, target, each application's footprint and the gaps."""
+"""Figure of a coverage plan: lesion, target, each application's footprint and the gaps.
+
+:func:`plot_plan` follows lifelines' convention (optional matplotlib ``Axes`` in, the
+same ``Axes`` out; its own :class:`~matplotlib.figure.Figure` otherwise, never pyplot);
+:func:`plan_figure` draws it on a new figure and saves a PNG.
+"""
 
 from __future__ import annotations
 
@@ -55,25 +60,26 @@ def _scale_bar(ax: Axes, bounds: tuple[float, float, float, float]) -> None:
     )
 
 
-def plan_figure(
+def plot_plan(
     outline: LesionOutline,
     target: shapely.Polygon,
     footprint: Footprint,
     applications: Sequence[Application],
     uncovered_mm: NDArray[np.float64],
-    path: Path,
+    ax: Axes | None = None,
+    *,
     title: str = "",
-) -> Path:
-    """Draw the plan in skin coordinates (mm) and save it as a PNG (150 dpi).
+) -> Axes:
+    """Draw the plan in skin coordinates (mm) into ``ax`` and return it (a new 7 x 7 in
+    figure when None).
 
     Shows the lesion outline (solid, lightly filled), the target with its safety margin
     (dashed), the footprint of each application (contour of the lowest field over depth at
     E_rev, V/cm) with its number in treatment order, the needles or plates (black dots),
-    and the target sample points left uncovered (red crosses).
+    the target sample points left uncovered (red crosses) and a 5 mm scale bar.
     """
-    path = Path(path)
-    fig = Figure(figsize=(7.0, 7.0))
-    ax = fig.add_subplot(1, 1, 1)
+    if ax is None:
+        ax = Figure(figsize=(7.0, 7.0), layout="constrained").add_subplot()
 
     for i, ring in enumerate(_rings(outline.polygon)):
         ax.fill(ring[:, 0], ring[:, 1], color="#e6b8a2", alpha=0.5, linewidth=0)
@@ -152,7 +158,25 @@ def plan_figure(
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    return ax
+
+
+def plan_figure(
+    outline: LesionOutline,
+    target: shapely.Polygon,
+    footprint: Footprint,
+    applications: Sequence[Application],
+    uncovered_mm: NDArray[np.float64],
+    path: Path,
+    title: str = "",
+) -> Path:
+    """Draw the plan (:func:`plot_plan`) on a new 7 x 7 in figure and save it as a PNG
+    (150 dpi) at ``path`` (folders created); return the path."""
+    path = Path(path)
+    figure = Figure(figsize=(7.0, 7.0), layout="constrained")
+    plot_plan(
+        outline, target, footprint, applications, uncovered_mm, figure.add_subplot(), title=title
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, format="png")
+    figure.savefig(path, dpi=150, format="png")
     return path
