@@ -305,3 +305,28 @@ def pytest_configure(config: pytest.Config) -> None:
         database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}
     settings.configure(**options)
     django.setup()
+
+
+# ----------------------------------------------------------------- markers
+#: Test modules whose tests need PostgreSQL (they skip without OPENECT_TEST_DATABASE_URL).
+POSTGRESQL_MODULES = frozenset({"test_registry_postgresql"})
+#: Words in a test's source that mean it drives a real browser.
+BROWSER_WORDS = ("sync_playwright", "chromium")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark browser and PostgreSQL tests, so that ``pytest -m "not browser"`` and the like
+    select a fast subset (``slow`` is marked on the tests themselves)."""
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        module = getattr(item, "module", None)
+        names = set(getattr(item, "fixturenames", ()))
+        source = inspect.getsource(function) if function is not None else ""
+        if "browser" in names or any(word in source for word in BROWSER_WORDS):
+            item.add_marker(pytest.mark.browser)
+        if module is not None and module.__name__.rsplit(".", 1)[-1] in POSTGRESQL_MODULES:
+            item.add_marker(pytest.mark.postgresql)
+        if os.environ.get(BACKEND_ENV) == "postgresql":
+            item.add_marker(pytest.mark.postgresql)

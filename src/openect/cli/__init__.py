@@ -14,6 +14,7 @@ from typing import Annotated
 
 import click
 import typer
+from typer.exceptions import TyperException
 
 from openect import __version__
 from openect.cli import analyse as analyse_commands
@@ -124,12 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("openect: interrupted", file=sys.stderr)
         return 130
-    except click.exceptions.NoArgsIsHelpError as error:
-        print(error.ctx.get_help() if error.ctx is not None else "", file=sys.stderr)
-        return 2
-    except click.ClickException as error:
-        print(f"openect: error: {' '.join(error.format_message().split())}", file=sys.stderr)
-        return error.exit_code
+    except (click.ClickException, TyperException) as error:
+        # The parser's own errors (typer ships its own copy of click's exceptions).
+        message = error.format_message()
+        if not message.strip() or message.startswith("Usage:"):
+            # A command group without its command: its help (typer may have shown it).
+            print(message.rstrip(), file=sys.stderr)
+            return 2
+        print(f"openect: error: {' '.join(message.split())}", file=sys.stderr)
+        return int(error.exit_code)
     except Exception as error:
         if debug:
             traceback.print_exc()
