@@ -21,18 +21,20 @@ import numpy as np
 import pandas as pd
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from matplotlib.figure import Figure
 
 from openect.data.dataset import Dataset
 from openect.data.enums import PrimaryTumour
 from openect.evidence.studies import melanoma_response_studies
-from openect.outcomes.figures import km_figure
+from openect.formatting import number
+from openect.outcomes.figures import plot_km
 from openect.outcomes.rates import cluster_robust_ci, proportion_ci
 from openect.outcomes.survival import KaplanMeier
 from openect.outcomes.tables import lesion_table, patient_table
 from openect.registry.access import Actor
 from openect.registry.transfer import export_dataset
 from openect.response.evaluation import ResponseEvaluation
-from openect.web.pages.common import with_actor
+from openect.web.pages.common import allow, with_actor
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +44,15 @@ MIN_CURVE_LESIONS = 5
 FEW = 10
 #: Confidence level of every interval.
 LEVEL = 0.95
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None or not np.isfinite(value) else f"{100 * value:.1f}\u00a0%"
-
-
-def _ci(low: float | None, high: float | None) -> str:
-    if low is None or high is None:
-        return "—"
-    return f"{100 * low:.1f}–{100 * high:.1f}\u00a0%"
+#: Size (in) and resolution (dpi) of the Kaplan-Meier figure.
+KM_SIZE_IN = (7.0, 5.4)
+KM_DPI = 110
 
 
 @dataclass
 class Rate:
-    """One proportion with its intervals, ready to show."""
+    """One proportion (0-1) with its exact and cluster-robust intervals; the template
+    formats them (``percent``, ``interval`` filters)."""
 
     label: str
     events: int
@@ -67,21 +63,6 @@ class Rate:
     cluster_low: float | None = None
     cluster_high: float | None = None
     note: str = ""
-
-    @property
-    def shown(self) -> str:
-        """Rate in %."""
-        return _pct(self.rate)
-
-    @property
-    def ci(self) -> str:
-        """Exact (Clopper-Pearson) 95 % CI."""
-        return _ci(self.low, self.high)
-
-    @property
-    def cluster_ci(self) -> str:
-        """Cluster-robust 95 % CI (lesions of one patient are correlated)."""
-        return _ci(self.cluster_low, self.cluster_high)
 
     @property
     def width(self) -> str:
@@ -143,16 +124,33 @@ def response_rates(lesions: pd.DataFrame, patients: pd.DataFrame) -> list[Rate]:
     ]
 
 
-def png_data_uri(figure: Any) -> str:
-    """A matplotlib figure as an inline PNG (``data:image/png;base64,...``); closes it."""
-    import matplotlib.pyplot as plt
+def png_data_uri(figure: Figure, dpi: int = KM_DPI) -> str:
+    """A matplotlib figure as an inline PNG (``data:image/png;base64,...``) at ``dpi``.
 
+    The figure is a :class:`~matplotlib.figure.Figure` of its own (never pyplot): nothing
+    to close, safe in the server's threads.
+    """
     buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format="png", dpi=110)
-    finally:
-        plt.close(figure)
+    figure.savefig(buffer, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def km_image(km: KaplanMeier) -> str:
+    """The Kaplan-Meier curves of ``km`` (with the number at risk) as an inline PNG."""
+    figure = Figure(figsize=KM_SIZE_IN, layout="constrained")
+    plot_km(km, figure.add_subplot())
+    return png_data_uri(figure)
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """Local control at a landmark (proportion 0-1 with its 95 % CI), or why not."""
+
+    name: str
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    note: str = ""
 
 
 @dataclass
@@ -162,7 +160,7 @@ class LocalControl:
     lesions: int = 0
     events: int = 0
     image: str | None = None
-    landmarks: list[tuple[str, str, str]] = field(default_factory=list)
+    landmarks: list[Landmark] = field(default_factory=list)
     median: str = ""
     note: str = ""
 
@@ -180,22 +178,27 @@ def local_control(lesions: pd.DataFrame) -> LocalControl:
     km = KaplanMeier("local-control", level=LEVEL).fit(followed)
     summary = km.summary.iloc[0]
     out.events = int(summary["events"])
-    median = summary["median_days"]
-    out.median = "not reached" if median is None or pd.isna(median) else f"{median:.0f} days"
+    median = summary["median_days"]  # days; None or NaN when not reached
+    out.median = number(_fraction(median), "days", digits=0, missing="not reached")
     for day, name in ((200, "200 days"), (365, "1 year")):
         value = summary.get(f"at_{day}d")
         if value is None or pd.isna(value):
-            out.landmarks.append((name, "—", "follow-up too short"))
+            out.landmarks.append(Landmark(name, note="follow-up too short"))
         else:
             out.landmarks.append(
-                (
+                Landmark(
                     name,
-                    _pct(float(value)),
-                    _ci(summary.get(f"at_{day}d_low"), summary.get(f"at_{day}d_high")),
+                    float(value),
+                    _fraction(summary.get(f"at_{day}d_low")),
+                    _fraction(summary.get(f"at_{day}d_high")),
                 )
             )
-    out.image = png_data_uri(km_figure(km))
+    out.image = km_image(km)
     return out
+
+
+def _fraction(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 @dataclass
@@ -302,6 +305,7 @@ def dashboard_context(actor: Actor) -> dict[str, Any]:
     return context
 
 
+@allow("GET")
 @with_actor
 def dashboard(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     """The dashboard of the actor's centre (or of every centre for pooled roles)."""
