@@ -14,13 +14,14 @@ from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.models import Application, Patient, Session
+from openect.formatting import number
 from openect.protocol import PatientToPlan, PlanOptions, plan_session
 from openect.protocol.inputs import LesionToTreat, SessionRequest
+from openect.protocol.recording import check_window, minutes_after, session_window
 from openect.registry import accounts, services
 from openect.registry.access import Actor
 from openect.registry.models import AuditEntry, Role
 from openect.registry.transfer import import_dataset
-from openect.web.pages.sessions import check_window, minutes_after, session_window
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,6 @@ def clinician(registry: Dataset) -> Client:
 def plan_post(**overrides: Any) -> dict[str, Any]:
     """POST data of the plan form for P1 (both lesions, esope-2006, IV)."""
     data: dict[str, Any] = {
-        "action": "plan",
         "plan-rules": "esope-2006",
         "plan-session_date": "2021-05-01",
         "plan-drug": "bleomycin",
@@ -133,14 +133,14 @@ def test_plan_shows_the_iv_dose_of_15000_iu_per_m2_times_bsa(
     response = clinician.post(reverse("session-plan", args=["P1"]), plan_post())
     assert response.status_code == 200
     text = response.content.decode()
-    assert re.search(r'id="plan-dose">\s*25,500 IU', text), text[:2000]
-    assert f"{expected.dose_iu:,.0f} IU" in text
-    assert "15,000 IU/m²" in text
-    assert f"{expected.bsa_m2} m²" in text
-    assert "8–28 min after the end of the bolus" in text
+    assert re.search(r'id="plan-dose">\s*25\u202f500\u00a0IU', text), text[:2000]
+    assert number(expected.dose_iu, "IU", 0) in text
+    assert "15\u202f000\u00a0IU/m²" in text
+    assert number(expected.bsa_m2, "m²", 2) in text
+    assert "8–28\u00a0min after the end of the bolus" in text
     for lesion in expected.lesions:  # electrode, voltage per lesion
         assert lesion.lesion_id in text
-        assert f"{lesion.voltage_v:g} V" in text
+        assert number(lesion.voltage_v, "V") in text
     assert "window.iv" in text
     assert "to verify locally" in text
     assert "Record this session" in text
@@ -159,7 +159,7 @@ def test_plan_follows_the_default_rule_set_and_its_reductions(
     )
     text = response.content.decode()
     assert expected.dose_iu is not None
-    assert f"{expected.dose_iu:,.0f} IU" in text
+    assert number(expected.dose_iu, "IU", 0) in text
     assert "eligibility.age_caution" in text  # 71 years old in 2021 (age caution > 70)
 
 
@@ -182,7 +182,6 @@ def test_recording_a_session_creates_it_with_an_audit_entry(
     clinician: Client, registry: Dataset
 ) -> None:
     data = plan_post(
-        action="record",
         **{
             "session-session_id": "P1-S2",
             "session-session_date": "2021-05-01",
@@ -201,7 +200,7 @@ def test_recording_a_session_creates_it_with_an_audit_entry(
             "session-operator": "OP-C01-1",
         },
     )
-    response = clinician.post(reverse("session-plan", args=["P1"]), data)
+    response = clinician.post(reverse("session-new", args=["P1"]), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert response["Location"].startswith(reverse("session-record", args=["P1-S2"]))
     session = services.get(ADMIN, Session, "P1-S2")
@@ -220,7 +219,6 @@ def test_recording_a_session_creates_it_with_an_audit_entry(
 
 def test_recording_after_the_last_contact_moves_it_up(clinician: Client, registry: Dataset) -> None:
     data = plan_post(
-        action="record",
         **{
             "plan-session_date": "2021-07-01",
             "session-session_id": "P1-S2",
@@ -232,7 +230,7 @@ def test_recording_after_the_last_contact_moves_it_up(clinician: Client, registr
             "session-rule_set": "esope-2006",
         },
     )
-    response = clinician.post(reverse("session-plan", args=["P1"]), data)
+    response = clinician.post(reverse("session-new", args=["P1"]), data)
     assert response.status_code == 302
     patient = services.get(ADMIN, Patient, "P1")
     assert isinstance(patient, Patient)
@@ -244,7 +242,6 @@ def test_an_invalid_session_is_refused_with_the_registry_message(
     clinician: Client, registry: Dataset
 ) -> None:
     data = plan_post(
-        action="record",
         **{
             "session-session_id": "P1-S1",  # exists
             "session-session_date": "2021-05-01",
@@ -255,7 +252,7 @@ def test_an_invalid_session_is_refused_with_the_registry_message(
             "session-rule_set": "esope-2006",
         },
     )
-    response = clinician.post(reverse("session-plan", args=["P1"]), data)
+    response = clinician.post(reverse("session-new", args=["P1"]), data)
     assert response.status_code == 200
     assert "duplicate session_id" in response.content.decode()
     assert services.count(ADMIN, Session, patient_id="P1") == 1
@@ -265,9 +262,9 @@ def test_an_analyst_sees_the_plan_but_cannot_record(registry: Dataset) -> None:
     client = signed_in("analyst", "analyst")
     response = client.post(reverse("session-plan", args=["P1"]), plan_post())
     assert response.status_code == 200
-    assert "25,500 IU" in response.content.decode()
+    assert "25\u202f500\u00a0IU" in response.content.decode()
     assert "not record sessions" in response.content.decode()
-    refused = client.post(reverse("session-plan", args=["P1"]), plan_post(action="record"))
+    refused = client.post(reverse("session-new", args=["P1"]), plan_post())
     assert refused.status_code == 403
 
 
@@ -297,7 +294,6 @@ def session_s2(registry: Dataset) -> Session:
 def application_post(time: str, lesion: str = "P1-L1") -> dict[str, str]:
     """POST data of one application."""
     return {
-        "action": "application",
         "window": "standard",
         "lesion_id": lesion,
         "time": time,
@@ -354,7 +350,7 @@ def test_countdown_script_is_served() -> None:
 def test_an_application_inside_the_window_is_saved_without_warning(
     clinician: Client, session_s2: Session
 ) -> None:
-    url = reverse("session-record", args=["P1-S2"])
+    url = reverse("application-new", args=["P1-S2"])
     response = clinician.post(url, application_post("10:10"), follow=True)
     assert response.status_code == 200
     text = response.content.decode()
@@ -371,26 +367,26 @@ def test_an_application_inside_the_window_is_saved_without_warning(
 def test_an_application_outside_the_window_is_saved_with_a_warning(
     clinician: Client, session_s2: Session
 ) -> None:
-    url = reverse("session-record", args=["P1-S2"])
+    url = reverse("application-new", args=["P1-S2"])
     clinician.post(url, application_post("10:10"))
     response = clinician.post(url, application_post("10:40", "P1-L2"), follow=True)
     text = response.content.decode()
     assert "Application P1-S2-A2 saved" in text
     assert "Warning: 10:40 is 40.0 min after the end of the bolus" in text
-    assert "OUTSIDE the pulse window 8–28 min" in text
+    assert "OUTSIDE the pulse window 8–28\u00a0min" in text
     assert "1 outside the window" in text  # the list marks it
     assert services.count(ADMIN, Application, session_id="P1-S2") == 2
     # later visits still show it in the list
-    again = clinician.get(url).content.decode()
+    again = clinician.get(reverse("session-record", args=["P1-S2"])).content.decode()
     assert "outside</strong>" in again
-    assert "40.0 min: after the window 8–28 min" in again
+    assert "40.0 min: after the window 8–28\u00a0min" in again
     assert "1 outside the window" in again
 
 
 def test_an_application_for_another_patients_lesion_is_refused(
     clinician: Client, session_s2: Session
 ) -> None:
-    url = reverse("session-record", args=["P1-S2"])
+    url = reverse("application-new", args=["P1-S2"])
     response = clinician.post(url, application_post("10:10", "P2-L1"))
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
@@ -414,7 +410,9 @@ def test_the_bolus_end_time_can_be_entered_on_the_recording_page(
     url = reverse("session-record", args=["P1-S2"])
     assert "Enter the end of the bolus" in clinician.get(url).content.decode()
     response = clinician.post(
-        url, {"action": "bolus", "window": "standard", "bolus_end_time": "11:02:30"}, follow=True
+        reverse("session-bolus", args=["P1-S2"]),
+        {"window": "standard", "bolus_end_time": "11:02:30"},
+        follow=True,
     )
     assert 'data-bolus-end="11:02:30"' in response.content.decode()
     session = services.get(ADMIN, Session, "P1-S2")
@@ -426,7 +424,10 @@ def test_the_recording_page_is_404_for_another_centre(session_s2: Session) -> No
     client = signed_in("dr.two", "clinician", "C02")
     url = reverse("session-record", args=["P1-S2"])
     assert client.get(url).status_code == 404
-    assert client.post(url, application_post("10:10")).status_code == 404
+    new = reverse("application-new", args=["P1-S2"])
+    assert client.post(new, application_post("10:10")).status_code == 404
+    bolus = reverse("session-bolus", args=["P1-S2"])
+    assert client.post(bolus, {"bolus_end_time": "10:00"}).status_code == 404
 
 
 def test_window_arithmetic(registry: Dataset, session_s2: Session) -> None:

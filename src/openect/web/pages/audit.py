@@ -32,7 +32,7 @@ from openect.errors import NotFoundError
 from openect.registry.access import CENTRE_ROLES, Actor, readable
 from openect.registry.models import AuditAction, AuditEntry, Role
 from openect.registry.records import entity, registry_model
-from openect.web.pages.common import with_actor
+from openect.web.pages.common import allow, with_actor
 
 #: Entries per page of the audit list.
 PAGE_SIZE = 50
@@ -154,6 +154,7 @@ def record_history(actor: Actor, table: str, record_id: str) -> list[Any]:
     return rows
 
 
+@allow("GET")
 @with_actor
 def audit_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     """Recent audit entries visible to the actor, filtered by table, record id and action."""
@@ -197,6 +198,7 @@ def _scope(actor: Actor) -> str:
     return f"entries of centre {actor.centre_id}"
 
 
+@allow("GET")
 @with_actor
 def record_audit(request: HttpRequest, table: str, record_id: str, *, actor: Actor) -> HttpResponse:
     """The history of one record: every change with before → after, who, when and why."""

@@ -26,7 +26,7 @@ from openect.data.schema import file_name
 from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.transfer import export_dataset
-from openect.web.pages.common import with_actor
+from openect.web.pages.common import allow, with_actor
 
 
 def scope_label(actor: Actor) -> str:
@@ -50,6 +50,7 @@ def dataset_zip(dataset: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+@allow("GET", "POST")
 @with_actor
 def export(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     """GET: the export page with the row counts; POST: the ZIP download."""

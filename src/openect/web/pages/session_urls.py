@@ -1,26 +1,28 @@
-"""URLs of the session, dashboard, audit and export pages.
+"""URLs of the session pages (:mod:`openect.web.pages.sessions`).
 
-| URL | name |
-|---|---|
-| ``/patients/<patient_id>/plan/`` | ``session-plan`` |
-| ``/sessions/<session_id>/record/`` | ``session-record`` |
-| ``/dashboard/`` | ``dashboard`` |
-| ``/audit/`` | ``audit`` |
-| ``/audit/<table>/<record_id>/`` | ``record-audit`` |
-| ``/export/`` | ``export`` (GET: the page; POST: the ZIP) |
+| URL | methods | name |
+|---|---|---|
+| ``/patients/<patient_id>/plan/`` | GET: form (and plan); POST: plan | ``session-plan`` |
+| ``/patients/<patient_id>/sessions/new/`` | POST: record the session | ``session-new`` |
+| ``/sessions/<session_id>/record/`` | GET: countdown, applications | ``session-record`` |
+| ``/sessions/<session_id>/bolus/`` | POST: bolus end time | ``session-bolus`` |
+| ``/sessions/<session_id>/applications/new/`` | POST: one application | ``application-new`` |
 """
 
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from openect.web.pages import audit, dashboard, export, sessions
+from openect.web.pages.sessions import plan, record
 
 urlpatterns: list[URLPattern] = [
-    path("patients/<str:patient_id>/plan/", sessions.session_plan, name="session-plan"),
-    path("sessions/<str:session_id>/record/", sessions.session_record, name="session-record"),
-    path("dashboard/", dashboard.dashboard, name="dashboard"),
-    path("audit/", audit.audit_list, name="audit"),
-    path("audit/<str:table>/<str:record_id>/", audit.record_audit, name="record-audit"),
-    path("export/", export.export, name="export"),
+    path("patients/<str:patient_id>/plan/", plan.session_plan, name="session-plan"),
+    path("patients/<str:patient_id>/sessions/new/", plan.session_new, name="session-new"),
+    path("sessions/<str:session_id>/record/", record.session_record, name="session-record"),
+    path("sessions/<str:session_id>/bolus/", record.session_bolus, name="session-bolus"),
+    path(
+        "sessions/<str:session_id>/applications/new/",
+        record.application_new,
+        name="application-new",
+    ),
 ]

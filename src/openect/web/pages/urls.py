@@ -1,4 +1,5 @@
-"""URLs of the pages: patients and records, sessions, dashboard, audit, export."""
+"""URLs of the pages: patients and records, sessions, dashboard, audit, export (one URL
+module per page module; see each for its table of URLs, methods and names)."""
 
 from __future__ import annotations
 
@@ -7,4 +8,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("openect.web.pages.patient_urls")),
     path("", include("openect.web.pages.session_urls")),
+    path("", include("openect.web.pages.dashboard_urls")),
+    path("", include("openect.web.pages.audit_urls")),
+    path("", include("openect.web.pages.export_urls")),
 ]

@@ -2,12 +2,14 @@
 
 ``{% load openect_format %}``, then ``{{ value|number:"mm" }}``, ``{{ dose|number:"IU" }}``,
 ``{{ rate|percent }}``, ``{{ low|interval:high }}``, ``{{ site|words }}``,
-``{{ time|clock }}``. The conventions are those of :mod:`openect.formatting`.
+``{{ time|clock }}``, ``{{ dose|measure:"mg,2" }}``, ``{{ rule.value|rule_value }}``. The
+conventions are those of :mod:`openect.formatting`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django import template
@@ -45,3 +47,20 @@ def words(value: Any) -> str:
 def clock(value: dt.time | None) -> str:
     """A clock time as ``HH:MM``, or ``HH:MM:SS`` when it has seconds; empty if unknown."""
     return formatting.clock(value)
+
+
+@register.filter
+def measure(value: Any, spec: str = "") -> str:
+    """``{{ dose|measure:"mg,2" }}``: ``value`` with at most the given number of decimals
+    (after the comma; default 1), then the unit: ``2.25 mg``, ``1.73 m²``."""
+    unit, _, digits = spec.partition(",")
+    return formatting.number(value, unit.strip(), int(digits) if digits.strip() else 1)
+
+
+@register.filter
+def rule_value(value: Any) -> str:
+    """A rule's value as written in its rule set: a number or text as is, a table or a
+    list as JSON (``{"start_min": 8, "end_min": 28}``)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

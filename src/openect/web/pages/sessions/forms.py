@@ -1,0 +1,300 @@
+"""The forms of the session pages.
+
+:class:`PlanForm` is built from the planner's own models (:mod:`openect.protocol.inputs`:
+:class:`PatientToPlan`, :class:`PlanOptions`, :class:`Contraindications`) with
+:func:`openect.web.pages.forms.model_field`: bounds, labels, choices and defaults are the
+models', and the window choices are worded from the rule set in force. The recording
+forms are those of the data model (:func:`record_form_class`), prefilled with the pulse
+train of the session's rule set (:func:`openect.protocol.recording.pulse_train`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+from django.utils import timezone
+
+from openect.data.enums import Drug, Route
+from openect.data.models import Application, Lesion, Patient, Session
+from openect.formatting import number, words
+from openect.protocol.inputs import (
+    Contraindications,
+    PatientToPlan,
+    PlanOptions,
+    SessionRequest,
+    session_request,
+)
+from openect.protocol.recording import PulseTrain, window_choices
+from openect.protocol.rules import DEFAULT_RULE_SET, RuleSet
+from openect.protocol.session_plan import LesionPlan
+from openect.web.pages.forms import (
+    ISO_DATE,
+    flag_choices,
+    model_field,
+    model_values,
+    record_form_class,
+)
+
+#: Choice of an option left to the rule set.
+AS_RULES = "as the rule set says"
+#: The sources of renal function, of which the planner takes at most one.
+RENAL = ("creatinine_mg_dl", "creatinine_umol_l", "creatinine_clearance_ml_min")
+
+
+def lesion_choices(lesions: Iterable[Lesion]) -> list[tuple[str, str]]:
+    """``(lesion_id, "P1-L1 · trunk anterior · 18 mm")`` for each lesion."""
+    return [
+        (
+            lesion.lesion_id,
+            f"{lesion.lesion_id} · {words(lesion.body_site)} · "
+            f"{number(lesion.longest_diameter_mm, 'mm')}",
+        )
+        for lesion in lesions
+    ]
+
+
+# ----------------------------------------------------------------------------- planning
+class PlanForm(forms.Form):
+    """The planner's options and the patient's measurements of the day; sex, year of
+    birth and lesions come from the registry. Fields, bounds and defaults are those of
+    :class:`PatientToPlan` and :class:`PlanOptions`; the window choices say the windows of
+    the rule set in force (:attr:`rule_set`)."""
+
+    rules = forms.ChoiceField(
+        label="Rule set",
+        help_text="Protocol rules behind every number",
+        initial=PlanOptions.model_fields["rules"].default,
+    )
+    session_date = model_field(
+        PatientToPlan, "session_date", required=True, label="Planned session date"
+    )
+    drug = model_field(PlanOptions, "drug")
+    route = model_field(
+        PlanOptions,
+        "route",
+        empty_label="as suggested by the rules",
+        help_text="IV for many or large lesions, IT for few small ones (rule route.choice)",
+    )
+    iv_policy = model_field(
+        PlanOptions,
+        "iv_policy",
+        empty_label=AS_RULES,
+        label="IV dose policy",
+        help_text="none: full dose; age_renal / label_renal: reductions for age or renal function",
+    )
+    it_policy = model_field(
+        PlanOptions,
+        "it_policy",
+        empty_label=AS_RULES,
+        label="IT dose policy",
+        help_text="step: by tumour volume; flat: a dose per cm³ of tumour",
+    )
+    window = model_field(PlanOptions, "window", label="Pulse window")
+    bsa_formula = model_field(PlanOptions, "bsa_formula", empty_label=AS_RULES, label="BSA formula")
+    height_cm = model_field(PatientToPlan, "height_cm")
+    weight_kg = model_field(PatientToPlan, "weight_kg")
+    creatinine_mg_dl = model_field(
+        PatientToPlan,
+        "creatinine_mg_dl",
+        help_text="Give at most one of serum creatinine (mg/dL or µmol/L) or clearance",
+    )
+    creatinine_umol_l = model_field(PatientToPlan, "creatinine_umol_l")
+    creatinine_clearance_ml_min = model_field(
+        PatientToPlan,
+        "creatinine_clearance_ml_min",
+        help_text="Measured, or estimated (Cockcroft-Gault is computed from serum creatinine)",
+    )
+    prior_bleomycin_iu = model_field(
+        PatientToPlan,
+        "prior_bleomycin_iu",
+        required=True,  # never assumed 0: the page fills it in from the registry
+        help_text="Prefilled with the sum of the bleomycin doses in the registry",
+    )
+    contraindications = forms.MultipleChoiceField(
+        label="Contraindications and cautions present",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=flag_choices(Contraindications),
+    )
+    lesions = forms.MultipleChoiceField(
+        label="Lesions to treat", widget=forms.CheckboxSelectMultiple
+    )
+    minutes_per_application = model_field(PlanOptions, "minutes_per_application")
+    margin_mm = model_field(PlanOptions, "margin_mm", label="Margin around each lesion (mm)")
+
+    def __init__(
+        self,
+        *args: Any,
+        lesions: Iterable[Lesion],
+        rule_sets: Mapping[str, RuleSet],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["rules"].choices = [(r, r) for r in rule_sets]
+        self.fields["lesions"].choices = lesion_choices(lesions)
+        chosen = self.data.get(self.add_prefix("rules")) if self.is_bound else None
+        chosen = chosen or self.initial.get("rules") or DEFAULT_RULE_SET
+        #: The rule set the form's window choices are worded from.
+        self.rule_set: RuleSet = rule_sets.get(chosen) or next(iter(rule_sets.values()))
+        self.fields["window"].choices = [
+            (variant.value, text) for variant, text in window_choices(self.rule_set)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        """At most one source of renal function; cisplatin only intratumourally."""
+        data: dict[str, Any] = super().clean() or {}
+        if sum(1 for name in RENAL if data.get(name) is not None) > 1:
+            raise forms.ValidationError(
+                "Give at most one of serum creatinine (mg/dL), serum creatinine (µmol/L) "
+                "and creatinine clearance."
+            )
+        if data.get("drug") == Drug.CISPLATIN.value and data.get("route") == Route.INTRAVENOUS:
+            self.add_error("route", "cisplatin is given intratumourally only in ECT")
+        return data
+
+    def request_for(self, patient: Patient, lesions: Iterable[Lesion]) -> SessionRequest:
+        """The planner's request of this valid form for ``patient`` and the chosen
+        ``lesions``; pydantic's ``ValidationError`` when the models refuse a value."""
+        data = self.cleaned_data
+        chosen = set(data["lesions"])
+        flags = set(data.get("contraindications") or [])
+        measured = model_values(self, PatientToPlan)
+        measured.pop("contraindications", None)
+        return session_request(
+            patient,
+            [lesion for lesion in lesions if lesion.lesion_id in chosen],
+            contraindications=Contraindications(
+                **{name: name in flags for name in Contraindications.model_fields}
+            ),
+            options=PlanOptions.model_validate(model_values(self, PlanOptions)),
+            **measured,
+        )
+
+
+def as_query(values: Mapping[str, Any], prefix: str) -> QueryDict:
+    """Form data (as a browser would send it) of ``values`` for a form with ``prefix``."""
+    data = QueryDict(mutable=True)
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            data.setlist(f"{prefix}-{name}", [str(v) for v in value])
+        else:
+            data[f"{prefix}-{name}"] = (
+                value.isoformat() if isinstance(value, dt.date) else str(value)
+            )
+    return data
+
+
+def session_form_class() -> type[forms.Form]:
+    """The Session form (patient fixed by the page, rule set carried from the plan)."""
+    return record_form_class(Session, exclude=("patient_id",), hidden=("rule_set",))
+
+
+def session_form(data: QueryDict | None, initial: Mapping[str, Any]) -> forms.Form:
+    """The Session form (prefix ``session``) with clock times to the second and dates as
+    ``<input type="date">`` needs them."""
+    form_class = session_form_class()
+    form = form_class(data, prefix="session", initial=dict(initial))
+    form.fields["bolus_end_time"].widget.attrs.update({"step": "1"})
+    for form_field in form.fields.values():
+        if isinstance(form_field.widget, forms.DateInput):
+            form_field.widget.format = ISO_DATE
+    return form
+
+
+# ----------------------------------------------------------------------------- recording
+class BolusForm(forms.Form):
+    """The end of the IV bolus (or IT injection), as a clock time."""
+
+    bolus_end_time = forms.TimeField(
+        label="End of the bolus (clock time)",
+        widget=forms.TimeInput(attrs={"type": "time", "step": "1"}),
+    )
+
+
+def application_form_class(lesions: Iterable[Lesion]) -> type[forms.Form]:
+    """The Application form: lesion among the patient's lesions, electrode from the catalogue."""
+    base = record_form_class(Application, exclude=("application_id", "session_id"))
+    lesion_field = forms.ChoiceField(label="Lesion", choices=[("", "—"), *lesion_choices(lesions)])
+    return type("ApplicationEntryForm", (base,), {"lesion_id": lesion_field})
+
+
+def application_form(
+    form_class: type[forms.Form],
+    train: PulseTrain,
+    data: QueryDict | None = None,
+    planned: Mapping[str, LesionPlan] | None = None,
+) -> forms.Form:
+    """An application form prefilled with the rule set's pulse ``train`` and the time
+    now (until edited, in the browser); the lesion choice carries the planned settings."""
+    initial = {
+        "time": timezone.localtime().time().replace(microsecond=0),
+        "pulses": train.pulses,
+        "frequency_hz": train.frequency_hz,
+        "pulse_duration_us": train.pulse_duration_us,
+        "complete": "true",
+    }
+    form = form_class(data, initial=initial)
+    form.fields["electrode"].widget.attrs.update(
+        {"list": "electrode-catalogue", "autocomplete": "off"}
+    )
+    form.fields[
+        "electrode"
+    ].help_text = (
+        "plate, linear, hexagonal or finger, optionally with the device code (linear:N-10-4B)"
+    )
+    form.fields["pulses"].help_text = (
+        f"Rule {train.rule_id}: {train.pulses} pulses of {number(train.pulse_duration_us, 'µs')} "
+        f"at {number(train.frequency_hz, 'Hz')} per train"
+    )
+    form.fields["time"].widget.attrs.update({"step": "1"})
+    if data is None:
+        form.fields["time"].widget.attrs["data-default-now"] = "1"
+    form.fields["time"].help_text = "Clock time the pulses were delivered (default: now)"
+    form.fields["lesion_id"].widget.attrs.update({"data-suggest": "1"})
+    if planned:
+        form.fields["lesion_id"].widget = LesionSelect(
+            planned, choices=form.fields["lesion_id"].choices, attrs={"data-suggest": "1"}
+        )
+    return form
+
+
+class LesionSelect(forms.Select):
+    """A select whose options carry the planned electrode settings as data attributes."""
+
+    def __init__(self, planned: Mapping[str, LesionPlan], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.planned = planned
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The option with ``data-electrode``, ``data-voltage``, ... of its lesion's plan."""
+        option: dict[str, Any] = super().create_option(*args, **kwargs)
+        plan = self.planned.get(str(option["value"]))
+        if plan is not None:
+            option["attrs"].update(
+                {
+                    "data-electrode": plan.electrode,
+                    "data-voltage": f"{plan.voltage_v:g}",
+                    "data-pulses": str(plan.pulses),
+                    "data-frequency": f"{plan.frequency_hz:g}",
+                    "data-duration": f"{plan.pulse_duration_us:g}",
+                    "data-summary": planned_summary(plan),
+                }
+            )
+        return option
+
+
+def planned_summary(plan: LesionPlan) -> str:
+    """``Planned: linear, needles 20 mm, 400 V, 8 × 100 µs at 5000 Hz, about 2
+    application(s)``."""
+    needle = f", needles {number(plan.needle_length_mm, 'mm')}" if plan.needle_length_mm else ""
+    return (
+        f"Planned: {plan.electrode}{needle}, {number(plan.voltage_v, 'V')}, {plan.pulses} × "
+        f"{number(plan.pulse_duration_us, 'µs')} at {number(plan.frequency_hz, 'Hz')}, "
+        f"about {plan.applications} application(s)"
+    )

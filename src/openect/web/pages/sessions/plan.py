@@ -1,0 +1,231 @@
+"""The plan page: plan a session for a patient, then record it.
+
+* ``GET /patients/<patient_id>/plan/`` (``session-plan``): the planning form with the
+  registry's defaults; when they are complete (height and weight of an earlier session)
+  the page opens with the plan.
+* ``POST /patients/<patient_id>/plan/``: plans with the form's values.
+* ``POST /patients/<patient_id>/sessions/new/`` (``session-new``): records the session
+  (the plan's values, as edited) and goes on to its recording page; the planning form's
+  values come along (hidden) so that the page can be shown again with any error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from pydantic import ValidationError
+
+from openect.data.dataset import Dataset
+from openect.data.enums import Drug, Route
+from openect.data.field_errors import field_errors
+from openect.data.models import Patient, Session
+from openect.errors import AccessDeniedError, RecordInvalidError, RuleError
+from openect.protocol import plan_session
+from openect.protocol.recording import TO_VERIFY, next_session, prior_bleomycin_iu
+from openect.protocol.session_plan import SessionPlan
+from openect.registry import services
+from openect.registry.access import Actor
+from openect.web.pages.common import allow, with_actor
+from openect.web.pages.forms import add_errors, add_field_errors, cleaned_values
+from openect.web.pages.sessions import rule_sets
+from openect.web.pages.sessions.forms import PlanForm, as_query, session_form
+from openect.web.pages.sessions.plan_view import plan_view
+
+#: Prefixes of the two forms of the page.
+PLAN, SESSION = "plan", "session"
+
+
+@dataclass
+class PlanPage:
+    """The patient's records and what the page needs of them."""
+
+    actor: Actor
+    dataset: Dataset
+    patient: Patient
+
+    @classmethod
+    def load(cls, actor: Actor, patient_id: str) -> PlanPage:
+        """The records of ``patient_id`` in the actor's scope (NotFoundError otherwise)."""
+        dataset = services.patient_records(actor, patient_id)
+        patient = next(p for p in dataset.patients if p.patient_id == patient_id)
+        return cls(actor, dataset, patient)
+
+    @property
+    def may_write(self) -> bool:
+        """True when the actor may record sessions of this patient."""
+        return self.actor.may_write(self.patient.centre_id)
+
+    def plan_form(self, data: Any = None, initial: dict[str, Any] | None = None) -> PlanForm:
+        """The planning form of this patient (bound to ``data`` when given)."""
+        return PlanForm(
+            data,
+            prefix=PLAN,
+            initial=initial,
+            lesions=self.dataset.lesions,
+            rule_sets=rule_sets.offered(),
+        )
+
+    def sessions(self) -> list[Session]:
+        """The patient's sessions, earliest first."""
+        return sorted(self.dataset.sessions, key=lambda s: (s.session_date, s.session_number))
+
+
+def plan_initial(page: PlanPage, today: dt.date) -> dict[str, Any]:
+    """Plan form defaults: the models' defaults, then the latest session's height, weight
+    and clearance, lifetime bleomycin from the registry and every lesion of the patient."""
+    sessions = page.sessions()
+    latest = sessions[-1] if sessions else None
+    defaults = {name: field.initial for name, field in PlanForm.base_fields.items()}
+    return defaults | {
+        "session_date": today,
+        "height_cm": latest.height_cm if latest else None,
+        "weight_kg": latest.weight_kg if latest else None,
+        "creatinine_clearance_ml_min": latest.creatinine_clearance_ml_min if latest else None,
+        "prior_bleomycin_iu": prior_bleomycin_iu(page.dataset.sessions),
+        "lesions": [lesion.lesion_id for lesion in page.dataset.lesions],
+    }
+
+
+def planned(page: PlanPage, form: PlanForm) -> tuple[SessionPlan | None, list[str]]:
+    """The plan of a bound form, or None with the problems that are on no field of the
+    form (those on a field are put on it)."""
+    if not form.is_valid():
+        return None, []
+    try:
+        request = form.request_for(page.patient, page.dataset.lesions)
+        return plan_session(request, form.rule_set), []
+    except ValidationError as error:  # the planner's models refuse a value
+        return None, add_field_errors(form, field_errors(error))
+    except (RuleError, ValueError) as error:
+        return None, [str(error)]
+
+
+def session_initial(page: PlanPage, plan: SessionPlan, form: PlanForm) -> dict[str, Any]:
+    """Session form defaults from the plan and the planning form (the bolus end time is
+    entered on the day)."""
+    session_id, number = next_session(page.patient.patient_id, page.dataset.sessions)
+    intravenous = plan.route is Route.INTRAVENOUS
+    return {
+        "session_id": session_id,
+        "session_date": form.cleaned_data["session_date"],
+        "session_number": number,
+        "anaesthesia": plan.anaesthesia.value,
+        "drug": plan.drug.value,
+        "route": plan.route.value,
+        "dose": plan.dose_iu if plan.drug is Drug.BLEOMYCIN else plan.dose_mg,
+        "dose_per_m2": plan.dose_per_m2_iu if intravenous else None,
+        "bsa_m2": plan.bsa_m2,
+        "height_cm": form.cleaned_data["height_cm"],
+        "weight_kg": form.cleaned_data["weight_kg"],
+        "creatinine_clearance_ml_min": plan.creatinine_clearance_ml_min,
+        "rule_set": plan.rule_set,
+    }
+
+
+def record_session(request: HttpRequest, page: PlanPage, values: dict[str, Any]) -> Session:
+    """Create the session; moves the patient's last contact date up to the session date
+    (in the same transaction) when the session is later. RecordInvalidError if refused."""
+    patient = page.patient
+    item = services.validated(Session, values | {"patient_id": patient.patient_id})
+    last = patient.last_contact_date
+    moved = patient.death_date is None and last is not None and item.session_date > last
+    with transaction.atomic():
+        if moved:
+            services.update(
+                page.actor,
+                Patient,
+                patient.patient_id,
+                {"last_contact_date": item.session_date},
+                reason=f"ECT session {item.session_id} recorded on the web",
+            )
+        services.create(page.actor, item, reason="recorded from the session plan (web)")
+    if moved and last is not None:
+        messages.info(
+            request,
+            f"Last contact date of {patient.patient_id} moved from {last.isoformat()} to "
+            f"{item.session_date.isoformat()}.",
+        )
+    return item
+
+
+def render_plan(
+    request: HttpRequest,
+    page: PlanPage,
+    form: PlanForm,
+    plan: SessionPlan | None,
+    problems: list[str],
+    recording: forms.Form | None = None,
+) -> HttpResponse:
+    """The plan page: the form, the plan and the form recording it (new, unless given)."""
+    if plan is not None and recording is None:
+        recording = session_form(None, session_initial(page, plan, form))
+    return render(
+        request,
+        "web/sessions/plan.html",
+        {
+            "patient": page.patient,
+            "plan_form": form,
+            "plan": plan_view(plan) if plan is not None else None,
+            "session_form": recording,
+            "problems": problems,
+            "may_write": page.may_write,
+            "no_lesions": not page.dataset.lesions,
+            "sessions": page.sessions(),
+            "to_verify": TO_VERIFY,
+        },
+    )
+
+
+@allow("GET", "POST")
+@with_actor
+def session_plan(request: HttpRequest, patient_id: str, *, actor: Actor) -> HttpResponse:
+    """GET: the planning form (with the plan when the registry's defaults are complete);
+    POST: the plan of the form's values."""
+    page = PlanPage.load(actor, patient_id)
+    if request.method == "POST":
+        form = page.plan_form(request.POST)
+    else:
+        initial = plan_initial(page, timezone.localdate())
+        form = page.plan_form(as_query(initial, PLAN))
+        if not form.is_valid():  # incomplete defaults: the empty fields to fill in
+            form = page.plan_form(initial=initial)
+    plan, problems = planned(page, form) if form.is_bound else (None, [])
+    return render_plan(request, page, form, plan, problems)
+
+
+@allow("POST")
+@with_actor
+def session_new(request: HttpRequest, patient_id: str, *, actor: Actor) -> HttpResponse:
+    """Record the planned session (the session form's values) and go to its recording
+    page; the plan page again, with the errors, when the registry refuses it."""
+    page = PlanPage.load(actor, patient_id)
+    if not page.may_write:
+        raise AccessDeniedError(
+            f"user {actor.username!r} ({actor.role.value}) may not record sessions"
+        )
+    form = page.plan_form(request.POST)
+    plan, problems = planned(page, form)
+    if plan is None:
+        return render_plan(request, page, form, plan, problems)
+    recording = session_form(request.POST, session_initial(page, plan, form))
+    if recording.is_valid():
+        try:
+            created = record_session(request, page, cleaned_values(recording))
+        except RecordInvalidError as error:
+            add_errors(recording, error)
+        else:
+            messages.success(request, f"Session {created.session_id} recorded.")
+            query = urlencode({"window": form.cleaned_data["window"]})
+            url = reverse("session-record", args=[created.session_id])
+            return HttpResponseRedirect(f"{url}?{query}")
+    return render_plan(request, page, form, plan, problems, recording)

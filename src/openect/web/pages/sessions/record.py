@@ -1,0 +1,246 @@
+"""The recording page of a session: the pulse-window countdown, the bolus end time and
+the electrode applications.
+
+* ``GET /sessions/<session_id>/record/[?window=pk]`` (``session-record``): the page; the
+  countdown runs in the browser (``static/web/sessions-countdown.js``).
+* ``POST /sessions/<session_id>/bolus/`` (``session-bolus``): saves the bolus end time.
+* ``POST /sessions/<session_id>/applications/new/`` (``application-new``): saves one
+  application; one outside the window is saved with a warning.
+
+A POST that the registry refuses shows the page again with the errors on the form.
+Times of day are those of the ward: the bolus end time and the application times are
+entered as clock times and compared with each other, never with the server's clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from openect.data.dataset import Dataset
+from openect.data.models import Application, Patient, Session
+from openect.errors import AccessDeniedError, RecordInvalidError
+from openect.formatting import clock
+from openect.protocol.electrodes import Electrode
+from openect.protocol.inputs import WindowVariant
+from openect.protocol.recording import (
+    TO_VERIFY,
+    SessionWindow,
+    WindowCheck,
+    age_at,
+    check_window,
+    next_application_id,
+    planned_lesions,
+    pulse_train,
+    session_rules,
+    session_window,
+    window_choices,
+)
+from openect.protocol.rules import RuleSet
+from openect.protocol.session_plan import LesionPlan
+from openect.registry import services
+from openect.registry.access import Actor
+from openect.web.pages.common import allow, with_actor
+from openect.web.pages.forms import add_errors, cleaned_values
+from openect.web.pages.sessions import rule_sets
+from openect.web.pages.sessions.forms import (
+    BolusForm,
+    application_form,
+    application_form_class,
+    planned_summary,
+)
+
+
+def variant_of(request: HttpRequest) -> WindowVariant:
+    """The window variant asked for (``window`` of the form or the query), else standard."""
+    value = request.POST.get("window") or request.GET.get("window") or ""
+    try:
+        return WindowVariant(value)
+    except ValueError:
+        return WindowVariant.STANDARD
+
+
+@dataclass
+class RecordPage:
+    """A session with its patient's records, its rule set, window and plan."""
+
+    actor: Actor
+    session: Session
+    dataset: Dataset
+    patient: Patient
+    rules: RuleSet
+    window: SessionWindow
+    planned: dict[str, LesionPlan]
+
+    @classmethod
+    def load(cls, actor: Actor, session_id: str, variant: WindowVariant) -> RecordPage:
+        """The session ``session_id`` in the actor's scope (NotFoundError otherwise)."""
+        session = services.get(actor, Session, session_id)
+        dataset = services.patient_records(actor, session.patient_id)
+        patient = next(p for p in dataset.patients if p.patient_id == session.patient_id)
+        offered = rule_sets.offered()
+        rules, _ = session_rules(session.rule_set, offered)
+        return cls(
+            actor=actor,
+            session=session,
+            dataset=dataset,
+            patient=patient,
+            rules=rules,
+            window=session_window(session, patient, variant, offered),
+            planned=planned_lesions(session, patient, dataset.lesions, rules),
+        )
+
+    @property
+    def may_write(self) -> bool:
+        """True when the actor may record this session's applications."""
+        return self.actor.may_write(self.patient.centre_id)
+
+    def require_write(self) -> None:
+        """AccessDeniedError when the actor may not record."""
+        if not self.may_write:
+            raise AccessDeniedError(
+                f"user {self.actor.username!r} ({self.actor.role.value}) may not record sessions"
+            )
+
+    def application_form(self, data: Any = None) -> forms.Form:
+        """The application form, prefilled with the rule set's pulse train."""
+        form_class = application_form_class(self.dataset.lesions)
+        return application_form(form_class, pulse_train(self.rules), data, self.planned)
+
+    def url(self) -> str:
+        """The recording page with its window variant."""
+        url = reverse("session-record", args=[self.session.session_id])
+        return f"{url}?{urlencode({'window': self.window.variant.value})}"
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    """A recorded application and where its time lies against the window."""
+
+    application: Application
+    check: WindowCheck
+
+
+def render_record(
+    request: HttpRequest,
+    page: RecordPage,
+    form: forms.Form | None = None,
+    bolus_form: BolusForm | None = None,
+) -> HttpResponse:
+    """The recording page (new forms, unless given)."""
+    session, window = page.session, page.window
+    bolus = session.bolus_end_time
+    applications = [a for a in page.dataset.applications if a.session_id == session.session_id]
+    rows = [
+        ApplicationRow(a, check_window(window, bolus, a.time))
+        for a in sorted(applications, key=lambda a: (a.time is None, a.time or dt.time()))
+    ]
+    done: dict[str, list[Application]] = {}
+    for application in applications:
+        done.setdefault(application.lesion_id, []).append(application)
+    lesion_rows = [
+        {
+            "lesion": lesion,
+            "planned": page.planned.get(lesion.lesion_id),
+            "summary": planned_summary(page.planned[lesion.lesion_id])
+            if lesion.lesion_id in page.planned
+            else "",
+            "recorded": len(done.get(lesion.lesion_id, [])),
+            "aborted": sum(1 for a in done.get(lesion.lesion_id, []) if a.complete is False),
+        }
+        for lesion in page.dataset.lesions
+    ]
+    return render(
+        request,
+        "web/sessions/record.html",
+        {
+            "session": session,
+            "patient": page.patient,
+            "window": window,
+            "variants": window_choices(page.rules, session.route, age_at(session, page.patient)),
+            "bolus": bolus,
+            "opens": window.opens_at(bolus) if bolus else None,
+            "closes": window.closes_at(bolus) if bolus else None,
+            "form": form or page.application_form(),
+            "bolus_form": bolus_form or BolusForm(initial={"bolus_end_time": bolus}),
+            "rows": rows,
+            "outside": sum(1 for r in rows if r.check.outside),
+            "lesion_rows": lesion_rows,
+            "may_write": page.may_write,
+            "electrodes": [e.value for e in Electrode],
+            "to_verify": TO_VERIFY,
+        },
+    )
+
+
+@allow("GET")
+@with_actor
+def session_record(request: HttpRequest, session_id: str, *, actor: Actor) -> HttpResponse:
+    """The recording page: countdown, bolus end time, applications."""
+    return render_record(request, RecordPage.load(actor, session_id, variant_of(request)))
+
+
+@allow("POST")
+@with_actor
+def session_bolus(request: HttpRequest, session_id: str, *, actor: Actor) -> HttpResponse:
+    """Save the end of the bolus (clock time); the countdown runs from it."""
+    page = RecordPage.load(actor, session_id, variant_of(request))
+    page.require_write()
+    bolus_form = BolusForm(request.POST)
+    if bolus_form.is_valid():
+        try:
+            services.update(
+                actor,
+                Session,
+                session_id,
+                {"bolus_end_time": bolus_form.cleaned_data["bolus_end_time"]},
+                reason="bolus end time entered on the recording page",
+            )
+        except RecordInvalidError as error:
+            add_errors(bolus_form, error)
+        else:
+            messages.success(request, "Bolus end time saved; the countdown runs from it.")
+            return HttpResponseRedirect(page.url())
+    return render_record(request, page, bolus_form=bolus_form)
+
+
+@allow("POST")
+@with_actor
+def application_new(request: HttpRequest, session_id: str, *, actor: Actor) -> HttpResponse:
+    """Save one application of the session; warn when it is outside the pulse window."""
+    page = RecordPage.load(actor, session_id, variant_of(request))
+    page.require_write()
+    form = page.application_form(request.POST)
+    if form.is_valid():
+        values = cleaned_values(form) | {
+            "session_id": session_id,
+            "application_id": next_application_id(session_id, page.dataset.applications),
+        }
+        try:
+            item = services.create(
+                actor,
+                services.validated(Application, values),
+                reason="recorded on the session page (web)",
+            )
+        except RecordInvalidError as error:
+            add_errors(form, error)
+        else:
+            at = f", {clock(item.time)}" if item.time else ""
+            messages.success(
+                request,
+                f"Application {item.application_id} saved ({item.lesion_id}, "
+                f"{item.electrode}{at}).",
+            )
+            check = check_window(page.window, page.session.bolus_end_time, item.time)
+            if check.outside:
+                messages.warning(request, f"Warning: {check.message}.")
+            return HttpResponseRedirect(page.url())
+    return render_record(request, page, form=form)
