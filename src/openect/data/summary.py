@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openect.data.dataset import Dataset
@@ -32,31 +33,49 @@ def first_session_dates(dataset: Dataset) -> dict[str, dt.date]:
     return first
 
 
-def concurrent_immunotherapy(
-    dataset: Dataset, window_days: int = CONCURRENT_WINDOW_DAYS
+def concurrent_immunotherapy_patients(
+    first_sessions: Mapping[str, dt.date],
+    therapies: Iterable[tuple[str, str, dt.date, dt.date | None]],
+    window_days: int = CONCURRENT_WINDOW_DAYS,
 ) -> set[str]:
     """Patients with an immune checkpoint inhibitor overlapping their first session.
 
-    A therapy of class anti-PD-1, anti-CTLA-4 or both counts when its interval
-    ``[start_date, end_date]`` (open-ended while ongoing) overlaps
-    ``first session date +- window_days`` (days).
+    ``first_sessions`` maps a patient id to the date of their first ECT session;
+    ``therapies`` are ``(patient_id, agent_class, start_date, end_date)`` rows (``end_date``
+    None while ongoing). A therapy of class anti-PD-1, anti-CTLA-4 or both counts when its
+    interval ``[start_date, end_date]`` overlaps ``first session date ± window_days``
+    (days, both ends included); other classes and patients without a session never count.
+    The one rule behind :func:`concurrent_immunotherapy` (a dataset) and the registry's
+    aggregate queries (the web patient list).
     """
     if window_days < 0:
         raise ValueError(f"window_days={window_days}: must be >= 0 days")
-    first = first_session_dates(dataset)
     window = dt.timedelta(days=window_days)
     patients: set[str] = set()
-    for therapy in dataset.systemic_therapies:
-        session_date = first.get(therapy.patient_id)
-        if session_date is None or therapy.agent_class not in IMMUNOTHERAPY_CLASSES:
+    for patient_id, agent_class, start, end in therapies:
+        session_date = first_sessions.get(patient_id)
+        if session_date is None or agent_class not in IMMUNOTHERAPY_CLASSES:
             continue
-        starts_before_window_ends = therapy.start_date <= session_date + window
-        ends_after_window_starts = (
-            therapy.end_date is None or therapy.end_date >= session_date - window
-        )
+        starts_before_window_ends = start <= session_date + window
+        ends_after_window_starts = end is None or end >= session_date - window
         if starts_before_window_ends and ends_after_window_starts:
-            patients.add(therapy.patient_id)
+            patients.add(patient_id)
     return patients
+
+
+def concurrent_immunotherapy(
+    dataset: Dataset, window_days: int = CONCURRENT_WINDOW_DAYS
+) -> set[str]:
+    """Patients of ``dataset`` with an immune checkpoint inhibitor overlapping their first
+    session (see :func:`concurrent_immunotherapy_patients` for the rule)."""
+    return concurrent_immunotherapy_patients(
+        first_session_dates(dataset),
+        (
+            (t.patient_id, t.agent_class, t.start_date, t.end_date)
+            for t in dataset.systemic_therapies
+        ),
+        window_days,
+    )
 
 
 def _pct(part: int, whole: int) -> float | None:
