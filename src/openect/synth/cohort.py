@@ -1,75 +1,9 @@
-"""Synthetic multi-centre ECT register of melanoma patients (SYNTHETIC data, not real patients).
+"""The generator of the synthetic register: centres, patients and their course.
 
-:func:`generate_cohort` builds a complete :class:`~openect.data.dataset.Dataset` that looks
-like an InspECT-style register of electrochemotherapy (ECT) of cutaneous and subcutaneous
-melanoma metastases: centres, patients, lesions, sessions, electrode applications,
-follow-up measurements, adverse events, patient-reported outcomes and systemic therapies.
-It is meant for demonstrations, tests and benchmarks; every record is invented.
-
-Determinism
-    Same arguments, same dataset. Every patient has its own random stream,
-    ``numpy.random.default_rng([seed, 1, patient_index])``, and every centre its own,
-    ``default_rng([seed, 0, centre_index])``, so patient *i*'s records do not depend on
-    how many patients are generated (prefix stability). The first ``centres`` patients
-    are assigned one per centre so that no centre is empty; the others are drawn with
-    unequal centre weights.
-
-Generative model (all times in days from the patient's first ECT session)
-    * Patient: sex, age at first ECT (normal, years), AJCC 8th stage group (IIIB-IIID,
-      IV-M1a..M1d; visceral metastases iff M1b-M1d), ECOG, BRAF status, height (cm),
-      weight (kg) and serum creatinine (mg/dL) from which the Cockcroft-Gault creatinine
-      clearance (mL/min) and the Mosteller body-surface area (m2) follow. First ECT dates
-      are uniform over 2018-2025; the data cut-off is :data:`SYNTHETIC_CUTOFF`.
-    * Concurrent immunotherapy (anti-PD-1, anti-CTLA-4 or both) overlapping the first
-      session for about a third of the patients; earlier BRAF/MEK, immunotherapy or
-      chemotherapy lines that ended before ECT; some later lines.
-    * Survival: Weibull proportional hazards (stage, ECOG, concurrent immunotherapy);
-      censoring administratively at the cut-off or by loss to follow-up.
-    * Lesions: 1 + geometric count per patient; longest diameter log-normal (mm) with a
-      per-patient size effect; perpendicular diameter, thickness (mm) by layer,
-      ulceration, bleeding, previous irradiation and symptoms.
-    * Response of each lesion to each treatment (an ordered-logit latent score):
-      size (log of the longest diameter), subcutaneous layer, concurrent immunotherapy and a
-      per-patient random effect (so that the lesions of one patient are correlated)
-      choose complete response (CR), partial response (PR), stable disease (SD) or primary
-      progression. The longest diameter shrinks linearly to the nadir (0 mm for CR) and
-      stays there until local progression, whose time depends on the response, the
-      patient effect and immunotherapy. Measurements carry bounded caliper noise (at most
-      +-5 %, rounded to 1 mm) which can never meet the RECIST progression criterion
-      (>= 20 % above the nadir AND >= 5 mm); the first measurement after progression
-      exceeds the nadir by >= 30 % and >= 6 mm, and the lesion keeps growing.
-    * Sessions: the first treats all initial lesions; a locally progressed lesion may be
-      retreated (no earlier than 101 days after its first session, so that the 60-day
-      assessment window stays untouched) and new in-transit lesions may appear; at most
-      three sessions, at least 28 days apart. Intravenous bleomycin 15,000 IU/m2 (10,000
-      or 7,500 IU/m2 for reduced creatinine clearance or some patients over 65), or
-      intratumoural bleomycin 1,000 IU/cm3 of the ellipsoid volume pi/6 * a * b^2 for one
-      or two small lesions. Electrode by size and depth, number of applications from the
-      area with a 3 mm margin over the electrode footprint, all inside the 8-28 min
-      window after the intravenous bolus.
-    * Follow-up visits every 4-6 weeks for 6 months after each session, then every
-      ~3 months, until death or censoring; every lesion is measured at every visit.
-    * Adverse events (CTCAE v5 terms, grades 1-3) within 14 days of a session, and
-      patient-reported pain (NRS) and EQ-5D-3L + EQ-VAS at baseline and 1, 2, 4 and
-      10 months, lower pain when the lesions responded.
-
-Calibration
-    Targets from published ECT figures; the values in
-    brackets are measured by ``tests/test_synth.py`` on the generated rows of a
-    2,000-patient cohort (seed 2026), the way an analyst would compute them.
-
-    * Per-lesion response at the assessment nearest to 60 days (40-100 days), RECIST 1.1
-      adapted to skin: CR ~60 % [62 %], objective response ~82 % [83 %] (InspECT
-      melanoma, Kunte 2017: CR 58 %, OR 77 % of 394 lesions; Clover 2020 melanoma
-      subgroup: CR 64 %, OR 82 %).
-    * Tumours >= 30 mm: CR ~33 % [32 %] vs ~60 % below [64 %] (Mali 2013: CR 33.3 % vs
-      59.5 %; OR 68.2 % vs 85.7 % [about 61 % vs 85 %]).
-    * Local tumour control (Kaplan-Meier per lesion) ~85 % at 200 days [85 %] (InspECT,
-      "86 % at 200 days"), better with concurrent immunotherapy [91 % vs 82 %] (Campana
-      2021, pembrolizumab + ECT: 1-year local progression-free survival 86 %).
-    * Overall survival from the first ECT ~67 % at 1 year [66 %] (Kunte 2017: 67 %,
-      95 % CI 57-77 %), better with concurrent immunotherapy [75 % vs 61 %] (Campana
-      2021: 88 % vs 64 %).
+See :mod:`openect.synth` for the generative model and its calibration. Every clinical
+protocol number of a session comes from the session's rule set through
+:class:`openect.synth.protocol.SessionRules`; response thresholds from
+:mod:`openect.response`.
 """
 
 from __future__ import annotations
@@ -79,13 +13,16 @@ import datetime as dt
 import functools
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, SupportsIndex
 
 import numpy as np
 from pydantic import TypeAdapter
 
 from openect import __version__
+from openect.data import models
 from openect.data.dataset import Dataset, DatasetInfo, collection_paused
 from openect.data.enums import (
     AgentClass,
@@ -101,36 +38,30 @@ from openect.data.enums import (
     Sex,
     Symptom,
 )
-from openect.data.models import (
-    AdverseEvent,
-    Application,
-    Assessment,
-    Centre,
-    Lesion,
-    Patient,
-    PatientReported,
-    Record,
-    Session,
-    SystemicTherapy,
+from openect.protocol.body import cockcroft_gault
+from openect.protocol.electrodes import Electrode, ElectrodePlan
+from openect.protocol.inputs import LesionToTreat
+from openect.protocol.rules import RuleSet
+from openect.response.criteria import Category, ResponseCriteria, categorise, load_criteria
+from openect.synth.calibration import (
+    ADOPTION_RANGE,
+    ADVERSE_EVENTS,
+    BRAF_MEK_AGENTS,
+    CALIBRATION,
+    CENTRE_COUNTRIES,
+    DEFAULT_RULE_SETS,
+    ELECTRODE_CURRENT_A,
+    ENROLMENT_END,
+    ENROLMENT_START,
+    INCOMPLETE_SHARE,
+    MAX_CENTRES,
+    MAX_PATIENTS,
+    PRIOR_IMMUNOTHERAPY,
+    SERIOUS_SHARE_BY_GRADE,
+    SYNTHETIC_CUTOFF,
+    CalibrationParameters,
 )
-
-__all__ = [
-    "CALIBRATION",
-    "MAX_CENTRES",
-    "MAX_PATIENTS",
-    "SYNTHETIC_CUTOFF",
-    "CalibrationParameters",
-    "generate_cohort",
-]
-
-#: Fixed data cut-off of every synthetic dataset: no record is dated after it.
-SYNTHETIC_CUTOFF: Final[dt.date] = dt.date(2026, 6, 30)
-#: First ECT (enrolment) dates are uniform over this closed range.
-ENROLMENT_START: Final[dt.date] = dt.date(2018, 1, 1)
-ENROLMENT_END: Final[dt.date] = dt.date(2025, 12, 31)
-#: Largest cohort and number of centres accepted by :func:`generate_cohort`.
-MAX_PATIENTS: Final[int] = 1_000_000
-MAX_CENTRES: Final[int] = 99
+from openect.synth.protocol import SessionRules, lesion_to_treat
 
 #: Random-stream tags: ``default_rng([seed, tag, index])``.
 _CENTRE_STREAM: Final[int] = 0
@@ -139,231 +70,8 @@ _PATIENT_STREAM: Final[int] = 1
 #: Response categories of one treatment of one lesion (order of the latent score).
 _CR, _PR, _SD, _PD = 0, 1, 2, 3
 _NEVER: Final[float] = math.inf
-
-
-@dataclass(frozen=True)
-class CalibrationParameters:
-    """Parameters of the generative model, each tuned to a published figure or assumed.
-
-    Units are in the names: ``_mm`` millimetres, ``_days`` days, ``_years`` years,
-    ``_cm`` centimetres, ``_kg`` kilograms, ``_mg_dl`` mg/dL, ``_iu_per_m2`` IU of
-    bleomycin per m2 body-surface area, ``_iu_per_cm3`` IU per cm3 of tumour. Shares are
-    probabilities (0-1); ``log_hr`` are natural logarithms of hazard ratios. "Assumed"
-    marks a value chosen to look plausible, without a figure in the evidence files.
-    """
-
-    # ---- population at first ECT (assumed; typical of melanoma ECT series)
-    female_share: float = 0.55
-    age_mean_years: float = 70.0
-    age_sd_years: float = 12.0
-    age_min_years: int = 25
-    age_max_years: int = 97
-    #: AJCC 8th stage group: (stage, share, log hazard ratio of death); assumed.
-    stages: tuple[tuple[str, float, float], ...] = (
-        ("IIIB", 0.10, -0.70),
-        ("IIIC", 0.33, -0.45),
-        ("IIID", 0.08, -0.15),
-        ("IV-M1a", 0.18, 0.0),
-        ("IV-M1b", 0.12, 0.25),
-        ("IV-M1c", 0.14, 0.60),
-        ("IV-M1d", 0.05, 0.95),
-    )
-    #: ECOG 0..3: (share, log hazard ratio of death); assumed.
-    ecog: tuple[tuple[float, float], ...] = (
-        (0.42, -0.30), (0.38, 0.0), (0.16, 0.55), (0.04, 1.0),
-    )  # fmt: skip
-    #: BRAF V600 mutant ~45 % of cutaneous melanoma (assumed); some untested.
-    braf_mutant_share: float = 0.45
-    braf_unknown_share: float = 0.05
-    height_mean_cm: tuple[float, float] = (163.0, 176.0)  # (female, male); assumed
-    height_sd_cm: float = 7.0
-    weight_mean_kg: tuple[float, float] = (69.0, 83.0)  # (female, male); assumed
-    weight_sd_kg: float = 14.0
-    #: Serum creatinine (female, male), log-normal, rising after 60 (Cockcroft-Gault input).
-    creatinine_median_mg_dl: tuple[float, float] = (0.78, 0.98)
-    creatinine_log_sd: float = 0.22
-
-    # ---- systemic therapy: ~30-40 % on a checkpoint inhibitor at first ECT (assumed)
-    immunotherapy_share_stage_iii: float = 0.25
-    immunotherapy_share_stage_iv: float = 0.45
-    #: Concurrent agents: (agent class, agent, share); assumed.
-    immunotherapy_agents: tuple[tuple[AgentClass, str, float], ...] = (
-        (AgentClass.ANTI_PD1, "pembrolizumab", 0.45),
-        (AgentClass.ANTI_PD1, "nivolumab", 0.33),
-        (AgentClass.ANTI_PD1_CTLA4, "ipilimumab+nivolumab", 0.12),
-        (AgentClass.ANTI_CTLA4, "ipilimumab", 0.10),
-    )
-    #: Earlier and later lines (assumed): BRAF/MEK before ECT for BRAF-mutant patients,
-    #: an earlier checkpoint inhibitor for stage IV, dacarbazine, anti-PD-1 after ECT.
-    prior_braf_mek_share_of_mutant: float = 0.45
-    prior_immunotherapy_share_stage_iv: float = 0.40
-    prior_chemotherapy_share: float = 0.05
-    later_immunotherapy_share: float = 0.15
-
-    # ---- overall survival from the first session: Weibull proportional hazards, tuned
-    # to 1-year OS ~67 % (Kunte 2017, InspECT melanoma: 67 %, 95 % CI 57-77 %)
-    survival_weibull_shape: float = 1.15
-    survival_scale_days: float = 670.0
-    #: Concurrent immunotherapy; direction from Campana 2021 (1-year OS 88 % vs 64 %).
-    survival_log_hr_immunotherapy: float = -0.80
-    lost_to_follow_up_share: float = 0.08  # assumed
-    melanoma_death_share: float = 0.85  # assumed; Kunte 2017: melanoma-specific 74 % at 1 y
-    other_death_share: float = 0.11  # the rest: unknown cause
-
-    # ---- lesions: median longest diameter 12 mm (Campana 2016: median 1 cm), ~7 %
-    # >= 30 mm (the size class of Mali 2013); 1 to 15 per patient, mean ~3 (assumed)
-    lesions_geometric_p: float = 0.38
-    max_initial_lesions: int = 12
-    max_lesions: int = 15
-    lesion_median_mm: float = 12.0
-    lesion_log_sd_patient: float = 0.30
-    lesion_log_sd_lesion: float = 0.54
-    lesion_min_mm: float = 2.0
-    lesion_max_mm: float = 150.0
-    subcutaneous_share: float = 0.45  # assumed
-    #: Body sites (shares; assumed): in-transit melanoma favours the limbs and trunk.
-    body_sites: tuple[tuple[BodySite, float], ...] = (
-        (BodySite.HEAD_NECK, 0.09),
-        (BodySite.TRUNK_ANTERIOR, 0.16),
-        (BodySite.TRUNK_POSTERIOR, 0.16),
-        (BodySite.UPPER_LIMB_LEFT, 0.08),
-        (BodySite.UPPER_LIMB_RIGHT, 0.08),
-        (BodySite.LOWER_LIMB_LEFT, 0.21),
-        (BodySite.LOWER_LIMB_RIGHT, 0.21),
-        (BodySite.GENITAL_PERINEAL, 0.01),
-    )
-    previously_irradiated_patient_share: float = 0.12  # assumed
-
-    # ---- response of a lesion to one treatment (ordered logit). Tuned so that the
-    # 60-day assessment gives CR ~60 %, OR ~82 % per lesion (Kunte 2017: 58 % / 77 %;
-    # Clover 2020 melanoma: 64 % / 82 %) and CR ~33 % for tumours >= 30 mm (Mali 2013:
-    # 33.3 % vs 59.5 %).
-    response_intercept: float = 0.60
-    #: Per unit of log(longest diameter / 12 mm): the size effect of Mali 2013.
-    response_log_size_slope: float = -1.20
-    response_subcutaneous: float = -0.25  # assumed
-    response_immunotherapy: float = 0.35  # assumed (Campana 2021: better local control)
-    response_retreatment: float = -0.50  # assumed
-    #: SD of the per-patient random effect (lesions of one patient respond alike).
-    response_patient_sd: float = 1.0
-    #: Latent-score cut points below which the response is PR, SD, primary progression.
-    response_pr_cut: float = -1.55
-    response_sd_cut: float = -3.90
-    #: Days to reach the nadir (uniform ranges): shrinkage complete by the 60-day visit.
-    nadir_days_cr: tuple[float, float] = (18.0, 42.0)
-    nadir_days_pr: tuple[float, float] = (18.0, 45.0)
-    nadir_days_sd: tuple[float, float] = (14.0, 35.0)
-    #: Diameter at the nadir as a fraction of the treated size (PR <= 0.7, SD > 0.7).
-    nadir_fraction_pr: tuple[float, float] = (0.10, 0.62)
-    nadir_fraction_sd: tuple[float, float] = (0.80, 1.00)
-    primary_progression_days: tuple[float, float] = (10.0, 30.0)
-
-    # ---- local progression after the nadir (exponential; mean days by response). Tuned
-    # to local tumour control ~85 % at 200 days (InspECT: "86 % at 200 days"), better
-    # with concurrent immunotherapy (Campana 2021: 1-year local PFS 86 % with
-    # pembrolizumab + ECT; 1-year LPFS 78 % in InspECT melanoma)
-    progression_mean_days_cr: float = 3000.0
-    progression_mean_days_pr: float = 600.0
-    progression_mean_days_sd: float = 330.0
-    progression_log_hr_immunotherapy: float = -0.75
-    #: Per unit of the patient random effect: good responders also stay controlled.
-    progression_log_hr_patient: float = -0.50
-    #: Retreatment of a locally progressed lesion and new in-transit lesions (assumed).
-    retreatment_share: float = 0.45
-    retreatment_delay_days: tuple[int, int] = (7, 42)
-    #: No retreatment before the 40-100 day response window of the lesion has passed.
-    retreatment_min_days: int = 101
-    new_lesions_share: float = 0.15
-    new_lesions_mean_days: float = 320.0
-    max_sessions: int = 3
-    min_session_gap_days: int = 28
-
-    # ---- drug (ESOPE SOP, Mir 2006; updated SOP, Gehl 2018; bleomycin labels)
-    bleomycin_iv_iu_per_m2: float = 15_000.0  # ESOPE / SOP
-    #: Over 65 (Groselj 2018: 10,000 IU/m2, equal CR) or creatinine clearance < 50 mL/min.
-    bleomycin_iv_reduced_iu_per_m2: float = 10_000.0
-    #: Creatinine clearance < 30 mL/min (InspECT centres used 7,500 IU/m2).
-    bleomycin_iv_renal_iu_per_m2: float = 7_500.0
-    reduced_dose_share_over_65: float = 0.25  # assumed, under the 2018 SOP only
-    #: Intratumoural: flat 1,000 IU per cm3 of tumour (InspECT).
-    bleomycin_it_iu_per_cm3: float = 1_000.0
-    #: Smallest intratumoural dose: 0.1 mL of a 1,000 IU/mL solution.
-    bleomycin_it_min_iu: float = 100.0
-    #: Share of sessions for one or two lesions <= 20 mm given intratumourally (assumed).
-    intratumoural_share_small: float = 0.20
-    intratumoural_max_mm: float = 20.0
-
-    # ---- follow-up (InspECT: visits every 4-6 weeks for >= 16 weeks; PROs at baseline,
-    # 1, 2, 4 and 10 months)
-    early_visit_gap_days: tuple[int, int] = (28, 42)
-    early_follow_up_days: int = 183
-    late_visit_gap_days: tuple[int, int] = (80, 100)
-    #: Caliper error: triangular on +-5 % of the diameter (sd ~2 %), then 1 mm rounding.
-    caliper_noise_max: float = 0.05
-    pro_days: tuple[int, ...] = (0, 30, 61, 122, 304)
-    pro_completion_share: float = 0.88  # assumed
-
-
-#: The calibration used by :func:`generate_cohort`.
-CALIBRATION: Final[CalibrationParameters] = CalibrationParameters()
-
-#: Countries of the synthetic centres (European ECT centres; InspECT is UK/IT/SI/DK/DE/IE
-#: heavy). The first centres take them in order, later ones are drawn.
-CENTRE_COUNTRIES: Final[tuple[str, ...]] = (
-    "GB", "IT", "SI", "DK", "DE", "IE", "FR", "ES", "NL", "BE", "AT", "PL", "NO", "SE", "PT",
-)  # fmt: skip
-#: Rule sets used for planning: the ESOPE SOP (2006) and the updated SOP (2018).
-RULE_SET_ESOPE: Final[str] = "esope-2006"
-RULE_SET_SOP_2018: Final[str] = "sop-2018"
-
-#: Electrodes: (catalogue id, footprint per application in cm2, voltage in V).
-#: Plates: 1,300 V/cm x 6 mm gap = 780 V; linear needle rows 400 V; hexagonal 730 V.
-PLATE: Final[tuple[str, float, float]] = ("plate", 0.5, 780.0)
-LINEAR: Final[tuple[str, float, float]] = ("linear", 0.4, 400.0)
-HEXAGONAL: Final[tuple[str, float, float]] = ("hexagonal", 1.5, 730.0)
-#: Median peak current (A) by electrode.
-ELECTRODE_CURRENT_A: Final[dict[str, float]] = {"plate": 2.8, "linear": 2.0, "hexagonal": 4.5}
-#: Share of pulse trains aborted by the generator (complete = false).
-INCOMPLETE_SHARE: Final[float] = 0.03
-#: Margin of normal skin around the lesion covered by the applications (mm).
-SAFETY_MARGIN_MM: Final[float] = 3.0
-#: Pulse train: 8 pulses of 100 us at 5 kHz (ESOPE).
-PULSES: Final[int] = 8
-PULSE_DURATION_US: Final[float] = 100.0
-FREQUENCY_HZ: Final[float] = 5000.0
-#: Drug window after the end of the intravenous bolus (minutes).
-IV_WINDOW_MIN: Final[tuple[float, float]] = (8.0, 28.0)
-#: Pulses follow an intratumoural injection within this many minutes.
-IT_WINDOW_MIN: Final[float] = 10.0
-
-#: Adverse events: (CTCAE v5 term, probability per session, grade weights 1..3,
-#: onset range in days after the session).
-_AdverseEventSpec = tuple[str, float, tuple[float, float, float], tuple[int, int]]
-ADVERSE_EVENTS: Final[tuple[_AdverseEventSpec, ...]] = (
-    ("Pain", 0.32, (0.55, 0.38, 0.07), (0, 2)),
-    ("Skin ulceration", 0.08, (0.40, 0.45, 0.15), (3, 14)),
-    ("Skin hyperpigmentation", 0.10, (0.85, 0.15, 0.0), (5, 14)),
-    ("Wound infection", 0.04, (0.0, 0.70, 0.30), (4, 14)),
-    ("Fatigue", 0.08, (0.70, 0.28, 0.02), (0, 3)),
-    ("Nausea", 0.05, (0.75, 0.25, 0.0), (0, 1)),
-    ("Fever", 0.03, (0.80, 0.20, 0.0), (0, 2)),
-    ("Pruritus", 0.04, (0.85, 0.15, 0.0), (2, 14)),
-    ("Edema limbs", 0.04, (0.70, 0.30, 0.0), (0, 7)),
-    ("Allergic reaction", 0.006, (0.30, 0.40, 0.30), (0, 0)),
-)
-#: Probability that an adverse event is serious, by grade 1..3.
-SERIOUS_SHARE_BY_GRADE: Final[tuple[float, float, float]] = (0.0, 0.02, 0.60)
-
-#: Earlier systemic lines: (agent class, agent).
-BRAF_MEK_AGENTS: Final[tuple[str, ...]] = (
-    "dabrafenib+trametinib", "encorafenib+binimetinib", "vemurafenib+cobimetinib",
-)  # fmt: skip
-PRIOR_IMMUNOTHERAPY: Final[tuple[tuple[AgentClass, str], ...]] = (
-    (AgentClass.ANTI_PD1, "pembrolizumab"),
-    (AgentClass.ANTI_PD1, "nivolumab"),
-    (AgentClass.ANTI_PD1_CTLA4, "ipilimumab+nivolumab"),
-    (AgentClass.ANTI_CTLA4, "ipilimumab"),
-)
+#: Response criterion whose progression the caliper noise must never mimic.
+_CRITERION: Final[str] = "recist"
 
 _LIMB_SITES: Final[frozenset[BodySite]] = frozenset(
     {
@@ -376,27 +84,42 @@ _LIMB_SITES: Final[frozenset[BodySite]] = frozenset(
 _CUTOFF_DAY: Final[int] = SYNTHETIC_CUTOFF.toordinal()
 _ENROLMENT_FIRST_DAY: Final[int] = ENROLMENT_START.toordinal()
 _ENROLMENT_DAYS: Final[int] = ENROLMENT_END.toordinal() - _ENROLMENT_FIRST_DAY + 1
-_SOP_2018_EARLIEST: Final[int] = dt.date(2018, 6, 1).toordinal()
-_SOP_2018_LATEST: Final[int] = dt.date(2021, 6, 1).toordinal()
+_ADOPTION_FIRST_DAY: Final[int] = ADOPTION_RANGE[0].toordinal()
+_ADOPTION_LAST_DAY: Final[int] = ADOPTION_RANGE[1].toordinal()
+
+#: A rule set as ``generate_cohort`` accepts it: shipped id, file path or loaded.
+RuleSetLike = RuleSet | str | Path
 
 
-def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
+def generate_cohort(
+    patients: int,
+    centres: int = 4,
+    seed: int = 0,
+    *,
+    rule_sets: Sequence[RuleSetLike] = DEFAULT_RULE_SETS,
+) -> Dataset:
     """Generate a SYNTHETIC multi-centre register of ECT for melanoma skin metastases.
 
     Args:
         patients: number of patients, 1 to 1,000,000.
         centres: number of treating centres, 1 to 99 and at most ``patients``.
         seed: non-negative seed of the random streams.
+        rule_sets: the centres' earlier and later protocol (shipped rule-set ids, rule-set
+            files or loaded rule sets): each centre plans its sessions with the first
+            until its adoption day of the second (by default ESOPE 2006, then the 2018
+            SOP). Doses, voltages, pulses, applications and windows follow them.
 
     Returns:
         A dataset whose ``info`` is marked ``synthetic=True``; identical for identical
         arguments, and patient *i*'s records do not depend on ``patients``. Dates run up
         to :data:`SYNTHETIC_CUTOFF`; lengths are in mm, doses in IU, voltages in V,
-        currents in A.
+        currents in A. ``info.parameters`` names the rule sets when they are not the
+        default ones.
 
     Raises:
         TypeError: an argument is not an integer.
         ValueError: an argument is out of its allowed range.
+        openect.protocol.RuleError: a rule set cannot be loaded or lacks a rule.
     """
     patients = _check_int("patients", patients, 1, MAX_PATIENTS)
     centres = _check_int("centres", centres, 1, MAX_CENTRES)
@@ -405,6 +128,15 @@ def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
         raise ValueError(
             f"centres={centres} exceeds patients={patients}; allowed: 1 <= centres <= patients"
         )
+    if isinstance(rule_sets, str | Path | RuleSet) or len(rule_sets) != 2:
+        raise ValueError(
+            f"rule_sets={rule_sets!r}; allowed: two rule sets, the earlier and the later one"
+        )
+    earlier, later = (SessionRules.of(rule_set) for rule_set in rule_sets)
+    parameters: dict[str, Any] = {"patients": patients, "centres": centres, "seed": seed}
+    if tuple(rule_sets) != DEFAULT_RULE_SETS:
+        parameters["rule_sets"] = [earlier.id, later.id]
+    practice = _Practice(earlier, later, _criterion())
 
     profiles = [_CentreProfile.draw(seed, j) for j in range(centres)]
     cumulative: list[float] = []
@@ -422,7 +154,7 @@ def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
                 "electrochemotherapy of cutaneous melanoma metastases, data cut-off "
                 f"{SYNTHETIC_CUTOFF.isoformat()}."
             ),
-            parameters={"patients": patients, "centres": centres, "seed": seed},
+            parameters=parameters,
         ),
         centres=[profile.centre for profile in profiles],
     )
@@ -435,7 +167,7 @@ def generate_cohort(patients: int, centres: int = 4, seed: int = 0) -> Dataset:
             else:
                 position = bisect.bisect_right(cumulative, rng.random() * total)
                 centre = profiles[min(position, centres - 1)]
-            _PatientSimulator(index, rng, centre, CALIBRATION, rows).run()
+            _PatientSimulator(index, rng, centre, CALIBRATION, practice, rows).run()
         for model in _ROW_MODELS:
             records = _list_adapter(model).validate_python(getattr(rows, model.table))
             setattr(dataset, model.table, records)
@@ -456,20 +188,36 @@ class _Rows:
     systemic_therapies: list[dict[str, Any]] = field(default_factory=list)
 
 
-_ROW_MODELS: Final[tuple[type[Record], ...]] = (
-    Patient,
-    Lesion,
-    Session,
-    Application,
-    Assessment,
-    AdverseEvent,
-    PatientReported,
-    SystemicTherapy,
+_ROW_MODELS: Final[tuple[type[models.Record], ...]] = (
+    models.Patient,
+    models.Lesion,
+    models.Session,
+    models.Application,
+    models.Assessment,
+    models.AdverseEvent,
+    models.PatientReported,
+    models.SystemicTherapy,
 )
 
 
+@dataclass(frozen=True)
+class _Practice:
+    """What every synthetic centre plans with: its earlier and later rule set, and the
+    response criterion whose progression the caliper noise must not mimic."""
+
+    earlier: SessionRules
+    later: SessionRules
+    criterion: ResponseCriteria
+
+
 @functools.cache
-def _list_adapter(model: type[Record]) -> TypeAdapter[list[Record]]:
+def _criterion() -> ResponseCriteria:
+    """The response criterion of the calibration figures (RECIST 1.1 adapted to skin)."""
+    return load_criteria(_CRITERION)
+
+
+@functools.cache
+def _list_adapter(model: type[models.Record]) -> TypeAdapter[list[models.Record]]:
     """Validator of a list of records of ``model`` (the model's own checks, in bulk)."""
     return TypeAdapter(list[model])  # type: ignore[valid-type]
 
@@ -487,13 +235,14 @@ def _check_int(name: str, value: object, low: int, high: int | None) -> int:
 
 @dataclass(frozen=True)
 class _CentreProfile:
-    """A centre and its practice: size weight, operators, adoption of the 2018 SOP."""
+    """A centre and its practice: size weight, operators, adoption of the later rule set
+    (ordinal day)."""
 
-    centre: Centre
+    centre: models.Centre
     weight: float
     operators: int
     assessors: int
-    sop_2018_day: int
+    adoption_day: int
 
     @staticmethod
     def draw(seed: int, index: int) -> _CentreProfile:
@@ -506,11 +255,11 @@ class _CentreProfile:
         weight = float(rng.gamma(2.0, 1.0)) + 0.2
         operators = int(rng.integers(2, 5))
         assessors = int(rng.integers(1, 4))
-        sop_day = int(rng.integers(_SOP_2018_EARLIEST, _SOP_2018_LATEST + 1))
-        centre = Centre(
+        adoption_day = int(rng.integers(_ADOPTION_FIRST_DAY, _ADOPTION_LAST_DAY + 1))
+        centre = models.Centre(
             centre_id=f"C{number:02d}", name=f"Synthetic centre {number:02d}", country=country
         )
-        return _CentreProfile(centre, weight, operators, assessors, sop_day)
+        return _CentreProfile(centre, weight, operators, assessors, adoption_day)
 
 
 class _Draws:
@@ -606,11 +355,13 @@ class _PatientSimulator:
         rng: np.random.Generator,
         centre: _CentreProfile,
         params: CalibrationParameters,
+        practice: _Practice,
         rows: _Rows,
     ) -> None:
         self.rng = _Draws(rng)
         self.centre = centre
         self.p = params
+        self.practice = practice
         self.out = rows
         self.patient_id = f"SYN-{index + 1:05d}"
         self.lesions: list[_LesionState] = []
@@ -827,9 +578,10 @@ class _PatientSimulator:
     def progress(self, lesion: _LesionState, day: int) -> float:
         """Longest diameter (mm) at a visit on ``day`` at or after local progression.
 
-        The first measurement after progression exceeds the nadir by >= 30 % and >= 6 mm
-        (RECIST progression: >= 20 % and >= 5 mm); later ones keep growing, slowly, up to
-        three times the size at the last treatment.
+        The first measurement after progression exceeds the nadir by the criterion's
+        progression thresholds plus a margin (RECIST: >= 20 % and >= 5 mm, so >= 30 % and
+        >= 6 mm with the calibrated margins); later ones keep growing, slowly, up to three
+        times the size at the last treatment.
         """
         p, rng = self.p, self.rng
         if lesion.progressed:
@@ -837,7 +589,15 @@ class _PatientSimulator:
             grown = lesion.last_mm * rng.uniform((1.0, 1.10)) + rng.uniform((0.0, 1.5))
             return float(max(min(math.ceil(grown), ceiling), lesion.last_mm))
         nadir = lesion.nadir_mm
-        grown = max(nadir * rng.uniform((1.30, 1.70)), nadir + rng.uniform((6.0, 10.0)))
+        criterion = self.practice.criterion
+        low_pct, high_pct = p.progression_excess_pct
+        low_mm, high_mm = p.progression_excess_mm
+        relative = (
+            1.0 + (criterion.pd_increase_pct + low_pct) / 100.0,
+            1.0 + (criterion.pd_increase_pct + high_pct) / 100.0,
+        )
+        absolute = (criterion.pd_min_increase + low_mm, criterion.pd_min_increase + high_mm)
+        grown = max(nadir * rng.uniform(relative), nadir + rng.uniform(absolute))
         lesion.progressed = True
         if rng.random() < p.retreatment_share:
             lesion.retreat_day = max(
@@ -918,6 +678,7 @@ class _PatientSimulator:
             method = AssessmentMethod.ULTRASOUND
         append = self.out.assessments.append
         noise_max = self.p.caliper_noise_max
+        criterion = self.practice.criterion
         for lesion in self.lesions:
             if lesion.first_session_day >= day:
                 continue
@@ -937,7 +698,9 @@ class _PatientSimulator:
                 else:
                     longest = float(max(round(size * (1.0 + noise_max * (u + v - 1.0))), 1))
                     nadir = lesion.nadir_mm
-                    if longest >= 1.2 * nadir and longest - nadir >= 5.0:
+                    if longest > nadir and (
+                        categorise(longest, lesion.episode_mm, nadir, criterion) is Category.PD
+                    ):
                         longest = nadir  # noise never reads as progression
                 if longest < lesion.nadir_mm:
                     lesion.nadir_mm = longest
@@ -982,50 +745,50 @@ class _PatientSimulator:
             if number == 1
             else round(self.weight_kg * (1.0 + rng.normal(0.0, 0.025)), 1)
         )
-        bsa = round(math.sqrt(self.height_cm * weight / 3600.0), 2)
-        clearance = (140 - age) * weight / (72.0 * self.creatinine_mg_dl)
-        if self.female:
-            clearance *= 0.85
+        practice = self.practice
+        rules = practice.later if day >= self.centre.adoption_day else practice.earlier
+        bsa = rules.bsa_m2(self.height_cm, weight)
+        sex = Sex.F if self.female else Sex.M
+        clearance = cockcroft_gault(age, weight, sex, self.creatinine_mg_dl)
         clearance = round(min(max(clearance, 5.0), 250.0), 0)
-        rule_set = RULE_SET_SOP_2018 if day >= self.centre.sop_2018_day else RULE_SET_ESOPE
-
-        sizes = [
-            (lesion.last_mm, lesion.last_mm * lesion.perpendicular_ratio) for lesion in treated
+        lesions = [
+            lesion_to_treat(
+                lesion.lesion_id,
+                lesion.body_site,
+                lesion.layer,
+                lesion.last_mm,
+                lesion.last_mm * lesion.perpendicular_ratio,
+                lesion.thickness_mm,
+            )
+            for lesion in treated
         ]
-        small = all(a <= p.intratumoural_max_mm for a, _ in sizes)
-        intratumoural = len(treated) <= 2 and small and rng.random() < p.intratumoural_share_small
-        dose_per_m2: float | None
-        if intratumoural:
-            route = Route.INTRATUMOURAL
-            volume_cm3 = sum(math.pi / 6.0 * (a / 10.0) * (b / 10.0) ** 2 for a, b in sizes)
-            dose = max(round(p.bleomycin_it_iu_per_cm3 * volume_cm3, -1), p.bleomycin_it_min_iu)
-            dose_per_m2 = None
-            anaesthesia = Anaesthesia.LOCAL
-        else:
-            route = Route.INTRAVENOUS
-            if clearance < 30:
-                dose_per_m2 = p.bleomycin_iv_renal_iu_per_m2
-            elif clearance < 50 or (
-                age > 65
-                and rule_set == RULE_SET_SOP_2018
+
+        # Route: intravenous, or intratumoural where the rules allow it for a share of
+        # sessions (or where the rule set's dose policy gives no intravenous dose).
+        dose_per_m2: float | None = None
+        intratumoural = (
+            rules.route(lesions) is Route.INTRATUMOURAL
+            and rng.random() < p.intratumoural_share_small
+        )
+        if not intratumoural:
+            with_age, without = rules.iv_doses_per_m2(age, clearance)
+            dose_per_m2 = without
+            if (
+                with_age is not None
+                and without is not None
+                and with_age < without
                 and rng.random() < p.reduced_dose_share_over_65
             ):
-                dose_per_m2 = p.bleomycin_iv_reduced_iu_per_m2
-            else:
-                dose_per_m2 = p.bleomycin_iv_iu_per_m2
+                dose_per_m2 = with_age
+        if dose_per_m2 is None:
+            route = Route.INTRATUMOURAL
+            it_iu = rules.it_dose_iu(lesions, p.it_policy)
+            dose = max(round(it_iu, -1), p.bleomycin_it_min_iu)
+            anaesthesia = rules.anaesthesia(lesions)
+        else:
+            route = Route.INTRAVENOUS
             dose = round(dose_per_m2 * bsa, -1)
-            largest = max(a for a, _ in sizes)
-            x = rng.random()
-            if len(treated) >= 5 or largest >= 30:
-                anaesthesia = Anaesthesia.GENERAL if x < 0.75 else Anaesthesia.LOCAL_SEDATION
-            elif len(treated) <= 2 and largest <= 15:
-                anaesthesia = Anaesthesia.LOCAL if x < 0.55 else Anaesthesia.LOCAL_SEDATION
-            elif x < 0.45:
-                anaesthesia = Anaesthesia.GENERAL
-            elif x < 0.9:
-                anaesthesia = Anaesthesia.LOCAL_SEDATION
-            else:
-                anaesthesia = Anaesthesia.LOCAL
+            anaesthesia = self.anaesthesia(rules.anaesthesia(lesions))
         bolus_end_s = (8 * 60 + 30 + self.integer((0, 390))) * 60
         operator = f"OP-{self.centre.centre.centre_id}-{self.integer((1, self.centre.operators))}"
         self.out.sessions.append(
@@ -1044,42 +807,48 @@ class _PatientSimulator:
                 "weight_kg": weight,
                 "creatinine_clearance_ml_min": float(clearance),
                 "bolus_end_time": _time_of_day(bolus_end_s),
-                "rule_set": rule_set,
+                "rule_set": rules.id,
                 "operator": operator,
             }
         )
-        self.applications(session, sizes, bolus_end_s, intratumoural)
-        self.adverse_events(session, intratumoural)
+        self.applications(session, rules, lesions, bolus_end_s, route)
+        self.adverse_events(session, route is Route.INTRATUMOURAL)
+
+    def anaesthesia(self, suggested: Anaesthesia) -> Anaesthesia:
+        """Anaesthesia given for an intravenous session whose rules suggest ``suggested``."""
+        shares = dict(self.p.anaesthesia_given)[suggested]
+        return shares[self.pick(tuple(share for _, share in shares))][0]
 
     def applications(
         self,
         session: _SessionPlan,
-        sizes: list[tuple[float, float]],
+        rules: SessionRules,
+        lesions: Sequence[LesionToTreat],
         bolus_end_s: int,
-        intratumoural: bool,
+        route: Route,
     ) -> None:
-        """Electrode applications of one session, in the drug window (times in s)."""
-        rng = self.rng
-        #: (lesion id, electrode, voltage in V, median current of the lesion in A)
-        plan: list[tuple[str, str, float, float]] = []
-        for lesion, (a, b) in zip(session.lesions, sizes, strict=True):
-            name, footprint, voltage = self.electrode(lesion, a)
-            area_cm2 = math.pi / 4.0 * (a + 2 * SAFETY_MARGIN_MM) * (b + 2 * SAFETY_MARGIN_MM) / 100
-            count = min(max(math.ceil(area_cm2 / footprint), 1), 30)
-            current = ELECTRODE_CURRENT_A[name] * math.exp(0.3 * rng.normal())
-            plan.extend([(lesion.lesion_id, name, voltage, current)] * count)
-        if intratumoural:
-            first_s, last_s = self.integer((60, 150)), IT_WINDOW_MIN * 60
+        """Electrode applications of one session, in the rules' pulse window (times in s)."""
+        p, rng = self.p, self.rng
+        #: (lesion id, the lesion's electrode plan, median current of the lesion in A)
+        plan: list[tuple[str, ElectrodePlan, float]] = []
+        for lesion in lesions:
+            electrode = self.electrode(rules, lesion)
+            count = min(electrode.applications, p.max_applications_per_lesion)
+            current = ELECTRODE_CURRENT_A[electrode.electrode.value] * math.exp(0.3 * rng.normal())
+            plan.extend([(lesion.lesion_id, electrode, current)] * count)
+        window = rules.window(route)
+        opens_s, last_s = window.start_min * 60.0, window.end_min * 60.0
+        if route is Route.INTRATUMOURAL:
+            first_s = opens_s + self.integer(p.it_first_application_s)
         else:
-            first_s = int(self.uniform((IV_WINDOW_MIN[0] * 60, 11 * 60)))
-            last_s = IV_WINDOW_MIN[1] * 60
+            earliest, latest = p.iv_first_application_min
+            first_s = int(self.uniform((opens_s + earliest * 60.0, opens_s + latest * 60.0)))
         start_s = bolus_end_s + first_s
         spacing = min(60.0, (last_s - first_s) / len(plan))  # one a minute, if time allows
-        frequency = FREQUENCY_HZ if rng.random() < 0.98 else 1.0
         session_id = session.session_id
         append = self.out.applications.append
         aborted = rng.geometric(INCOMPLETE_SHARE)  # next train the generator aborts
-        for k, (lesion_id, name, voltage, current) in enumerate(plan, start=1):
+        for k, (lesion_id, electrode, current) in enumerate(plan, start=1):
             complete = k != aborted
             if not complete:
                 aborted += rng.geometric(INCOMPLETE_SHARE)
@@ -1089,25 +858,27 @@ class _PatientSimulator:
                     "application_id": f"{session_id}-A{k:03d}",
                     "session_id": session_id,
                     "lesion_id": lesion_id,
-                    "time": _time_of_day(start_s + int((k - 1) * spacing)),
-                    "electrode": name,
-                    "voltage_v": voltage,
-                    "pulses": PULSES,
-                    "frequency_hz": frequency,
-                    "pulse_duration_us": PULSE_DURATION_US,
+                    "time": _time_of_day(int(start_s + int((k - 1) * spacing))),
+                    "electrode": electrode.electrode.value,
+                    "voltage_v": electrode.voltage_v,
+                    "pulses": electrode.pulses,
+                    "frequency_hz": electrode.frequency_hz,
+                    "pulse_duration_us": electrode.pulse_duration_us,
                     "current_a": round(min(max(current, 1.0), 8.0), 1),
                     "complete": complete,
                 }
             )
 
-    def electrode(self, lesion: _LesionState, longest_mm: float) -> tuple[str, float, float]:
-        """Plates for thin small cutaneous nodules, linear below 3 cm, else hexagonal."""
+    def electrode(self, rules: SessionRules, lesion: LesionToTreat) -> ElectrodePlan:
+        """The rules' electrode for the lesion (electrode.choice) or, for a calibrated share
+        of lesions, the next larger type; with its voltage, pulses and applications."""
         x = self.rng.random()
-        if lesion.layer is Layer.CUTANEOUS and longest_mm <= 10 and lesion.thickness_mm <= 3:
-            return PLATE if x < 0.7 else LINEAR
-        if longest_mm < 30 and lesion.thickness_mm <= 20:
-            return LINEAR if x < 0.85 else HEXAGONAL
-        return HEXAGONAL
+        electrode = rules.electrode(lesion)
+        if electrode is Electrode.PLATE and x >= self.p.plate_as_suggested_share:
+            electrode = Electrode.LINEAR
+        elif electrode is Electrode.LINEAR and x >= self.p.linear_as_suggested_share:
+            electrode = Electrode.HEXAGONAL
+        return rules.electrode_plan(lesion, electrode)
 
     def adverse_events(self, session: _SessionPlan, intratumoural: bool) -> None:
         rng = self.rng
