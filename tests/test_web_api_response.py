@@ -138,7 +138,14 @@ def test_sign_in_is_needed_and_a_token_works_too(registry: Dataset) -> None:
     assert preview(client, longest_diameter_mm="0").json()["category"] == "CR"
 
 
-def test_the_schema_lists_the_api_route(clinician: Client) -> None:
+def test_the_old_page_route_is_gone_and_the_schema_lists_the_api_route(
+    clinician: Client,
+) -> None:
+    old = clinician.get(
+        "/patients/P1/lesions/P1-L1/response-preview",
+        {"longest_diameter_mm": "0", "assessment_date": "2020-06-01"},
+    )
+    assert old.status_code == 404
     schema = Client().get("/api/openapi.json").json()
     operation = schema["paths"]["/api/lesions/{lesion_id}/response-preview"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {

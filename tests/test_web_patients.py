@@ -1,9 +1,7 @@
-"""Patient pages of the web application: scope, body map, timeline, forms, live response.
+"""Patient pages of the web application: scope, body map, timeline, forms, HTTP methods.
 
 Runs with the Django test client on the registry test database (see conftest.py). The
-navigation of ``web/base.html`` names pages of other teams (dashboard, audit, export,
-session planning); while those are not importable yet, the tests use this module as the
-URLconf: the patient URLs, sign-in, and placeholders for the missing names.
+live response of the follow-up form is an API route (tests/test_web_api_response.py).
 """
 
 from __future__ import annotations
@@ -38,8 +36,6 @@ ADMIN = Actor("admin", Role.ADMIN)
 KEY = "test-pseudonym-key-" + "k" * 30
 
 
-# ------------------------------------------------------------------ URLconf fallback
-#: Pages of other teams that the templates link to, with example arguments.
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture
 def registry(dataset: Dataset) -> Dataset:
@@ -117,7 +113,6 @@ def add_regrowth(lesion_id: str = "P1-L2", size: float = 60.0) -> None:
         "/patients/P1/",
         "/patients/P1/lesions/P1-L1/",
         "/patients/P1/lesions/new/",
-        "/patients/P1/lesions/P1-L1/response-preview?longest_diameter_mm=0&assessment_date=2020-06-01",
     ],
 )
 def test_unauthenticated_requests_go_to_the_sign_in_page(
@@ -142,7 +137,6 @@ def test_a_clinician_lists_only_own_centre_and_other_centres_look_absent(clinici
         "/patients/P2/lesions/P2-L1/",
         "/patients/P1/lesions/P2-L1/",
         "/patients/P2/lesions/new/",
-        "/patients/P2/lesions/P2-L1/response-preview?longest_diameter_mm=1&assessment_date=2020-06-01",
     ):
         assert clinician.get(url).status_code == 404, url
     assert clinician.get("/patients/?q=P2").status_code == 200
@@ -251,7 +245,7 @@ def test_the_body_map_draws_one_circle_per_lesion_coloured_by_current_response(
     rows = re.findall(r"<tr data-href[^>]*>(.*?)</tr>", table.group(0), re.S)
     assert len(rows) == 2
     assert "lower limb left" in rows[0]
-    assert "12 × 9.5 mm" in rows[0]
+    assert "12 × 9.5\u00a0mm" in rows[0]
     assert "badge CR" in rows[0]
     assert "badge PD" in rows[1]
     assert "yes, 2020-06-01" in re.sub(r"<[^>]+>", "", rows[1])  # local progression
@@ -262,9 +256,9 @@ def test_the_patient_page_has_the_timeline_and_the_links(clinician: Client) -> N
     timeline = body[body.index('<ol class="pt-timeline">') :]
     for expected in (
         "ECT session 1",
-        "bleomycin, intravenous, 25\u202f500 IU (15\u202f000 IU/m²)",
+        "bleomycin, intravenous, 25\u202f500\u00a0IU (15\u202f000\u00a0IU/m²)",
         "Assessment of P1-L1",
-        "6 × 4 mm (caliper)",
+        "6 × 4\u00a0mm (caliper)",
         "Systemic therapy: anti pd1 (pembrolizumab)",
         "2020-02-01 to ongoing",
         "Adverse event: Pain",
@@ -343,7 +337,7 @@ def test_a_lesion_is_created_through_the_form_and_audited(clinician: Client) -> 
     assert response.redirect_chain[-1][0] == "/patients/P1/lesions/P1-L3/"
     assert "Lesion P1-L3 added." in text(response)
     lesion = services.get(ADMIN, Lesion, "P1-L3")
-    assert lesion.symptoms == ["pain", "odour"]  # type: ignore[attr-defined]
+    assert lesion.symptoms == ["pain", "odour"]
     assert lesion.ulcerated is True
     assert lesion.bleeding is None
     entry = AuditEntry.objects.get(entity="lesions", record_id="P1-L3")
@@ -371,7 +365,7 @@ def test_a_bad_value_re_renders_the_form_with_the_cli_wording_and_writes_nothing
 
 def test_the_patient_id_comes_from_the_url(clinician: Client) -> None:
     clinician.post("/patients/P1/lesions/new/", lesion_form(patient_id="P2"))
-    assert services.get(ADMIN, Lesion, "P1-L3").patient_id == "P1"  # type: ignore[attr-defined]
+    assert services.get(ADMIN, Lesion, "P1-L3").patient_id == "P1"
 
 
 def assessment_form(**changes: Any) -> dict[str, Any]:
@@ -395,7 +389,7 @@ def test_an_assessment_is_saved_and_its_response_derived_by_the_server(
 ) -> None:
     form = text(clinician.get("/patients/P1/assessments/new/?lesion=P1-L1"))
     assert 'value="P1-L1-V3"' in form
-    assert 'data-preview-url="/patients/P1/lesions/__lesion__/response-preview"' in form
+    assert 'data-preview-url="/api/lesions/__lesion__/response-preview"' in form
     assert "web/patients-followup.js" in form
     assert 'aria-live="polite"' in form
     response = clinician.post(
@@ -444,7 +438,7 @@ def test_an_assessment_is_edited_with_a_reason_for_the_audit(clinician: Client) 
     assert entry.action == "update"
     assert entry.reason == "transcription error"
     assert entry.actor == "doc.c01"
-    assert services.get(ADMIN, Assessment, "P1-L1-V1").longest_diameter_mm == 7.0  # type: ignore[attr-defined]
+    assert services.get(ADMIN, Assessment, "P1-L1-V1").longest_diameter_mm == 7.0
 
 
 @pytest.mark.parametrize(
@@ -549,7 +543,7 @@ def test_a_patient_is_registered_by_hospital_number_never_shown_again(
     expected = pseudonym.pseudonym(number, "C01", KEY.encode())
     assert response.redirect_chain[-1][0] == f"/patients/{expected}/"
     assert number not in text(response)
-    assert services.get(ADMIN, Patient, expected).centre_id == "C01"  # type: ignore[attr-defined]
+    assert services.get(ADMIN, Patient, expected).centre_id == "C01"
     entries = AuditEntry.objects.filter(record_id=expected)
     assert [e.actor for e in entries] == ["doc.c01"]
     assert number not in json.dumps([e.after for e in entries])
@@ -581,53 +575,53 @@ def test_without_a_key_a_data_manager_types_the_id_and_a_clinician_is_told_why(
         "/patients/new/", {**PATIENT, "patient_id": "P9", "centre_id": "C02"}, follow=True
     )
     assert response.redirect_chain[-1][0] == "/patients/P9/"
-    assert services.get(ADMIN, Patient, "P9").centre_id == "C01"  # type: ignore[attr-defined]
+    assert services.get(ADMIN, Patient, "P9").centre_id == "C01"
     assert AuditEntry.objects.get(record_id="P9").actor == "dm.c01"
     assert 'href="/patients/P9/"' in text(client.get("/"))
 
 
-# ------------------------------------------------------------------ live response
-PREVIEW = "/patients/P1/lesions/{}/response-preview"
+# ------------------------------------------------------------------ HTTP methods
+#: Every patient page (URL name -> example arguments) and the methods it answers (HEAD
+#: comes with GET).
+PAGES: dict[str, tuple[list[str], set[str]]] = {
+    "patient-list": ([], {"GET"}),
+    "patient-index": ([], {"GET"}),
+    "patient-new": ([], {"GET", "POST"}),
+    "patient-detail": (["P1"], {"GET"}),
+    "patient-edit": (["P1"], {"GET", "POST"}),
+    "lesion-detail": (["P1", "P1-L1"], {"GET"}),
+    "lesion-new": (["P1"], {"GET", "POST"}),
+    "lesion-edit": (["P1", "P1-L1"], {"GET", "POST"}),
+    "assessment-new": (["P1"], {"GET", "POST"}),
+    "assessment-edit": (["P1", "P1-L1-V1"], {"GET", "POST"}),
+    "adverse-event-new": (["P1"], {"GET", "POST"}),
+    "adverse-event-edit": (["P1", "AE1"], {"GET", "POST"}),
+    "patient-reported-new": (["P1"], {"GET", "POST"}),
+    "patient-reported-edit": (["P1", "PR1"], {"GET", "POST"}),
+    "therapy-new": (["P1"], {"GET", "POST"}),
+    "therapy-edit": (["P1", "T1"], {"GET", "POST"}),
+}
 
 
-def preview(client: Client, lesion: str = "P1-L1", **params: str) -> Any:
-    return client.get(PREVIEW.format(lesion), {"assessment_date": "2020-06-01", **params})
+def test_every_patient_page_is_listed_with_its_methods() -> None:
+    from openect.web.pages.patient_urls import urlpatterns
+
+    assert {pattern.name for pattern in urlpatterns} == set(PAGES)
 
 
-def test_the_preview_derives_cr_for_0_mm_and_pd_for_regrowth_without_saving(
-    clinician: Client,
-) -> None:
-    before = (AuditEntry.objects.count(), services.count(ADMIN, Assessment))
-    cr = preview(clinician, longest_diameter_mm="0")
-    assert cr.status_code == 200
-    assert cr.json()["category"] == "CR"
-    assert cr.json()["criteria"]["who"]["category"] == "CR"
-    assert cr.json()["status"] == "categorised"
-    pd = preview(clinician, "P1-L2", longest_diameter_mm="60", perpendicular_diameter_mm="50")
-    body = pd.json()
-    assert body["category"] == "PD"
-    assert body["criteria"]["who"]["category"] == "PD"
-    assert body["criteria"]["recist"]["change_from_nadir_pct"] == 100.0  # 60 vs nadir 30
-    pr = preview(clinician, longest_diameter_mm="5", assessment_date="2020-04-20")
-    assert pr.json()["category"] == "PR"
-    assert (AuditEntry.objects.count(), services.count(ADMIN, Assessment)) == before
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_an_undeclared_method_gets_405(clinician: Client, name: str) -> None:
+    from django.urls import reverse
 
-
-def test_the_preview_reports_invalid_values_and_untreated_lesions(clinician: Client) -> None:
-    bad = preview(clinician, longest_diameter_mm="600")
-    assert bad.status_code == 400
-    assert bad.json()["errors"]["longest_diameter_mm"] == "out of range; allowed: 0 to 500 mm"
-    longer = preview(clinician, longest_diameter_mm="5", perpendicular_diameter_mm="8")
-    assert "longer than longest_diameter_mm" in longer.json()["errors"]["perpendicular_diameter_mm"]
-    early = preview(clinician, longest_diameter_mm="10", assessment_date="2020-03-01")
-    assert early.json()["status"] == "pre_treatment"
-    assert early.json()["category"] is None
-    clinician.post("/patients/P1/lesions/new/", lesion_form())
-    untreated = preview(clinician, "P1-L3", longest_diameter_mm="3")
-    assert untreated.json()["status"] == "untreated"
-    # editing an assessment replaces it instead of adding one
-    edited = preview(clinician, longest_diameter_mm="20", assessment_id="P1-L1-V2")
-    assert edited.json()["category"] == "PD"  # 20 mm vs nadir 6 mm (V1)
+    args, declared = PAGES[name]
+    allowed = declared | {"HEAD"}
+    url = reverse(name, args=args)
+    assert clinician.get(url).status_code == 200, url
+    assert clinician.head(url).status_code == 200, url
+    for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - allowed):
+        response = getattr(clinician, method.lower())(url)
+        assert response.status_code == 405, (method, url)
+        assert set(response["Allow"].split(", ")) == allowed, (method, url)
 
 
 # ------------------------------------------------------------------ body map geometry

@@ -2,8 +2,8 @@
 
 ``{% load openect_format %}``, then ``{{ value|number:"mm" }}``, ``{{ dose|number:"IU" }}``,
 ``{{ rate|percent }}``, ``{{ low|interval:high }}``, ``{{ site|words }}``,
-``{{ time|clock }}``, ``{{ dose|measure:"mg,2" }}``, ``{{ rule.value|rule_value }}``. The
-conventions are those of :mod:`openect.formatting`.
+``{{ time|clock }}``, ``{{ longest|size:perpendicular }}``, ``{{ dose|measure:"mg,2" }}``,
+``{{ rule.value|rule_value }}``. The conventions are those of :mod:`openect.formatting`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,19 @@ def words(value: Any) -> str:
 def clock(value: dt.time | None) -> str:
     """A clock time as ``HH:MM``, or ``HH:MM:SS`` when it has seconds; empty if unknown."""
     return formatting.clock(value)
+
+
+@register.filter
+def size(longest: Any, perpendicular: Any = None) -> str:
+    """``{{ longest|size:perpendicular }}``: a lesion's diameters, ``12 × 9.5 mm``.
+
+    ``12 mm`` without the perpendicular diameter; empty when the longest is unknown.
+    """
+    if longest == "" or formatting.is_missing(longest):
+        return ""
+    if perpendicular == "" or formatting.is_missing(perpendicular):
+        return formatting.number(longest, "mm")
+    return f"{formatting.number(longest)} × {formatting.number(perpendicular, 'mm')}"
 
 
 @register.filter

@@ -1,10 +1,12 @@
 /* OpenECT follow-up form: the response (RECIST and WHO) derived live from the measurement.
 
-   The form carries data-preview-url (".../lesions/__lesion__/response-preview") and, when an
-   existing assessment is changed, data-editing (its id). As the lesion, date or diameters
-   change, the server's response code is asked for the category of the candidate measurement
-   (nothing is saved) and the answer is shown in the #response-preview live region. The
-   suggested assessment id follows the chosen lesion until it is edited by hand. */
+   The form carries data-preview-url (the API's "/api/lesions/__lesion__/response-preview")
+   and, when an existing assessment is changed, data-editing (its id). As the lesion, date or
+   diameters change, the API is asked (GET, with the page's session cookie) for the category
+   of the candidate measurement (nothing is saved) and the answer is shown in the
+   #response-preview live region; invalid values come back as a 422 whose "detail" names
+   each field ({"loc": ["query", NAME], "msg": ...}). The suggested assessment id follows
+   the chosen lesion until it is edited by hand. */
 (function () {
   "use strict";
   var form = document.querySelector("form[data-preview-url]");
@@ -86,17 +88,19 @@
     }
   }
 
-  function problems(errors) {
+  function problems(detail) {
     clear();
     var intro = document.createElement("p");
     intro.textContent = "No response yet:";
     out.appendChild(intro);
     var list = document.createElement("ul");
-    Object.keys(errors).forEach(function (name) {
+    detail.forEach(function (problem) {
+      var loc = problem.loc || [];
+      var name = loc.length ? String(loc[loc.length - 1]) : "";
       var item = document.createElement("li");
-      var label = form.querySelector('label[for="id_' + name + '"]');
+      var label = name ? form.querySelector('label[for="id_' + name + '"]') : null;
       var title = label ? label.textContent.replace(/[:*]\s*$/, "").trim() : name.replace(/_/g, " ");
-      item.textContent = title + ": " + errors[name];
+      item.textContent = (title ? title + ": " : "") + problem.msg;
       list.appendChild(item);
     });
     out.appendChild(list);
@@ -126,7 +130,7 @@
       .then(function (result) {
         if (mine !== sequence) { return; }
         if (result.ok) { show(result.body); }
-        else if (result.body && result.body.errors) { problems(result.body.errors); }
+        else if (result.body && Array.isArray(result.body.detail)) { problems(result.body.detail); }
         else { text("The response could not be derived."); }
       })
       .catch(function () {

@@ -1,0 +1,221 @@
+"""The patient list: search, filters and pages of the patients in the user's scope.
+
+A page makes a fixed number of queries whatever the number of patients: the scoped
+patient rows, aggregate counts of lesions and sessions, the concurrent-immunotherapy
+filter from two aggregate queries, and one bulk load of the page's records for the
+per-patient response (:func:`openect.response.patient_responses`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Min
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from openect.data.dataset import Dataset
+from openect.data.enums import IMMUNOTHERAPY_CLASSES, PrimaryTumour
+from openect.data.models import (
+    Application,
+    Assessment,
+    Centre,
+    Lesion,
+    Patient,
+    Record,
+    Session,
+    SystemicTherapy,
+)
+from openect.data.summary import CONCURRENT_WINDOW_DAYS, concurrent_immunotherapy_patients
+from openect.formatting import words
+from openect.registry.access import Actor, readable
+from openect.registry.models import Role
+from openect.registry.records import column_names
+from openect.response import CATEGORY_LABELS, patient_responses
+from openect.web.pages.common import allow, with_actor
+
+#: Patients per page of the list.
+PAGE_SIZE = 25
+
+
+class PatientFilter(forms.Form):
+    """Search and filters of the patient list (a GET form)."""
+
+    q = forms.CharField(required=False, max_length=64, label="Patient id contains")
+    centre = forms.ChoiceField(required=False, label="Centre")
+    tumour = forms.ChoiceField(
+        required=False,
+        label="Primary tumour",
+        choices=[("", "any")] + [(t.value, words(t)) for t in PrimaryTumour],
+    )
+    status = forms.ChoiceField(
+        required=False,
+        label="Vital status",
+        choices=[("", "any"), ("alive", "alive"), ("deceased", "deceased")],
+    )
+    immunotherapy = forms.ChoiceField(
+        required=False,
+        label="Concurrent immunotherapy",
+        choices=[("", "any"), ("yes", "yes"), ("no", "no")],
+        help_text=(
+            "An immune checkpoint inhibitor overlapping the first ECT session "
+            f"± {CONCURRENT_WINDOW_DAYS} days"
+        ),
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        label="Order",
+        choices=[("id", "patient id"), ("recent", "last contact, newest first")],
+    )
+
+    def __init__(self, *args: Any, centres: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["centre"].choices = [("", "all")] + [(c, c) for c in centres]
+
+    def value(self, name: str) -> str:
+        """The cleaned value of ``name``; empty when absent or invalid."""
+        data = getattr(self, "cleaned_data", {})
+        return str(data.get(name) or "")
+
+
+def concurrent_immunotherapy_ids(actor: Actor) -> set[str]:
+    """Patients (in scope) with an immune checkpoint inhibitor overlapping their first session.
+
+    The rule of :func:`openect.data.summary.concurrent_immunotherapy_patients`, fed by two
+    aggregate queries (first session per patient, checkpoint-inhibitor therapies).
+    """
+    first = dict(
+        readable(actor, Session)
+        .order_by()
+        .values("patient_id")
+        .annotate(first=Min("session_date"))
+        .values_list("patient_id", "first")
+    )
+    therapies = (
+        readable(actor, SystemicTherapy)
+        .filter(agent_class__in=[c.value for c in IMMUNOTHERAPY_CLASSES])
+        .values_list("patient_id", "agent_class", "start_date", "end_date")
+    )
+    return concurrent_immunotherapy_patients(first, therapies)
+
+
+def _counts(actor: Actor, record: type[Record], path: str, ids: list[str]) -> dict[str, int]:
+    """Rows of ``record`` per patient for the patients ``ids`` (one aggregate query)."""
+    rows = (
+        readable(actor, record)
+        .filter(**{f"{path}__in": ids})
+        .order_by()
+        .values(path)
+        .annotate(n=Count("pk"))
+        .values_list(path, "n")
+    )
+    return {str(key): int(n) for key, n in rows}
+
+
+def _constructed(record: type[Record], rows: Any) -> list[Any]:
+    """Records of registry rows without re-validation (they were validated when written)."""
+    names = column_names(record)
+    return [record.model_construct(**row) for row in rows.values(*names)]
+
+
+def page_dataset(actor: Actor, ids: list[str]) -> Dataset:
+    """The records the response needs for the patients ``ids`` (bulk loads, no loop).
+
+    Built without re-validating every row (the registry validated them on the way in),
+    so that a page of the patient list stays fast.
+    """
+    dataset = Dataset()
+    dataset.patients = _constructed(Patient, readable(actor, Patient).filter(pk__in=ids))
+    dataset.lesions = _constructed(Lesion, readable(actor, Lesion).filter(patient_id__in=ids))
+    dataset.sessions = _constructed(Session, readable(actor, Session).filter(patient_id__in=ids))
+    dataset.applications = _constructed(
+        Application, readable(actor, Application).filter(session__patient_id__in=ids)
+    )
+    dataset.assessments = _constructed(
+        Assessment, readable(actor, Assessment).filter(lesion__patient_id__in=ids)
+    )
+    return dataset
+
+
+def best_responses(actor: Actor, ids: list[str]) -> dict[str, str]:
+    """Per-patient response (best lesion responses, ESOPE/InspECT convention) of ``ids``."""
+    if not ids:
+        return {}
+    return patient_responses(page_dataset(actor, ids), "recist", basis="best")
+
+
+@allow("GET")
+@with_actor
+def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
+    """The patients in the user's scope: search, filters, pages of :data:`PAGE_SIZE`."""
+    centres = (
+        list(readable(actor, Centre).order_by("centre_id").values_list("centre_id", flat=True))
+        if actor.pooled
+        else []
+    )
+    search = PatientFilter(request.GET or None, centres=centres)
+    if search.is_bound:
+        search.is_valid()
+    rows = readable(actor, Patient)
+    if search.value("q"):
+        rows = rows.filter(patient_id__icontains=search.value("q"))
+    if actor.pooled and search.value("centre"):
+        rows = rows.filter(centre_id=search.value("centre"))
+    if search.value("tumour"):
+        rows = rows.filter(primary_tumour=search.value("tumour"))
+    if search.value("status") == "alive":
+        rows = rows.filter(death_date__isnull=True)
+    elif search.value("status") == "deceased":
+        rows = rows.filter(death_date__isnull=False)
+    if search.value("immunotherapy") in ("yes", "no"):
+        treated = concurrent_immunotherapy_ids(actor)
+        rows = (
+            rows.filter(pk__in=treated)
+            if search.value("immunotherapy") == "yes"
+            else rows.exclude(pk__in=treated)
+        )
+    if search.value("sort") == "recent":
+        rows = rows.order_by(F("last_contact_date").desc(nulls_last=True), "patient_id")
+    else:
+        rows = rows.order_by("patient_id")
+    values = rows.values(
+        "patient_id",
+        "centre_id",
+        "sex",
+        "birth_year",
+        "primary_tumour",
+        "stage",
+        "last_contact_date",
+        "death_date",
+    )
+    page = Paginator(values, PAGE_SIZE).get_page(request.GET.get("page"))
+    ids = [str(row["patient_id"]) for row in page.object_list]
+    lesions = _counts(actor, Lesion, "patient_id", ids)
+    sessions = _counts(actor, Session, "patient_id", ids)
+    responses = best_responses(actor, ids)
+    patients = [
+        {
+            **row,
+            "lesions": lesions.get(str(row["patient_id"]), 0),
+            "sessions": sessions.get(str(row["patient_id"]), 0),
+            "response": responses.get(str(row["patient_id"])),
+        }
+        for row in page.object_list
+    ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "search": search,
+        "page": page,
+        "patients": patients,
+        "query": query.urlencode(),
+        "filtered": any(
+            search.value(n) for n in ("q", "centre", "tumour", "status", "immunotherapy")
+        ),
+        "may_create": actor.role is not Role.ANALYST,
+        "labels": CATEGORY_LABELS,
+    }
+    return render(request, "web/patients/list.html", context)
