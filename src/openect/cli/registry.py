@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.settings import masked_url
 
 app = typer.Typer(
     help="Multi-centre ECT register: database, import/export (CSV, FHIR, ODM), audit, backups.",
@@ -34,15 +35,6 @@ FORMATS = ("csv", "fhir", "odm")
 ROLES = ("clinician", "data_manager", "analyst", "admin")
 
 
-def _masked(url: str) -> str:
-    """The URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}@{host}"
-    return url
-
 
 def _open(database: str | None, create: bool = False) -> str:
     """Configure Django for the registry database; refuse one that was never initialised."""
@@ -60,10 +52,10 @@ def _open(database: str | None, create: bool = False) -> str:
         try:
             tables = connection.introspection.table_names()
         except OperationalError as error:
-            raise CliError(f"--database {_masked(url)}: cannot connect ({error})") from error
+            raise CliError(f"--database {masked_url(url)}: cannot connect ({error})") from error
         if "openect_patients" not in tables:
             raise CliError(
-                f"--database {_masked(url)}: not an OpenECT registry; create it with: "
+                f"--database {masked_url(url)}: not an OpenECT registry; create it with: "
                 "openect registry init"
             )
     return url
@@ -84,9 +76,9 @@ def init(database: Database = None, as_json: JsonFlag = False) -> int:
     with stderr.status("Creating the registry tables...", spinner="dots"):
         migrate()
     if as_json:
-        emit_json({"database": _masked(url), "ready": True})
+        emit_json({"database": masked_url(url), "ready": True})
     else:
-        stdout.print(f"Registry ready: {_masked(url)}", soft_wrap=True)
+        stdout.print(f"Registry ready: {masked_url(url)}", soft_wrap=True)
     return 0
 
 
@@ -101,9 +93,9 @@ def status(database: Database = None, as_json: JsonFlag = False) -> int:
     counts = {r.table: registry_model(r).objects.count() for r in ENTITIES}
     counts["audit"] = AuditEntry.objects.count()
     if as_json:
-        emit_json({"database": _masked(url), "counts": counts})
+        emit_json({"database": masked_url(url), "counts": counts})
     else:
-        stdout.print(table(f"Registry {_masked(url)}", ["table", "rows"], counts.items()))
+        stdout.print(table(f"Registry {masked_url(url)}", ["table", "rows"], counts.items()))
     return 0
 
 

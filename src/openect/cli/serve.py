@@ -81,13 +81,13 @@ def serve(
     from django.core.wsgi import get_wsgi_application
     from django.db import connections
 
-    from openect.cli.registry import _masked
+    from openect.settings import masked_url
 
     application = get_wsgi_application()
     connections.close_all()  # no connection may cross into the worker processes
     server = "gunicorn" if processes > 1 and _has_gunicorn() else "waitress"
     stdout.print(
-        f"OpenECT at http://{host}:{port}/ (API: /api/docs; database {_masked(url)}; "
+        f"OpenECT at http://{host}:{port}/ (API: /api/docs; database {masked_url(url)}; "
         f"{server}, {processes if server == 'gunicorn' else 1} process(es) x {threads} "
         "threads). Stop with Ctrl-C.",
         soft_wrap=True,
