@@ -235,8 +235,8 @@ def test_the_recording_page_follows_the_sessions_rule_set(
     assert 'data-window-end="20"' in text
     assert "pulses from <strong>10:05:00</strong> to <strong>10:20:00</strong>" in text
     assert 'name="pulses" value="6"' in text
-    assert 'name="frequency_hz" value="1.0"' in text
-    assert 'name="pulse_duration_us" value="120.0"' in text
+    assert 'name="frequency_hz" value="1"' in text
+    assert 'name="pulse_duration_us" value="120"' in text
     assert "Rule pulses.train: 6 pulses of 120\u00a0µs at 1\u00a0Hz per train" in text
     assert "standard: 5–20\u00a0min (rule window.iv)" in text
     assert "pharmacokinetic by age (71 years): 8–40\u00a0min (rule window.iv_pk_over_65)" in text

@@ -36,13 +36,23 @@ from openect.formatting import words
 ISO_DATE = "%Y-%m-%d"
 
 
+#: Units as people write them (the data model writes them in ASCII).
+UNITS_SHOWN = {"us": "µs", "m2": "m²", "IU/m2": "IU/m²", "IU|mg": "IU or mg"}
+#: Words of column names written as acronyms.
+ACRONYMS = {"bsa": "BSA", "ecog": "ECOG", "braf": "BRAF"}
+
+
 def _label(column: Column) -> str:
+    """``Dose per m² (IU/m²)``, ``Pulse duration (µs)``: the name in words without its
+    unit suffix, then the unit as people write it."""
     text = column.name.replace("_", " ")
-    for suffix in (" mm", " cm", " kg", " m2", " v", " a", " hz", " us", " ml min"):
-        if text.endswith(suffix):
-            text = text[: -len(suffix)]
+    unit = column.unit or ""
+    suffix = " " + unit.lower().replace("/", " ")
+    if unit and text.endswith(suffix):
+        text = text[: -len(suffix)]
+    text = " ".join(ACRONYMS.get(word, UNITS_SHOWN.get(word, word)) for word in text.split())
     label = text[:1].upper() + text[1:]
-    return f"{label} ({column.unit})" if column.unit else label
+    return f"{label} ({UNITS_SHOWN.get(unit, unit)})" if unit else label
 
 
 def form_field(column: Column) -> forms.Field:

@@ -235,8 +235,8 @@ def application_form(
     initial = {
         "time": timezone.localtime().time().replace(microsecond=0),
         "pulses": train.pulses,
-        "frequency_hz": train.frequency_hz,
-        "pulse_duration_us": train.pulse_duration_us,
+        "frequency_hz": _plain(train.frequency_hz),
+        "pulse_duration_us": _plain(train.pulse_duration_us),
         "complete": "true",
     }
     form = form_class(data, initial=initial)
@@ -262,6 +262,11 @@ def application_form(
             planned, choices=form.fields["lesion_id"].choices, attrs={"data-suggest": "1"}
         )
     return form
+
+
+def _plain(value: float) -> float | int:
+    """A whole number as an int (shown ``5000``, not ``5000.0``)."""
+    return int(value) if float(value).is_integer() else value
 
 
 class LesionSelect(forms.Select):

@@ -65,12 +65,16 @@ class PlanPage:
         """True when the actor may record sessions of this patient."""
         return self.actor.may_write(self.patient.centre_id)
 
-    def plan_form(self, data: Any = None, initial: dict[str, Any] | None = None) -> PlanForm:
-        """The planning form of this patient (bound to ``data`` when given)."""
+    def plan_form(
+        self, data: Any = None, initial: dict[str, Any] | None = None, auto_id: bool = True
+    ) -> PlanForm:
+        """The planning form of this patient (bound to ``data`` when given; without ids
+        on its inputs unless ``auto_id``)."""
         return PlanForm(
             data,
             prefix=PLAN,
             initial=initial,
+            auto_id="id_%s" if auto_id else False,
             lesions=self.dataset.lesions,
             rule_sets=rule_sets.offered(),
         )
@@ -175,6 +179,8 @@ def render_plan(
         {
             "patient": page.patient,
             "plan_form": form,
+            # the planning form's values, carried (hidden, without ids) by the session form
+            "carried": page.plan_form(form.data, auto_id=False) if plan is not None else None,
             "plan": plan_view(plan) if plan is not None else None,
             "session_form": recording,
             "problems": problems,
