@@ -69,7 +69,7 @@ def test_the_timeline_lists_every_record_newest_first_with_links(dataset: Datase
     assert (override.category, override.category_note) == ("PR", "override; derived SD")
     assert override.detail == "30\u00a0mm"
     therapy = by_title["Systemic therapy: anti pd1 (pembrolizumab)"]
-    assert (therapy.detail, therapy.end) == ("2020-02-01 to ongoing", None)
+    assert therapy.detail == "2020-02-01 to ongoing"
     assert by_title["Adverse event: Pain"].detail == "CTCAE grade 2; after session P1-S1"
     assert (
         by_title["Patient-reported outcome"].detail

@@ -50,7 +50,7 @@ def cell(value: Any) -> Any:
     return value
 
 
-def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of ``frame`` as dicts keyed by column name."""
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
@@ -138,7 +138,7 @@ def evaluate(
     evaluation = ResponseEvaluation(criteria).fit(for_evaluation(dataset))
     by_assessment: dict[str, AssessmentResponse] = {}
     latest: dict[str, tuple[dt.date, str | None]] = {}
-    for row in rows(evaluation.assessments_):
+    for row in _rows(evaluation.assessments_):
         category = cell(row["category"])
         by_assessment[str(row["assessment_id"])] = AssessmentResponse(
             course=int(row["course"]),
@@ -152,7 +152,7 @@ def evaluate(
         if known is None or date >= known[0]:
             latest[str(row["lesion_id"])] = (date, category)
     by_lesion: dict[str, LesionResponse] = {}
-    for row in rows(evaluation.lesions_):
+    for row in _rows(evaluation.lesions_):
         lesion_id = str(row["lesion_id"])
         current_date, current = latest.get(lesion_id, (None, None))
         by_lesion[lesion_id] = LesionResponse(

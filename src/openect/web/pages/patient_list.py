@@ -34,7 +34,7 @@ from openect.formatting import words
 from openect.registry.access import Actor, readable
 from openect.registry.models import Role
 from openect.registry.records import column_names
-from openect.response import CATEGORY_LABELS, patient_responses
+from openect.response import patient_responses
 from openect.web.pages.common import allow, with_actor
 
 #: Patients per page of the list.
@@ -216,6 +216,5 @@ def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
             search.value(n) for n in ("q", "centre", "tumour", "status", "immunotherapy")
         ),
         "may_create": actor.role is not Role.ANALYST,
-        "labels": CATEGORY_LABELS,
     }
     return render(request, "web/patients/list.html", context)

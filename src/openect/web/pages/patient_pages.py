@@ -16,7 +16,7 @@ from openect.data.models import Lesion, Patient
 from openect.errors import NotFoundError
 from openect.registry import services
 from openect.registry.access import Actor
-from openect.response import CATEGORY_LABELS, CRITERIA, evaluate, load_criteria
+from openect.response import CRITERIA, evaluate, load_criteria
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.patient_views import (
     assessment_rows,
@@ -67,7 +67,6 @@ def patient_detail(request: HttpRequest, patient_id: str, *, actor: Actor) -> Ht
         "legend": legend(rows),
         "events": timeline(patient_id, dataset, assessment_responses, writable),
         "writable": writable,
-        "labels": CATEGORY_LABELS,
     }
     return render(request, "web/patients/detail.html", context)
 
@@ -101,6 +100,5 @@ def lesion_detail(
             patient_id, lesion_id, dataset, responses, other_responses, writable
         ),
         "writable": writable,
-        "labels": CATEGORY_LABELS,
     }
     return render(request, "web/patients/lesion.html", context)

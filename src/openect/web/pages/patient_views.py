@@ -45,7 +45,6 @@ class Event:
     category_note: str = ""
     href: str | None = None
     edit: str | None = None
-    end: dt.date | None = None
 
 
 def _session_event(session: Session) -> Event:
@@ -134,7 +133,6 @@ def timeline(
                 f"Systemic therapy: {words(t.agent_class)}{agent}",
                 f"{t.start_date.isoformat()} to {until}",
                 edit=edit("therapy-edit", t.therapy_id),
-                end=t.end_date,
             )
         )
     for e in dataset.adverse_events:
