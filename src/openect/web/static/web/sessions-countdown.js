@@ -6,6 +6,13 @@
  *   data-window-start / data-window-end (minutes after the end of the bolus), data-rule.
  * Times are the ward's clock times, compared with this device's clock.
  *
+ * Forms it helps (each posts to its own URL, whatever its action attribute says):
+ *   the bolus form (/sessions/<id>/bolus/): "Bolus ended now" (button[data-set-now]) puts
+ *   the clock time in and submits it; the application form (/sessions/<id>/applications/new/,
+ *   form[data-window-check]): its time follows the clock until edited (input[data-default-now]),
+ *   choosing a lesion fills in the planned settings (select[data-suggest], option data-*),
+ *   and a time outside the window asks before saving.
+ *
  * Accessibility: the visible clock (role="timer") updates every second but is not a live
  * region; #countdown-status (aria-live="polite") speaks only when the phase changes and at
  * 10, 5, 2 and 1 minute(s) before the window closes (and 1 minute before it opens).
