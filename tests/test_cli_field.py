@@ -58,7 +58,7 @@ def test_model_file_and_human_output(capsys: pytest.CaptureFixture[str], tmp_pat
     )
     code, out, _ = run(capsys, "field", "simulate", "--model", str(model))
     assert code == 0
-    assert "custom (1 pair(s), 600 V)" in out
+    assert "custom (1 pair(s), 600\u00a0V)" in out
     assert "tumour above E_rev" in out
 
 
@@ -161,4 +161,4 @@ def test_catalogues_list_sources(capsys: pytest.CaptureFixture[str]) -> None:
     assert tissues["tumour"]["status"] == "verified"
     code, out, _ = run(capsys, "field", "electrodes")
     assert code == 0
-    assert "Generator limit: 1000 V" in out
+    assert "Generator limit: 1\u202f000\u00a0V" in out

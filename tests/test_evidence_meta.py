@@ -214,7 +214,7 @@ def test_results_are_reported_for_machines_and_people() -> None:
     assert summary.loc["pooled", "estimate"] == model.estimate_
     assert summary.loc["pooled", "k"] == 11
     text = str(model)
-    assert "Pooled estimate: 47.9 %" in text
+    assert "Pooled estimate: 47.9\u00a0% (95\u00a0% CI 32.4–63.7\u00a0%;" in text
     assert "Kendler 2013" in text
 
 

@@ -10,6 +10,7 @@ import typer
 
 from openect.cli._dataset import valid_dataset
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.formatting import MISSING, estimate, is_missing, number, percent, percent_interval
 
 app = typer.Typer(
     help="Outcome analyses: `openect analyse DIR` (everything) or `openect analyse km DIR`.",
@@ -22,23 +23,19 @@ SUBCOMMANDS = frozenset({"summary", "km"})
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
-def _num(value: Any, spec: str) -> str:
-    """``value`` formatted with ``spec``; "n/a" when it could not be estimated."""
-    return "n/a" if value is None else format(float(value), spec)
-
-
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{100 * float(value):.1f}"
-
-
-def _ci(low: Any, high: Any) -> str:
-    return "" if low is None or high is None else f"{_pct(low)}-{_pct(high)}"
-
-
 def _landmark(row: Mapping[Any, Any], day: int) -> str:
-    """``survival (low-high)`` in % at ``day`` from a Kaplan-Meier summary row."""
+    """``survival (low–high)`` in % (no sign: the table's title says %) at ``day`` from a
+    Kaplan-Meier summary row; the CI is left out when the estimate is missing."""
+    value = row.get(f"at_{day}d")
+    if is_missing(value):
+        return MISSING
     low, high = row.get(f"at_{day}d_low"), row.get(f"at_{day}d_high")
-    return f"{_pct(row.get(f'at_{day}d'))} ({_ci(low, high)})"
+    return f"{percent(value, sign=False)} ({percent_interval(low, high, sign=False)})"
+
+
+def _median(days: Any) -> str:
+    """A median time in days, or "not reached"."""
+    return "not reached" if is_missing(days) else number(days, digits=0)
 
 
 @app.command("summary")
@@ -72,10 +69,10 @@ def summary(
                     r["unit"],
                     r["outcome"],
                     f"{r['events']}/{r['evaluable']}",
-                    _pct(r.get("rate")),
-                    _ci(r.get("exact_low"), r.get("exact_high")),
-                    _ci(r.get("wilson_low"), r.get("wilson_high")),
-                    _ci(r.get("cluster_low"), r.get("cluster_high")),
+                    percent(r.get("rate"), sign=False),
+                    percent_interval(r.get("exact_low"), r.get("exact_high"), sign=False),
+                    percent_interval(r.get("wilson_low"), r.get("wilson_high"), sign=False),
+                    percent_interval(r.get("cluster_low"), r.get("cluster_high"), sign=False),
                 ]
                 for r in result["rates"]
             ),
@@ -90,9 +87,9 @@ def summary(
                     s["subgroup"],
                     s["level"],
                     s["evaluable"],
-                    _pct(s["cr_rate"]),
-                    _ci(s["cr_low"], s["cr_high"]),
-                    _pct(s["objective_rate"]),
+                    percent(s["cr_rate"], sign=False),
+                    percent_interval(s["cr_low"], s["cr_high"], sign=False),
+                    percent(s["objective_rate"], sign=False),
                 ]
                 for s in result["subgroups"]
             ),
@@ -112,7 +109,7 @@ def summary(
                     group["group"],
                     group["n"],
                     group["events"],
-                    group["median_days"] or "not reached",
+                    _median(group["median_days"]),
                     _landmark(group, 200),
                     _landmark(group, 365),
                 ]
@@ -132,9 +129,9 @@ def summary(
                 (
                     [
                         t["covariate"],
-                        _num(t["hr"], ".2f"),
-                        f"{_num(t['hr_low'], '.2f')}-{_num(t['hr_high'], '.2f')}",
-                        _num(t["p"], ".3g"),
+                        estimate(t["hr"], ".2f"),
+                        f"{estimate(t['hr_low'], '.2f')}–{estimate(t['hr_high'], '.2f')}",
+                        estimate(t["p"], ".3g"),
                     ]
                     for t in result["cox_local_progression"]["terms"]
                 ),
@@ -148,9 +145,9 @@ def summary(
                 (
                     [
                         t["covariate"],
-                        _num(t["or"], ".2f"),
-                        f"{_num(t['or_low'], '.2f')}-{_num(t['or_high'], '.2f')}",
-                        _num(t["p"], ".3g"),
+                        estimate(t["or"], ".2f"),
+                        f"{estimate(t['or_low'], '.2f')}–{estimate(t['or_high'], '.2f')}",
+                        estimate(t["p"], ".3g"),
                     ]
                     for t in result["gee_complete_response"]["terms"]
                 ),
@@ -159,8 +156,9 @@ def summary(
     model = result["cr_probability_model"]
     if model is not None and model["cv_auc"] is not None:
         stdout.print(
-            f"Predicted CR probability (model based): cross-validated AUC {model['cv_auc']:.3f}, "
-            f"Brier {model['cv_brier']:.3f} ({model['folds']} folds by patient)"
+            "Predicted CR probability (model based): cross-validated AUC "
+            f"{estimate(model['cv_auc'], '.3f')}, Brier {estimate(model['cv_brier'], '.3f')} "
+            f"({model['folds']} folds by patient)"
         )
     for note in result["notes"]:
         stdout.print(f"[yellow]note[/yellow]: {note}")
@@ -216,7 +214,7 @@ def km(
                     r["group"],
                     r["n"],
                     r["events"],
-                    r["median_days"] if r["median_days"] is not None else "not reached",
+                    _median(r["median_days"]),
                     _landmark(r, 200),
                     _landmark(r, 365),
                 ]

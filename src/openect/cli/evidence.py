@@ -14,6 +14,7 @@ import typer
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.evidence.meta import METHODS, TRANSFORMS, MetaAnalysis, Method, Transform
 from openect.evidence.studies import list_tables, load_table, table_info, table_names
+from openect.formatting import estimate, number, percent, percent_interval
 
 app = typer.Typer(
     help="Published ECT evidence: list the bundled studies, meta-analyse proportions or effects.",
@@ -316,37 +317,39 @@ def print_meta(model: MetaAnalysis, source: str) -> None:
     """Study table and pooled result of a fitted meta-analysis, for people."""
     proportion = model.transform_ is not None
 
-    def fmt(value: float) -> str:
-        if np.isnan(value):
-            return "NA"
-        return f"{100 * value:.1f} %" if proportion else f"{value:.4g}"
+    def value(x: float) -> str:
+        return percent(x) if proportion else estimate(x, ".4g")
+
+    def interval(low: float, high: float) -> str:
+        if proportion:
+            return percent_interval(low, high)
+        return f"{estimate(low, '.4g')} to {estimate(high, '.4g')}"
 
     studies = model.studies_
-    pct = f"{100 * model.level:g} % CI"
+    pct = f"{number(100 * model.level, '%')} CI"
     rows: list[list[object]] = []
     for i, study_label in enumerate(model.labels_):
         first = (
-            f"{studies['events'].iloc[i]:g} / {studies['total'].iloc[i]:g}"
+            f"{number(studies['events'].iloc[i])} / {number(studies['total'].iloc[i])}"
             if proportion
-            else f"{studies['yi'].iloc[i]:.4g} ({studies['vi'].iloc[i]:.3g})"
+            else f"{estimate(studies['yi'].iloc[i], '.4g')} ({estimate(studies['vi'].iloc[i])})"
         )
         rows.append(
             [
                 study_label,
                 first,
-                fmt(float(studies["estimate"].iloc[i])),
-                f"{fmt(float(studies['ci_low'].iloc[i]))} to "
-                f"{fmt(float(studies['ci_high'].iloc[i]))}",
-                f"{float(studies['weight_pct'].iloc[i]):.1f} %",
+                value(float(studies["estimate"].iloc[i])),
+                interval(float(studies["ci_low"].iloc[i]), float(studies["ci_high"].iloc[i])),
+                number(float(studies["weight_pct"].iloc[i]), "%"),
             ]
         )
     rows.append(
         [
             f"[bold]Pooled ({model.method})[/]",
             "",
-            f"[bold]{fmt(model.estimate_)}[/]",
-            f"{fmt(model.ci_low_)} to {fmt(model.ci_high_)}",
-            "100 %",
+            f"[bold]{value(model.estimate_)}[/]",
+            interval(model.ci_low_, model.ci_high_),
+            number(100, "%"),
         ]
     )
     scale = {
@@ -360,12 +363,12 @@ def print_meta(model: MetaAnalysis, source: str) -> None:
     title = f"Meta-analysis of {source} ({model.method}, {scale}{test}; k = {model.k_})"
     stdout.print(table(title, ["study", head, "estimate", pct, "weight"], rows))
     stdout.print(
-        f"Pooled: {fmt(model.estimate_)} ({pct} {fmt(model.ci_low_)} to "
-        f"{fmt(model.ci_high_)}); prediction interval {fmt(model.pi_low_)} to "
-        f"{fmt(model.pi_high_)}"
+        f"Pooled: {value(model.estimate_)} ({pct} {interval(model.ci_low_, model.ci_high_)}); "
+        f"prediction interval {interval(model.pi_low_, model.pi_high_)}"
     )
     stdout.print(
-        f"Heterogeneity: tau2 = {model.tau2_:.4g}, I2 = {model.i2_:.1f} %, "
-        f"H2 = {model.h2_:.2f}, Q = {model.q_:.2f} (df = {model.q_df_}, "
-        f"p = {model.q_pvalue_:.3g})"
+        f"Heterogeneity: tau2 = {estimate(model.tau2_, '.4g')}, "
+        f"I2 = {number(model.i2_, '%')}, H2 = {estimate(model.h2_, '.2f')}, "
+        f"Q = {estimate(model.q_, '.2f')} (df = {model.q_df_}, "
+        f"p = {estimate(model.q_pvalue_, '.3g')})"
     )

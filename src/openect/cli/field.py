@@ -14,6 +14,7 @@ from openect.field.figures import coverage_png, slice_png, write_vtk
 from openect.field.model_file import build_model, read_model_file
 from openect.field.simulate import DEFAULT_RESOLUTION_MM, FieldResult, simulate
 from openect.field.tissues import tissue, tissue_names, tissue_source
+from openect.formatting import number, percent
 
 app = typer.Typer(help="Electric field of ECT electrodes in tissue.", no_args_is_help=True)
 
@@ -131,23 +132,32 @@ def simulate_command(
     return 0 if result.converged else 1
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
-
-
 def print_result(result: FieldResult) -> None:
     """Summary tables of a simulation."""
     coverage = result.coverage
     currents = result.current_a
     rows: list[list[object]] = [
-        ["electrode", f"{result.electrode} ({result.pairs} pair(s), {result.voltage_v:g} V)"],
-        ["unknowns / elements", f"{result.unknowns:,} / {result.elements:,}"],
+        [
+            "electrode",
+            f"{result.electrode} ({result.pairs} pair(s), {number(result.voltage_v, 'V')})",
+        ],
+        [
+            "unknowns / elements",
+            f"{number(result.unknowns, digits=0)} / {number(result.elements, digits=0)}",
+        ],
         ["converged", "yes" if result.converged else "[bold red]NO[/]"],
-        ["current per pair", f"{min(currents):.2f} to {max(currents):.2f} A"],
-        ["tumour above E_rev", _pct(coverage.tumour_fraction_above_rev)],
-        ["tumour above E_irr", _pct(coverage.tumour_fraction_above_irr)],
-        ["healthy tissue above E_irr", f"{coverage.healthy_volume_above_irr_mm3:.1f} mm3"],
-        ["time", f"{result.timing_s['total']:.1f} s (mesh {result.timing_s['mesh']:.1f} s)"],
+        [
+            "current per pair",
+            f"{number(min(currents), digits=2)} to {number(max(currents), 'A', digits=2)}",
+        ],
+        ["tumour above E_rev", percent(coverage.tumour_fraction_above_rev)],
+        ["tumour above E_irr", percent(coverage.tumour_fraction_above_irr)],
+        ["healthy tissue above E_irr", number(coverage.healthy_volume_above_irr_mm3, "mm³")],
+        [
+            "time",
+            f"{number(result.timing_s['total'], 's')} "
+            f"(mesh {number(result.timing_s['mesh'], 's')})",
+        ],
     ]
     stdout.print(table("Electric field", ["", ""], rows))
     if result.probes:
@@ -160,7 +170,9 @@ def print_result(result: FieldResult) -> None:
                         p.x_mm,
                         p.y_mm,
                         p.z_mm,
-                        "in a conductor" if p.e_v_per_cm is None else f"{p.e_v_per_cm:.0f}",
+                        "in a conductor"
+                        if p.e_v_per_cm is None
+                        else number(p.e_v_per_cm, digits=0),
                     ]
                     for p in result.probes
                 ),
@@ -187,7 +199,7 @@ def electrodes_command(
         )
         rows.append([name, entry["kind"], sizes, entry["status"], entry["source"]])
     stdout.print(table("Electrodes", ["id", "kind", "parameters", "status", "source"], rows))
-    stdout.print(f"Generator limit: {generator_max_voltage_v():g} V")
+    stdout.print(f"Generator limit: {number(generator_max_voltage_v(), 'V')}")
     return 0
 
 

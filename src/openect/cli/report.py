@@ -9,6 +9,7 @@ import typer
 
 from openect.cli._dataset import valid_dataset
 from openect.cli._output import CliError, emit_json, stderr, stdout
+from openect.formatting import number
 
 app = typer.Typer(help="Reports as self-contained HTML files.", no_args_is_help=True)
 
@@ -33,5 +34,6 @@ def outcomes(
     if as_json:
         emit_json({"report": str(path), "bytes": path.stat().st_size})
     else:
-        stdout.print(f"Report: {path} ({path.stat().st_size / 1e6:.1f} MB)", soft_wrap=True)
+        size = number(path.stat().st_size / 1e6, "MB")
+        stdout.print(f"Report: {path} ({size})", soft_wrap=True)
     return 0

@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from openect.errors import ComputationError
+from openect.formatting import estimate, number, percent, percent_interval
 
 Method = Literal["FE", "DL", "REML"]
 Transform = Literal["logit", "ft", "raw"]
@@ -516,12 +517,19 @@ class MetaAnalysis:
             "studies": studies,
         }
 
-    def _fmt(self, value: float) -> str:
-        if math.isnan(value):
-            return "NA"
+    def _text(self, value: float) -> str:
+        """A value on the reporting scale for :meth:`__str__`: a percentage for
+        proportions, four significant digits for generic effects (``—`` when missing)."""
         if self.transform_ is not None:
-            return f"{100 * value:.1f} %"
-        return f"{value:.4g}"
+            return percent(value)
+        return estimate(value, ".4g")
+
+    def _interval(self, low: float, high: float) -> str:
+        """An interval as :meth:`_text` writes its bounds: ``32.4–63.7 %`` for
+        proportions, ``-0.8 to -0.2`` for generic effects."""
+        if self.transform_ is not None:
+            return percent_interval(low, high)
+        return f"{self._text(low)} to {self._text(high)}"
 
     def __str__(self) -> str:
         if not hasattr(self, "studies_"):
@@ -532,7 +540,7 @@ class MetaAnalysis:
             "ft": "proportions, Freeman-Tukey double arcsine",
             "raw": "proportions, raw scale",
         }[self.transform_]
-        pct = f"{100 * self.level:g} %"
+        pct = number(100 * self.level, "%")
         test = f"Hartung-Knapp t(df={self.df_})" if self.hartung_knapp else "z"
         lines = [
             f"Meta-analysis: {self.method}, {scale}, {test}, k = {self.k_}",
@@ -542,20 +550,26 @@ class MetaAnalysis:
         frame = self.studies_
         columns = ("estimate", "ci_low", "ci_high", "weight_pct")
         est, low, high, weight = (frame[c].to_numpy(dtype=float) for c in columns)
+        intervals = [
+            f"[{self._interval(float(lo), float(hi))}]" for lo, hi in zip(low, high, strict=True)
+        ]
+        span = max(len(text) for text in intervals)
         for i, label in enumerate(self.labels_):
             lines.append(
-                f"  {label:<{width}}  {self._fmt(float(est[i])):>9}  "
-                f"[{self._fmt(float(low[i]))}, {self._fmt(float(high[i]))}]  "
-                f"weight {float(weight[i]):5.1f} %"
+                f"  {label:<{width}}  {self._text(float(est[i])):>9}  "
+                f"{intervals[i]:<{span}}  weight {number(float(weight[i]), '%'):>7}"
             )
         lines += [
             "",
-            f"Pooled estimate: {self._fmt(self.estimate_)} "
-            f"({pct} CI {self._fmt(self.ci_low_)} to {self._fmt(self.ci_high_)}; "
-            f"prediction interval {self._fmt(self.pi_low_)} to {self._fmt(self.pi_high_)})",
-            f"Model scale: theta = {self.theta_:.4f}, se = {self.se_:.4f}",
-            f"Heterogeneity: tau2 = {self.tau2_:.4g}, I2 = {self.i2_:.1f} %, "
-            f"H2 = {self.h2_:.2f}, Q = {self.q_:.2f} (df = {self.q_df_}, p = {self.q_pvalue_:.3g})",
+            f"Pooled estimate: {self._text(self.estimate_)} "
+            f"({pct} CI {self._interval(self.ci_low_, self.ci_high_)}; "
+            f"prediction interval {self._interval(self.pi_low_, self.pi_high_)})",
+            f"Model scale: theta = {estimate(self.theta_, '.4f')}, "
+            f"se = {estimate(self.se_, '.4f')}",
+            f"Heterogeneity: tau2 = {estimate(self.tau2_, '.4g')}, "
+            f"I2 = {number(self.i2_, '%')}, H2 = {estimate(self.h2_, '.2f')}, "
+            f"Q = {estimate(self.q_, '.2f')} (df = {self.q_df_}, "
+            f"p = {estimate(self.q_pvalue_, '.3g')})",
         ]
         return "\n".join(lines)
 
