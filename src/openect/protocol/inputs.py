@@ -58,7 +58,7 @@ class PatientToPlan(_Input):
         None, gt=0, le=25, description="Serum creatinine (mg/dL)"
     )
     creatinine_umol_l: float | None = Field(
-        None, gt=0, le=2200, description="Serum creatinine (umol/L)"
+        None, gt=0, le=2200, description="Serum creatinine (µmol/L)"
     )
     creatinine_clearance_ml_min: float | None = Field(
         None, gt=0, le=300, description="Measured or estimated creatinine clearance (mL/min)"
@@ -151,15 +151,17 @@ class WindowVariant(StrEnum):
 class PlanOptions(_Input):
     """Choices of the planner; ``None`` means "as the rule set says"."""
 
-    rules: str = DEFAULT_RULE_SET
-    drug: Drug = Drug.BLEOMYCIN
-    route: Route | None = None
-    bsa_formula: BsaFormula | None = None
-    iv_policy: IvPolicy | None = None
-    it_policy: ItPolicy | None = None
-    window: WindowVariant = WindowVariant.STANDARD
-    minutes_per_application: float | None = Field(None, gt=0, le=30)
-    margin_mm: float | None = Field(None, ge=0, le=20)
+    rules: str = Field(DEFAULT_RULE_SET, description="Rule set")
+    drug: Drug = Field(Drug.BLEOMYCIN, description="Drug")
+    route: Route | None = Field(None, description="Route")
+    bsa_formula: BsaFormula | None = Field(None, description="BSA formula")
+    iv_policy: IvPolicy | None = Field(None, description="IV dose policy")
+    it_policy: ItPolicy | None = Field(None, description="IT dose policy")
+    window: WindowVariant = Field(WindowVariant.STANDARD, description="Pulse window")
+    minutes_per_application: float | None = Field(
+        None, gt=0, le=30, description="Minutes per application"
+    )
+    margin_mm: float | None = Field(None, ge=0, le=20, description="Margin around each lesion (mm)")
 
 
 class SessionRequest(_Input):

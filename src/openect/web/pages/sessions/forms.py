@@ -83,18 +83,16 @@ class PlanForm(forms.Form):
         PlanOptions,
         "iv_policy",
         empty_label=AS_RULES,
-        label="IV dose policy",
         help_text="none: full dose; age_renal / label_renal: reductions for age or renal function",
     )
     it_policy = model_field(
         PlanOptions,
         "it_policy",
         empty_label=AS_RULES,
-        label="IT dose policy",
         help_text="step: by tumour volume; flat: a dose per cm³ of tumour",
     )
-    window = model_field(PlanOptions, "window", label="Pulse window")
-    bsa_formula = model_field(PlanOptions, "bsa_formula", empty_label=AS_RULES, label="BSA formula")
+    window = model_field(PlanOptions, "window")
+    bsa_formula = model_field(PlanOptions, "bsa_formula", empty_label=AS_RULES)
     height_cm = model_field(PatientToPlan, "height_cm")
     weight_kg = model_field(PatientToPlan, "weight_kg")
     creatinine_mg_dl = model_field(
@@ -124,7 +122,7 @@ class PlanForm(forms.Form):
         label="Lesions to treat", widget=forms.CheckboxSelectMultiple
     )
     minutes_per_application = model_field(PlanOptions, "minutes_per_application")
-    margin_mm = model_field(PlanOptions, "margin_mm", label="Margin around each lesion (mm)")
+    margin_mm = model_field(PlanOptions, "margin_mm")
 
     def __init__(
         self,
