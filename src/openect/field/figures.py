@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import QuadMesh
-from matplotlib.figure import Figure, SubFigure
+from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from openect.field.geometry import Tumour
@@ -58,16 +58,6 @@ def sample_plane(
         points = np.column_stack([uu.ravel(), np.full(uu.size, at_mm), vv.ravel()])
     values = simulation.field_at(points).reshape(uu.shape)
     return u, v, values
-
-
-def _figure_of(axis: Axes) -> Figure:
-    """The top-level figure holding ``axis`` (also through subfigures)."""
-    figure: object = axis.figure
-    if isinstance(figure, SubFigure):
-        figure = figure.figure
-    if not isinstance(figure, Figure):
-        raise TypeError("ax: not drawn on a matplotlib Figure")
-    return figure
 
 
 def plot_field_slice(
@@ -166,7 +156,7 @@ def plot_field_slice(
         axis.invert_yaxis()
         axis.set_title(f"|E| in the plane y = {number(at, 'mm', digits=2)}")
     if colorbar:
-        _figure_of(axis).colorbar(mappable, ax=axis, label="max over pairs |E| (V/cm)")
+        axis.figure.colorbar(mappable, ax=axis, label="max over pairs |E| (V/cm)")
     return axis
 
 
@@ -233,7 +223,9 @@ def coverage_png(simulation: Simulation, path: str | Path) -> Path:
     """Write the coverage curve (:func:`plot_coverage_curve`, PNG, 110 dpi) and return
     its path."""
     out = Path(path)
-    _figure_of(plot_coverage_curve(simulation)).savefig(out, dpi=110)
+    figure = Figure(figsize=(6, 4.2), layout="constrained")
+    plot_coverage_curve(simulation, figure.add_subplot())
+    figure.savefig(out, dpi=110)
     return out
 
 
