@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from openect.cli._dataset import valid_dataset
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
@@ -21,6 +22,23 @@ app = typer.Typer(
 SUBCOMMANDS = frozenset({"summary", "km"})
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _ratio_table(title: str, ratio: str, terms: list[dict[str, Any]]) -> Table:
+    """A table of hazard (``ratio="hr"``) or odds (``"or"``) ratios with CI and p-value."""
+    return table(
+        title,
+        ["covariate", ratio.upper(), "95 % CI", "p"],
+        (
+            [
+                t["covariate"],
+                estimate(t[ratio], ".2f"),
+                f"{estimate(t[f'{ratio}_low'], '.2f')}–{estimate(t[f'{ratio}_high'], '.2f')}",
+                estimate(t["p"], ".3g"),
+            ]
+            for t in terms
+        ),
+    )
 
 
 def _landmark(row: Mapping[Any, Any], day: int) -> str:
@@ -121,38 +139,16 @@ def summary(
             rows,
         )
     )
-    if result["cox_local_progression"] is not None:
-        stdout.print(
-            table(
-                "Cox model of local progression (robust SE by patient)",
-                ["covariate", "HR", "95 % CI", "p"],
-                (
-                    [
-                        t["covariate"],
-                        estimate(t["hr"], ".2f"),
-                        f"{estimate(t['hr_low'], '.2f')}–{estimate(t['hr_high'], '.2f')}",
-                        estimate(t["p"], ".3g"),
-                    ]
-                    for t in result["cox_local_progression"]["terms"]
-                ),
-            )
-        )
-    if result["gee_complete_response"] is not None:
-        stdout.print(
-            table(
-                "Predictors of CR (logistic GEE, exchangeable within patient)",
-                ["covariate", "OR", "95 % CI", "p"],
-                (
-                    [
-                        t["covariate"],
-                        estimate(t["or"], ".2f"),
-                        f"{estimate(t['or_low'], '.2f')}–{estimate(t['or_high'], '.2f')}",
-                        estimate(t["p"], ".3g"),
-                    ]
-                    for t in result["gee_complete_response"]["terms"]
-                ),
-            )
-        )
+    for key, title, ratio in (
+        ("cox_local_progression", "Cox model of local progression (robust SE by patient)", "hr"),
+        (
+            "gee_complete_response",
+            "Predictors of CR (logistic GEE, exchangeable within patient)",
+            "or",
+        ),
+    ):
+        if result[key] is not None:
+            stdout.print(_ratio_table(title, ratio, result[key]["terms"]))
     model = result["cr_probability_model"]
     if model is not None and model["cv_auc"] is not None:
         stdout.print(
