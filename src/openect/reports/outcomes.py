@@ -141,6 +141,31 @@ class Image:
     caption: str = ""
 
 
+#: Columns (header, alignment) of the published pooled-response table.
+POOLED_COLUMNS = (
+    ("Meta-analysis", "l"),
+    ("Population", "l"),
+    ("Unit", "l"),
+    ("Outcome", "l"),
+    ("Studies", "r"),
+    ("Pooled estimate (95 % CI)", "r"),
+    ("Source", "l"),
+)
+#: Columns (header, alignment) of the published local control and survival table.
+SURVIVAL_COLUMNS = tuple(
+    (name, "l")
+    for name in (
+        "Study",
+        "Setting",
+        "Endpoint",
+        "Time",
+        "Published value (95 % CI)",
+        "Compared with",
+        "Source",
+    )
+)
+
+
 # ---------------------------------------------------------------------- helpers
 def _image(figure: Figure, alt: str, caption: str = "") -> Image:
     """``figure`` as an embedded PNG (:data:`FIGURE_DPI`)."""
@@ -329,24 +354,13 @@ def published_pooled_table() -> Table:
                 _source(row["source_url"]),
             ]
         )
-    info = table_info("published_pooled_estimates")
-    return Table(
-        columns=[
-            "Meta-analysis",
-            "Population",
-            "Unit",
-            "Outcome",
-            "Studies",
-            "Pooled estimate (95 % CI)",
-            "Source",
-        ],
-        rows=rows,
-        align=["l", "l", "l", "l", "r", "r", "l"],
-        caption="Published pooled response in melanoma",
-        note=(
-            f"From the bundled table “{info.title}”: estimates and intervals exactly as "
-            "printed in the abstracts; the pooling method is often not stated."
-        ),
+    return _published(
+        "published_pooled_estimates",
+        POOLED_COLUMNS,
+        rows,
+        "Published pooled response in melanoma",
+        "estimates and intervals exactly as printed in the abstracts; the pooling method is "
+        "often not stated.",
     )
 
 
@@ -386,24 +400,29 @@ def published_survival_table() -> Table:
                 _source(row["source_url"]),
             ]
         )
-    info = table_info("survival_and_local_control")
+    return _published(
+        "survival_and_local_control",
+        SURVIVAL_COLUMNS,
+        rows,
+        "Published local control and survival after ECT",
+        "summary points as printed in abstracts or press reports (no individual data).",
+    )
+
+
+def _published(
+    name: str,
+    columns: tuple[tuple[str, str], ...],
+    rows: list[list[Cell]],
+    caption: str,
+    note: str,
+) -> Table:
+    """A table of the bundled evidence table ``name`` whose note names it."""
     return Table(
-        columns=[
-            "Study",
-            "Setting",
-            "Endpoint",
-            "Time",
-            "Published value (95 % CI)",
-            "Compared with",
-            "Source",
-        ],
+        columns=[header for header, _ in columns],
         rows=rows,
-        align=["l", "l", "l", "l", "l", "l", "l"],
-        caption="Published local control and survival after ECT",
-        note=(
-            f"From the bundled table “{info.title}”: summary points as printed in abstracts "
-            "or press reports (no individual data)."
-        ),
+        align=[side for _, side in columns],
+        caption=caption,
+        note=f"From the bundled table “{table_info(name).title}”: {note}",
     )
 
 
