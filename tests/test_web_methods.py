@@ -4,16 +4,22 @@ the URLs that only take a POST, POST on the pages that are only read)."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import URLPattern, reverse
 
+from openect import errors
 from openect.data.dataset import Dataset
 from openect.registry import accounts
 from openect.registry.access import Actor
 from openect.registry.models import Role
 from openect.registry.transfer import import_dataset
 from openect.web.pages import audit_urls, dashboard_urls, export_urls, session_urls
+from openect.web.pages.common import with_actor
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +107,30 @@ def test_declared_methods_are_answered(client: Client, pattern: URLPattern) -> N
     for method in DECLARED[str(pattern.name)]:
         response = client.generic(method, url)
         assert response.status_code in (200, 302), f"{method} {url}: {response.status_code}"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "title"),
+    [
+        (errors.RecordInUseError("patients 'P1': still referred to by 2 row(s)"), 409, "In use"),
+        (errors.InputError("offset=-1: allowed >= 0"), 400, "Not done"),
+        (errors.NotFoundError("lesions: no lesion_id='X' in your scope"), 404, "Not found"),
+        (errors.ConfigurationError("no pseudonymisation key"), 503, "Not available"),
+    ],
+)
+def test_a_page_answers_an_error_by_its_type(
+    client: Client, error: errors.OpenECTError, status: int, title: str
+) -> None:
+    """Pages map OpenECT's errors to HTTP statuses by type, with the message shown."""
+    from django.test import RequestFactory
+
+    def failing(request: HttpRequest, *, actor: Actor) -> HttpResponse:
+        raise error
+
+    request = RequestFactory().get("/anything/")
+    request.user = User.objects.get(username="dr.one")
+    response = with_actor(failing)(request)
+    assert response.status_code == status
+    text = response.content.decode()
+    assert title in text
+    assert html.escape(str(error), quote=True) in text

@@ -10,10 +10,20 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from openect.errors import AccessDeniedError, NotFoundError
+from openect.errors import AccessDeniedError, OpenECTError, http_status
 from openect.registry.access import Actor
 
 View = Callable[..., HttpResponse]
+
+#: Title of the error page of each HTTP status.
+ERROR_TITLES = {
+    400: "Not done",
+    403: "Not allowed",
+    404: "Not found",
+    409: "In use",
+    422: "Not valid",
+    503: "Not available",
+}
 
 
 def error_page(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
@@ -25,7 +35,8 @@ def with_actor(view: Callable[..., HttpResponse]) -> View:
     """Decorator: sign-in required; passes the registry :class:`Actor` as ``actor``.
 
     A user without a registry role gets a 403 page; a record outside the actor's scope
-    (NotFoundError) a 404 page, so that other centres' records look absent.
+    (NotFoundError) a 404 page, so that other centres' records look absent; any other
+    :class:`~openect.errors.OpenECTError` the page of its HTTP status (by its type).
     """
 
     @wraps(view)
@@ -38,10 +49,9 @@ def with_actor(view: Callable[..., HttpResponse]) -> View:
             return error_page(request, "No access", str(error), 403)
         try:
             return view(request, *args, actor=actor, **kwargs)
-        except NotFoundError as error:
-            return error_page(request, "Not found", str(error), 404)
-        except AccessDeniedError as error:
-            return error_page(request, "Not allowed", str(error), 403)
+        except OpenECTError as error:
+            status = http_status(error)
+            return error_page(request, ERROR_TITLES.get(status, "Not done"), str(error), status)
 
     return wrapped
 
