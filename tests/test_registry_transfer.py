@@ -21,6 +21,7 @@ from openect.registry.backup import restore, snapshot
 from openect.registry.models import AuditEntry, Role
 from openect.registry.records import registry_model
 from openect.registry.transfer import ImportRejectedError, export_dataset, import_dataset
+from openect.settings import get_settings
 from openect.synth import generate_cohort
 
 pytestmark = pytest.mark.django_db
@@ -213,16 +214,21 @@ def test_the_database_file_and_logs_never_hold_a_hospital_number(tmp_path: Path)
 def test_a_missing_or_short_key_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # The settings are read once: each change of the environment is a new start-up.
     monkeypatch.delenv(pseudonym.KEY_ENV, raising=False)
     monkeypatch.setenv(pseudonym.KEY_FILE_ENV, str(tmp_path / "none.key"))
+    get_settings.cache_clear()
     with pytest.raises(pseudonym.PseudonymKeyError, match="no pseudonymisation key"):
         pseudonym.pseudonym("123", "C01")
+    monkeypatch.delenv(pseudonym.KEY_FILE_ENV)
     monkeypatch.setenv(pseudonym.KEY_ENV, "short")
-    with pytest.raises(pseudonym.PseudonymKeyError, match="5 characters; allowed >= 32"):
+    get_settings.cache_clear()
+    with pytest.raises(pseudonym.PseudonymKeyError, match="5 characters; allowed at least 32"):
         pseudonym.pseudonym("123", "C01")
     (tmp_path / "centre.key").write_text("f" * 64 + "\n")
     monkeypatch.delenv(pseudonym.KEY_ENV)
     monkeypatch.setenv(pseudonym.KEY_FILE_ENV, str(tmp_path / "centre.key"))
+    get_settings.cache_clear()
     assert pseudonym.pseudonym("123", "C01") == pseudonym.pseudonym("123", "C01", b"f" * 64)
 
 
