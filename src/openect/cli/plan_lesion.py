@@ -4,7 +4,7 @@ verified in 3-D (registered on the ``plan`` command group)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -12,6 +12,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.cli.plan import JsonFlag, RulesOption, app, input_problems
+
+if TYPE_CHECKING:
+    from openect.planning.coverage_plan import CoveragePlan
 
 
 @app.command("lesion")
@@ -138,11 +141,8 @@ def lesion(
     return 0
 
 
-def print_lesion_plan(plan: object) -> None:
+def print_lesion_plan(plan: CoveragePlan) -> None:
     """The plan as tables for people."""
-    from openect.planning.coverage_plan import CoveragePlan
-
-    assert isinstance(plan, CoveragePlan)
     coverage = plan.coverage
     needle = "" if plan.needle_length_mm is None else f"{plan.needle_length_mm:g} mm needles"
     if plan.insertion_depth_mm is not None:
