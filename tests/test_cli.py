@@ -134,6 +134,7 @@ def test_schema_json_lists_every_file(capsys: pytest.CaptureFixture[str]) -> Non
     assert "applications.csv" in files
 
 
+@pytest.mark.slow
 def test_demo_generates_validates_and_summarises(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -194,6 +195,7 @@ def test_unexpected_error_is_one_line_without_traceback(
     assert "Traceback" in err
 
 
+@pytest.mark.slow
 def test_demo_simulates_a_hexagonal_application(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -212,6 +214,7 @@ def test_demo_simulates_a_hexagonal_application(
     assert run(capsys, "data", "validate", str(target))[0] == 0
 
 
+@pytest.mark.slow
 def test_demo_plans_the_largest_lesion(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     target = tmp_path / "demo"
     # Seed 7: the demo patient's largest lesion is an 8 x 6 mm nodule for linear needles.

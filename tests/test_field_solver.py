@@ -71,6 +71,7 @@ def reference_system(
     return (p.T @ k_matrix @ p).tocsr(), -(p.T @ (k_matrix @ fixed_value)), fixed_value
 
 
+@pytest.mark.slow
 def test_reduced_system_equals_the_explicit_projection(
     hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
 ) -> None:
@@ -94,6 +95,7 @@ def test_reduced_system_equals_the_explicit_projection(
         assert np.array_equal(potential[system.fixed], fixed_value[system.fixed])
 
 
+@pytest.mark.slow
 def test_amg_preconditioned_cg_matches_a_direct_solve(
     hexagon: tuple[Mesh, P1Space, tuple[Pair, ...]],
 ) -> None:
@@ -197,6 +199,7 @@ def test_unknowns_with_needles_through_the_whole_block() -> None:
     assert mesh.unknowns == used.sum()
 
 
+@pytest.mark.slow
 def test_fixed_nodes_eliminated_in_place_without_floating_conductors() -> None:
     model = build_model({"electrode": "linear", "tissue": "skin-layered"})
     mesh = build_mesh(model, 1.0)

@@ -73,6 +73,7 @@ def test_a_lesion_smaller_than_one_footprint_needs_one_application() -> None:
     assert plan.coverage.target_fraction_above_rev >= COVERAGE_TARGET
 
 
+@pytest.mark.slow
 def test_a_small_lesion_needs_one_hexagonal_application() -> None:
     request = LesionPlanRequest(
         longest_mm=8, perpendicular_mm=6, thickness_mm=4, electrode="hexagonal",
@@ -87,6 +88,7 @@ def test_a_small_lesion_needs_one_hexagonal_application() -> None:
     assert plan.insertion_depth_mm == 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("longest", "perpendicular", "minutes"), [(10, 8, None), (20, 15, None), (35, 25, 0.5)]
 )
@@ -104,6 +106,7 @@ def test_ellipses_are_covered_in_3d(longest: float, perpendicular: float, minute
     assert plan.time_min == pytest.approx(plan.count * plan.minutes_per_application)
 
 
+@pytest.mark.slow
 def test_the_plan_never_beats_physics() -> None:
     """Removing any application of a verified plan leaves part of the lesion, or more
     than 1 % of the target, below E_rev in 3-D."""
@@ -138,6 +141,7 @@ def test_conductivity_memory_raises_the_next_application_field(
     assert both.currents_a[1][0] > first.currents_a[0][0] * 1.01
 
 
+@pytest.mark.slow
 def test_plans_are_deterministic() -> None:
     one, _ = plan_lesion(linear_request(7, 5))
     two, _ = plan_lesion(linear_request(7, 5))
@@ -145,6 +149,7 @@ def test_plans_are_deterministic() -> None:
     assert one.model_dump(exclude=keep) == two.model_dump(exclude=keep)
 
 
+@pytest.mark.slow
 def test_cli_plan_lesion_json_and_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     png = tmp_path / "plan.png"
     code = main(

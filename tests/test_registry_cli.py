@@ -42,6 +42,7 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.mark.slow
 def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_path: Path) -> None:
     first = f"sqlite:///{tmp_path / 'first.sqlite3'}"
     second = f"sqlite:///{tmp_path / 'second.sqlite3'}"
@@ -77,6 +78,7 @@ def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_pat
     assert "restore needs an empty registry" in again.stderr
 
 
+@pytest.mark.slow
 def test_an_invalid_dataset_is_reported_and_nothing_imported(
     dataset_dir: Path, tmp_path: Path
 ) -> None:
@@ -101,6 +103,7 @@ def test_an_invalid_dataset_is_reported_and_nothing_imported(
     assert set(status["counts"].values()) == {0}
 
 
+@pytest.mark.slow
 def test_fhir_and_odm_exports(dataset_dir: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
     openect("registry", "init", "--database", url)
@@ -116,6 +119,7 @@ def test_fhir_and_odm_exports(dataset_dir: Path, tmp_path: Path) -> None:
     assert b"<ODM" in Path(json.loads(odm.stdout)["path"]).read_bytes()
 
 
+@pytest.mark.slow
 def test_pseudonym_key_and_users(tmp_path: Path) -> None:
     key_file = tmp_path / "centre.key"
     assert openect("registry", "key", "--out", str(key_file)).returncode == 0
@@ -149,6 +153,7 @@ def test_pseudonym_key_and_users(tmp_path: Path) -> None:
     assert "correct horse" not in json.dumps(trail)
 
 
+@pytest.mark.slow
 def test_errors_name_the_problem(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'never-initialised.sqlite3'}"
     done = openect("registry", "status", "--database", url)
