@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from openect.data.dataset import Dataset
@@ -11,7 +14,7 @@ from openect.data.models import Lesion
 from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.accounts import set_user
-from openect.registry.models import Role
+from openect.registry.models import AuditEntry, Membership, Role
 from openect.registry.transfer import import_dataset
 from openect.web.models import ApiToken
 
@@ -67,3 +70,63 @@ def test_api_lists_are_cached_per_token_and_a_deactivated_user_loses_access(
     user.is_active = False
     user.save()
     assert client.get("/api/patients/").status_code == 401
+
+
+def _insert_audit_entry(entry_id: int, record_id: str) -> None:
+    """An audit row with a chosen id, as a transaction that allocated it would commit it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO openect_audit (id, at, actor, role, action, entity, record_id, "
+            "centre_id, before, after, reason) VALUES (%s, %s, 'admin', 'admin', 'update', "
+            "'lesions', %s, 'C01', NULL, NULL, NULL)",
+            [entry_id, dt.datetime.now(dt.UTC).isoformat(), record_id],
+        )
+
+
+def test_the_cache_follows_commit_order_not_audit_ids(dataset: Dataset) -> None:
+    """Two writers: B allocates a larger audit id but commits first, A (smaller id)
+    commits last. The newest id does not change at A's commit; the page must."""
+    import_dataset(ADMIN, dataset)
+    doctor = client_of("dr.one", "clinician", "C01")
+    assert doctor.get("/patients/P1/").status_code == 200
+    newest = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
+    assert newest is not None
+    _insert_audit_entry(newest + 100, "P1-L2")  # writer B commits first
+    assert "X-OpenECT-Cache" not in doctor.get("/patients/P1/")
+    assert doctor.get("/patients/P1/")["X-OpenECT-Cache"] == "hit"
+    with connection.cursor() as cursor:  # writer A commits last: its row and its audit entry
+        cursor.execute(
+            "UPDATE openect_lesions SET body_site = 'head_neck' WHERE lesion_id = 'P1-L1'"
+        )
+    _insert_audit_entry(newest + 50, "P1-L1")
+    after = doctor.get("/patients/P1/")
+    assert "X-OpenECT-Cache" not in after
+    assert b"head neck" in after.content or b"head_neck" in after.content
+
+
+def test_a_change_of_role_drops_the_users_cached_pages(dataset: Dataset) -> None:
+    """A membership changed without an audit entry (a database fix, an admin tool) still
+    changes what the user sees at once: the cached clinician's page is not served to
+    the analyst the user has become."""
+    import_dataset(ADMIN, dataset)
+    doctor = client_of("dr.one", "clinician", "C01")
+    assert doctor.get("/").status_code == 200
+    assert doctor.get("/")["X-OpenECT-Cache"] == "hit"
+    user = get_user_model().objects.get(username="dr.one")
+    Membership.objects.filter(user=user).update(role="data_manager", centre_id="C02")
+    moved = doctor.get("/")
+    assert "X-OpenECT-Cache" not in moved
+    assert b"C02" in moved.content
+
+
+def test_a_change_of_role_drops_the_tokens_cached_api_lists(dataset: Dataset) -> None:
+    import_dataset(ADMIN, dataset)
+    set_user(ADMIN, "api.user", "clinician", "C01")
+    user = get_user_model().objects.get(username="api.user")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {ApiToken.issue(user, 'test')}")
+    before = client.get("/api/patients/")
+    assert client.get("/api/patients/")["X-OpenECT-Cache"] == "hit"
+    Membership.objects.filter(user=user).update(role="data_manager", centre_id="C02")
+    after = client.get("/api/patients/")
+    assert "X-OpenECT-Cache" not in after
+    assert after.content != before.content

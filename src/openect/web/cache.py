@@ -2,11 +2,19 @@
 
 The patient list, the patient pages and the API's record lists are read far more often
 than the registry changes. :class:`RegistryPageCacheMiddleware` keeps the rendered
-response of such a GET, per user and session (or API token), in the worker's memory,
-keyed by the registry's *version*: the id of the newest audit entry. Every change of
-the registry writes an audit entry (the services guarantee it), so any change makes
-every cached page stale at once; user and role changes are audited too. Pages with
-pending messages are never served from or written to the cache.
+response of such a GET, per user and session (or API token) and the user's role and
+centre, in the worker's memory, keyed by the registry's *version*.
+
+The version follows commit order. Every change of the registry writes audit entries in
+its transaction (the services guarantee it) and the audit table is append-only (the
+database refuses updates and deletes), so the *number* of audit entries grows with
+every commit, whichever commits first. The id of the newest entry does not: ids are
+allocated at insert, so a transaction that inserted first (smaller id) but commits
+last would leave the newest id unchanged and the pages cached in between stale.
+
+The key holds the user's role and centre as the registry has them now, so a change of
+role or membership (audited or not) drops that user's cached pages at once, in every
+worker. Pages with pending messages are never served from or written to the cache.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ import re
 from collections.abc import Callable
 
 from django.core.cache import cache
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 
 from openect.data.models import ENTITIES
-from openect.registry.models import AuditEntry
+from openect.registry.models import AuditEntry, Membership
 
 #: Paths whose GET responses are cached.
 CACHED_PATHS = (
@@ -32,10 +41,20 @@ CACHED_PATHS = (
 TIMEOUT_S = 300
 
 
-def registry_version() -> int:
-    """The id of the newest audit entry (0 for an empty registry)."""
-    newest = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
-    return int(newest or 0)
+def registry_version() -> str:
+    """The number of audit entries and the newest id (``"0:0"`` for an empty registry).
+
+    The count changes with every commit that writes (the table is append-only), in
+    commit order; the newest id alone would not (see the module's docstring).
+    """
+    found = AuditEntry.objects.aggregate(entries=Count("id"), newest=Max("id"))
+    return f"{int(found['entries'] or 0)}:{int(found['newest'] or 0)}"
+
+
+def _membership(user_id: object) -> str:
+    """The user's role and centre as the registry has them now (``-`` without one)."""
+    found = Membership.objects.filter(user_id=user_id).values_list("role", "centre_id").first()
+    return "-" if found is None else f"{found[0]}@{found[1] or ''}"
 
 
 def _identity(request: HttpRequest) -> str | None:
@@ -56,11 +75,13 @@ def _identity(request: HttpRequest) -> str | None:
             .values_list("user_id", flat=True)
             .first()
         )
-        return None if token is None else f"token:{token}:{digest}"
+        if token is None:
+            return None
+        return f"token:{token}:{digest}:{_membership(token)}"
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    return f"user:{user.pk}:{request.session.session_key}"
+    return f"user:{user.pk}:{request.session.session_key}:{_membership(user.pk)}"
 
 
 def _pending_messages(request: HttpRequest) -> bool:
