@@ -260,10 +260,13 @@ def test_a_record_that_others_refer_to_is_not_deleted(admin: Api) -> None:
 
 
 def test_unknown_ids_are_404_as_json(admin: Api) -> None:
-    for url in ("/api/lesions/nope", "/api/lesions/a/b", "/api/lesions/%00", "/api/lesions/a%0A"):
+    for url in ("/api/lesions/nope", "/api/lesions/a/b", "/api/lesions/a%0A"):
         response = admin.get(url)
         assert response.status_code == 404, url
         assert "detail" in response.json()
+    nul = admin.get("/api/lesions/%00")  # text that cannot be stored: refused before any view
+    assert nul.status_code == 400
+    assert "NUL" in nul.json()["detail"]
 
 
 # ----------------------------------------------------------------------------- scope

@@ -207,15 +207,22 @@ def column_of(model: type[BaseModel], name: str, info: FieldInfo) -> Column:
     )
 
 
+#: Longest value echoed in a 422 response (characters); longer values are cut with "…".
+ECHO_LIMIT = 64
+
+
 def _text(value: Any) -> str | None:
+    """``value`` as echoed in an error item: text, at most :data:`ECHO_LIMIT` characters."""
     if value is None:
         return None
     if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = str(value)
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
 
 
 _MISSING = object()
@@ -346,7 +353,7 @@ def invalid(items: list[dict[str, Any]]) -> dict[str, Any]:
 def record_issues(error: RecordInvalidError) -> list[dict[str, Any]]:
     """The issues of a RecordInvalidError as :class:`ErrorItem` dicts."""
     return [
-        {"loc": [column] if column else [], "msg": message, "value": value}
+        {"loc": [column] if column else [], "msg": message, "value": _text(value)}
         for column, value, message in error.issues
     ]
 
