@@ -169,7 +169,9 @@ def test_plan_reports_inconsistent_input_on_the_form(clinician: Client) -> None:
         plan_post(**{"plan-creatinine_mg_dl": "1.1"}),  # and a clearance
     )
     assert response.status_code == 200
-    assert "Give at most one of serum creatinine" in response.content.decode()
+    assert "give at most one of creatinine_mg_dl, creatinine_clearance_ml_min" in (
+        response.content.decode()
+    )
     assert "Record this session" not in response.content.decode()
 
 

@@ -18,7 +18,6 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 
-from openect.data.enums import Drug, Route
 from openect.data.models import Application, Lesion, Patient, Session
 from openect.formatting import number, words
 from openect.protocol.inputs import (
@@ -141,18 +140,6 @@ class PlanForm(forms.Form):
         self.fields["window"].choices = [
             (variant.value, text) for variant, text in window_choices(self.rule_set)
         ]
-
-    def clean(self) -> dict[str, Any]:
-        """At most one source of renal function; cisplatin only intratumourally."""
-        data: dict[str, Any] = super().clean() or {}
-        if sum(1 for name in RENAL if data.get(name) is not None) > 1:
-            raise forms.ValidationError(
-                "Give at most one of serum creatinine (mg/dL), serum creatinine (µmol/L) "
-                "and creatinine clearance."
-            )
-        if data.get("drug") == Drug.CISPLATIN.value and data.get("route") == Route.INTRAVENOUS:
-            self.add_error("route", "cisplatin is given intratumourally only in ECT")
-        return data
 
     def request_for(self, patient: Patient, lesions: Iterable[Lesion]) -> SessionRequest:
         """The planner's request of this valid form for ``patient`` and the chosen
