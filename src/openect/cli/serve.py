@@ -97,7 +97,8 @@ def serve(
     else:
         import waitress
 
-        waitress.serve(application, host=host, port=port, threads=threads, ident="OpenECT")
+        # ident="": no Server header (and no server name in waitress's own error pages)
+        waitress.serve(application, host=host, port=port, threads=threads, ident="")
     return 0
 
 
@@ -113,6 +114,8 @@ def _has_gunicorn() -> bool:
 def _gunicorn(application: Any, bind: str, workers: int, threads: int) -> None:
     """Serve ``application`` with gunicorn (pre-forked workers, threads in each)."""
     from gunicorn.app.base import BaseApplication
+
+    _drop_gunicorn_server_header()
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -134,6 +137,26 @@ def _gunicorn(application: Any, bind: str, workers: int, threads: int) -> None:
             return application
 
     Server().run()
+
+
+def _drop_gunicorn_server_header() -> None:
+    """Make gunicorn's responses go out without their ``Server: gunicorn`` line.
+
+    gunicorn writes that line in ``Response.default_headers`` with no setting to turn
+    it off; the workers fork after this, so they inherit the change.
+    """
+    from gunicorn.http import wsgi
+
+    original = wsgi.Response.default_headers
+    if getattr(original, "_openect_no_server", False):
+        return
+
+    def default_headers(self: Any) -> list[str]:
+        lines: list[str] = original(self)
+        return [line for line in lines if not line.lower().startswith("server:")]
+
+    default_headers._openect_no_server = True  # type: ignore[attr-defined]
+    wsgi.Response.default_headers = default_headers
 
 
 @web_app.command("token")

@@ -85,10 +85,14 @@ def build_settings(
             "django.contrib.staticfiles",
             "openect.registry",
             "openect.web",
+            # Swagger UI's JS and CSS from ninja's package (static files), not a CDN
+            "ninja",
         ],
         "MIDDLEWARE": [
             "django.middleware.security.SecurityMiddleware",
             "whitenoise.middleware.WhiteNoiseMiddleware",
+            # CSP and Cache-Control: no-store on everything but the static files
+            "openect.web.security.SecurityHeadersMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
             "django.middleware.common.CommonMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",

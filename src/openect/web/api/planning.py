@@ -6,22 +6,30 @@ one patient. ``plan/lesion`` counts the electrode applications of one lesion: by
 the rule-based estimate from the protocol's electrode footprints, with ``coverage=true``
 the placement of the lesion coverage planner (:mod:`openect.planning`, footprint from the
 field engine); its response says which in ``method``.
+
+The coverage planner is a long computation: analysts may not start it (403; they read
+the registry, they do not plan treatments) and each user runs at most one at a time in
+a worker process (:data:`COVERAGE_RUNS_PER_USER`; 429 while one runs).
 """
 
 # No ``from __future__ import annotations`` here: ninja reads the views' annotations,
 # which refer to models made at import time.
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Router
+from ninja.errors import HttpError
 from ninja.params import functions as param
 from pydantic import BaseModel, Discriminator, Field, Tag, create_model
 
 from openect import __version__
 from openect.data.enums import BodySite
 from openect.data.models import ID_PATTERN
-from openect.errors import RuleError
+from openect.errors import AccessDeniedError, RuleError
 from openect.protocol.dose import ellipsoid_volume_cm3
 from openect.protocol.electrodes import (
     Electrode,
@@ -37,6 +45,7 @@ from openect.protocol.inputs import (
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleStatus, load_rule_set
 from openect.protocol.session_plan import SessionPlan, plan_session
 from openect.registry import services
+from openect.registry.models import Role
 from openect.registry.services import RecordInvalidError
 from openect.web.api.schemas import RuleSetId, actor_of, register_body, responses
 
@@ -140,6 +149,35 @@ def session_plan(
 
 
 # ----------------------------------------------------------------------------- one lesion
+#: Coverage plans one user may have running at once (in one worker process).
+COVERAGE_RUNS_PER_USER = 1
+#: The 429 answer while a user's coverage plan runs.
+COVERAGE_BUSY = (
+    "a coverage plan of yours is still being computed (at most "
+    f"{COVERAGE_RUNS_PER_USER} at a time); wait for it to finish, then try again"
+)
+_running: dict[str, int] = {}
+_running_lock = threading.Lock()
+
+
+@contextmanager
+def coverage_slot(username: str) -> Iterator[None]:
+    """Hold one of ``username``'s coverage runs; HttpError 429 when all are in use."""
+    with _running_lock:
+        if _running.get(username, 0) >= COVERAGE_RUNS_PER_USER:
+            raise HttpError(429, COVERAGE_BUSY)
+        _running[username] = _running.get(username, 0) + 1
+    try:
+        yield
+    finally:
+        with _running_lock:
+            left = _running.get(username, 1) - 1
+            if left > 0:
+                _running[username] = left
+            else:
+                _running.pop(username, None)
+
+
 ElectrodeChoice = Literal["auto"] | Electrode
 
 #: One lesion (the columns of lesions.csv; only the sizes, layer and mucosal matter here)
@@ -213,21 +251,27 @@ class LesionPlanOut(BaseModel):
 
 @router.post(
     "/plan/lesion",
-    response=responses({200: LesionPlanOut}),
+    response=responses({200: LesionPlanOut}, 429),
     operation_id="plan_lesion",
     url_name="plan-lesion",
     summary="Electrode and applications for one lesion (rule-based estimate)",
     description="The protocol's electrode choice (or the electrode given) and the number of "
     "applications estimated from the electrode's footprint against the lesion ellipse plus "
-    f"a margin. `method` says: {LESION_METHOD}.",
+    f"a margin. `method` says: {LESION_METHOD}. coverage=true is refused to analysts (403) "
+    "and runs one at a time per user (429 while one runs).",
 )
 def lesion_plan(
     request: HttpRequest,
     body: LesionPlanRequest,
 ) -> LesionPlanOut:
     """Electrode, pulses and applications for one lesion."""
-    actor_of(request)
+    actor = actor_of(request)
     values: Any = body  # a LesionToTreat with electrode, margin_mm and rules
+    if values.coverage and actor.role is Role.ANALYST:
+        raise AccessDeniedError(
+            "coverage=true: the coverage planner is not open to analysts "
+            "(the rule-based estimate, coverage=false, is)"
+        )
     given = None if values.electrode == "auto" else Electrode(values.electrode)
     try:
         rules = load_rule_set(str(values.rules))
@@ -240,7 +284,10 @@ def lesion_plan(
         raise _invalid(None, None, str(error)) from error
     coverage_plan: dict[str, Any] | None = None
     if values.coverage:
-        coverage_plan = _coverage_plan(body, plan.electrode, values.margin_mm, str(values.rules))
+        with coverage_slot(actor.username):
+            coverage_plan = _coverage_plan(
+                body, plan.electrode, values.margin_mm, str(values.rules)
+            )
     ids = sorted({"electrode.choice", *plan.rule_ids} - {"option:margin_mm"})
     unverified = [r for r in ids if rules.rule(r).status is RuleStatus.TO_VERIFY]
     notes = list(plan.notes)
