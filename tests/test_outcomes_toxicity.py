@@ -187,7 +187,7 @@ def test_to_dict_is_json(toxicity: Toxicity) -> None:
 
 def test_str_reports_sessions_and_terms(toxicity: Toxicity) -> None:
     text = str(toxicity)
-    assert "sessions: 4; with any AE: 3, 75.0 %" in text
+    assert "sessions: 4; with any AE: 3, 75.0\u00a0%" in text
     assert "2 not attributed to a session" in text
     assert "Wound infection" in text
 

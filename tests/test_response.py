@@ -949,6 +949,6 @@ def test_the_text_summary_states_criteria_landmark_and_rates() -> None:
     text = str(fit(_two_patients()))
     assert text.splitlines() == [
         "Response (RECIST 1.1 adapted to skin (longest diameter); landmark 60 d, window 40-100 d)",
-        "  lesions:  4 evaluable, CR 50.0 %, OR 75.0 %",
-        "  patients: 2 evaluable, CR 0.0 %, OR 50.0 %",
+        "  lesions:  4 evaluable, CR 50.0\u00a0%, OR 75.0\u00a0%",
+        "  patients: 2 evaluable, CR 0.0\u00a0%, OR 50.0\u00a0%",
     ]

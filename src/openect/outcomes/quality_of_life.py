@@ -24,9 +24,11 @@ from scipy import stats
 
 from openect import __version__
 from openect.data.dataset import Dataset
+from openect.formatting import percent
 from openect.outcomes._json import records
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 #: Days per month: 365.25 / 12.
@@ -361,9 +363,9 @@ class QualityOfLife:
         if not hasattr(self, "pain_"):
             return f"QualityOfLife(visits_months={list(self.visits_months)}) - not fitted"
         counts = self.report_counts_
-        percent = f"{100 * self.level:g} %"
+        level = f"{100 * self.level:g} %"
         lines = [
-            f"Patient-reported outcomes by visit (months after first ECT); {percent} CI",
+            f"Patient-reported outcomes by visit (months after first ECT); {level} CI",
             f"reports: {counts['used']} used of {counts['total']} "
             f"({counts['no_session']} without a session, {counts['outside_windows']} outside "
             f"every window, {counts['superseded']} superseded by a nearer report)",
@@ -377,21 +379,22 @@ class QualityOfLife:
         lines += [
             "",
             "EQ-5D-3L: share with any problem (level >= 2)",
-            (100 * problems).to_string(float_format="{:.0f} %".format),
+            problems.to_string(float_format=lambda share: percent(share, digits=0)),
         ]
         return "\n".join(lines)
 
-    def trajectory_figure(self) -> Figure:
-        """Two panels: mean pain NRS (points, 0-10) and mean EQ-VAS (points, 0-100) with
-        their confidence intervals at each visit (months after the first ECT session),
-        with the number of patients under each visit. Drawn with the Agg canvas."""
+    def plot_trajectories(self, axes: Sequence[Axes] | None = None) -> list[Axes]:
+        """Mean pain NRS (points, 0-10) and mean EQ-VAS (points, 0-100) with their
+        confidence intervals at each visit (months after the first ECT session), the
+        number of patients under each visit: one panel each into the two ``axes`` (a new
+        10 x 4 in figure of two panels when None). Returns the two axes."""
         self._check_fitted()
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        if axes is None:
+            from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(10.0, 4.0), layout="constrained")
-        FigureCanvasAgg(figure)
-        axes = figure.subplots(1, 2)
+            axes = list(Figure(figsize=(10.0, 4.0), layout="constrained").subplots(1, 2))
+        if len(axes) != 2:
+            raise ValueError(f"axes: {len(axes)} given; allowed exactly 2 (pain, EQ-VAS)")
         panels = (
             (axes[0], self.pain_, "Pain NRS (points, 0-10)", (0.0, 10.0), "tab:red"),
             (axes[1], self.eq_vas_, "EQ-VAS (points, 0-100)", (0.0, 100.0), "tab:blue"),
@@ -416,6 +419,14 @@ class QualityOfLife:
             ax.grid(True, alpha=0.3)
         axes[0].set_title(f"Pain (mean, {100 * self.level:g} % CI)")
         axes[1].set_title(f"Self-rated health (mean, {100 * self.level:g} % CI)")
+        return list(axes)
+
+    def trajectory_figure(self) -> Figure:
+        """The figure of :meth:`plot_trajectories` (two panels, 10 x 4 in)."""
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(10.0, 4.0), layout="constrained")
+        self.plot_trajectories(list(figure.subplots(1, 2)))
         return figure
 
 

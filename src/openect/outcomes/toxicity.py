@@ -14,6 +14,7 @@ import pandas as pd
 
 from openect import __version__
 from openect.data.dataset import Dataset
+from openect.formatting import MISSING, percent, percent_interval
 from openect.outcomes._json import records
 
 #: CTCAE v5 grades.
@@ -158,15 +159,13 @@ class Toxicity:
         if not hasattr(self, "by_term_"):
             return "Toxicity() - not fitted"
         row = self.per_session_.iloc[0]
-        percent = f"{100 * self.level:g} %"
+        level = f"{100 * self.level:g} %"
 
         def share(name: str) -> str:
             if not row["sessions"]:
-                return "-"
-            return (
-                f"{100 * row[f'{name}_share']:.1f} % ({percent} CI "
-                f"{100 * row[f'{name}_ci_low']:.1f}-{100 * row[f'{name}_ci_high']:.1f} %)"
-            )
+                return MISSING
+            interval = percent_interval(row[f"{name}_ci_low"], row[f"{name}_ci_high"])
+            return f"{percent(row[f'{name}_share'])} ({level} CI {interval})"
 
         counts = self.event_counts_
         worst = ", ".join(f"{g}: {int(row[f'worst_grade_{g}'])}" for g in range(6))

@@ -44,6 +44,7 @@ import pandas as pd
 
 from openect.data.dataset import Dataset
 from openect.data.models import Assessment
+from openect.formatting import percent
 from openect.response.criteria import RANK, Category, ResponseCriteria, categorise, load_criteria
 
 #: Default landmark of the main response assessment (days after the first treatment).
@@ -427,14 +428,11 @@ class ResponseEvaluation:
         rates = self.rates()
         lesion, patient = rates["lesion"], rates["patient"]
 
-        def pct(value: float | int | None) -> str:
-            return "n/a" if value is None else f"{100 * float(value):.1f} %"
-
         return (
             f"Response ({self.criteria.title}; landmark {self.landmark_days} d, window "
             f"{self.landmark_window_days[0]}-{self.landmark_window_days[1]} d)\n"
-            f"  lesions:  {lesion['evaluable']} evaluable, CR {pct(lesion['cr_rate'])}, "
-            f"OR {pct(lesion['or_rate'])}\n"
-            f"  patients: {patient['evaluable']} evaluable, CR {pct(patient['cr_rate'])}, "
-            f"OR {pct(patient['or_rate'])}"
+            f"  lesions:  {lesion['evaluable']} evaluable, CR {percent(lesion['cr_rate'])}, "
+            f"OR {percent(lesion['or_rate'])}\n"
+            f"  patients: {patient['evaluable']} evaluable, CR {percent(patient['cr_rate'])}, "
+            f"OR {percent(patient['or_rate'])}"
         )
