@@ -19,6 +19,15 @@ from openect.settings import DATABASE_ALLOWED, DATABASE_SCHEMES, Settings, get_s
 #: Environment variable holding the database URL.
 DATABASE_URL_ENV = "DATABASE_URL"
 
+#: SQLite: how long a connection waits for another's write lock before "database is
+#: locked" (s); applies at ``BEGIN IMMEDIATE`` and to single statements.
+SQLITE_BUSY_TIMEOUT_S = 20.0
+#: SQLite journal modes a URL may ask for (``?journal_mode=delete`` where the file is on
+#: a network share, on which WAL does not work); WAL by default.
+SQLITE_JOURNAL_MODES = frozenset({"wal", "delete", "truncate", "persist"})
+#: Query parameters a SQLite URL may carry.
+SQLITE_URL_OPTIONS = frozenset({"journal_mode", "timeout"})
+
 
 def default_database_path(settings: Settings | None = None) -> Path:
     """The embedded SQLite file in the data directory (setting ``OPENECT_DATA_DIR``)."""
@@ -40,7 +49,10 @@ def database_url(url: str | None = None, settings: Settings | None = None) -> st
 
 
 def database_settings(url: str) -> dict[str, Any]:
-    """Django ``DATABASES['default']`` for ``url``; ValueError naming it when unsupported."""
+    """Django ``DATABASES['default']`` for ``url``; ValueError naming it when unsupported.
+
+    SQLite files are set up for concurrent use (see :func:`sqlite_options`).
+    """
     import dj_database_url
 
     if not url.startswith(DATABASE_SCHEMES):
@@ -48,10 +60,54 @@ def database_settings(url: str) -> dict[str, Any]:
     settings: dict[str, Any] = dict(dj_database_url.parse(url))
     if settings["ENGINE"].endswith("sqlite3"):
         name = str(settings["NAME"])
-        if name and name != ":memory:":
+        if name and not _in_memory(name):
             Path(name).parent.mkdir(parents=True, exist_ok=True)
-        settings["OPTIONS"] = {"timeout": 30}
+        settings["OPTIONS"] = sqlite_options(url, name, dict(settings.get("OPTIONS") or {}))
     return settings
+
+
+def _in_memory(name: str) -> bool:
+    return name == ":memory:" or "mode=memory" in name
+
+
+def sqlite_options(url: str, name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Django's SQLite ``OPTIONS`` for concurrent writers.
+
+    * ``timeout``: the busy timeout (s), :data:`SQLITE_BUSY_TIMEOUT_S` unless the URL
+      gives ``?timeout=S``; Django passes it to ``sqlite3.connect``.
+    * ``transaction_mode`` ``IMMEDIATE``: every transaction takes the write lock at
+      ``BEGIN``, where the busy timeout applies, instead of failing at once when a read
+      turns into a write while another connection writes.
+    * ``init_command`` ``PRAGMA journal_mode=WAL`` on each new connection (readers do not
+      block the writer nor it them); not for in-memory databases. WAL needs the file on a
+      local disk: ``?journal_mode=delete`` for a network share.
+
+    ValueError names a query parameter or value that is not allowed.
+    """
+    unknown = sorted(set(given) - SQLITE_URL_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"database URL {url!r}: parameter {unknown[0]!r} not allowed; "
+            f"allowed: {', '.join(sorted(SQLITE_URL_OPTIONS))}"
+        )
+    journal = str(given.get("journal_mode", "wal")).lower()
+    if journal not in SQLITE_JOURNAL_MODES:
+        raise ValueError(
+            f"database URL {url!r}: journal_mode={journal!r} not allowed; "
+            f"allowed: {', '.join(sorted(SQLITE_JOURNAL_MODES))}"
+        )
+    try:
+        timeout = float(given.get("timeout", SQLITE_BUSY_TIMEOUT_S))
+    except ValueError:
+        timeout = -1.0
+    if not 0.0 <= timeout <= 600.0:
+        raise ValueError(
+            f"database URL {url!r}: timeout={given['timeout']!r} not allowed; allowed: 0 to 600 s"
+        )
+    options: dict[str, Any] = {"timeout": timeout, "transaction_mode": "IMMEDIATE"}
+    if not _in_memory(name):
+        options["init_command"] = f"PRAGMA journal_mode={journal.upper()}"
+    return options
 
 
 def django_settings(url: str) -> dict[str, Any]:

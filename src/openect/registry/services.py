@@ -56,6 +56,7 @@ from openect.registry.records import (
     to_json,
     to_row_values,
 )
+from openect.registry.retry import retry_write
 
 #: A data-model entity (the type of the record a service takes or returns).
 R = TypeVar("R", bound=Record)
@@ -296,6 +297,7 @@ def count(actor: Actor, record: type[Record] | str, **filters: Any) -> int:
 
 
 # ------------------------------------------------------------------------- writes
+@retry_write
 def create(actor: Actor, item: R, reason: str | None = None) -> R:
     """Create ``item`` (a canonical record) after checks; audited. Returns it."""
     record = type(item)
@@ -327,10 +329,13 @@ def create(actor: Actor, item: R, reason: str | None = None) -> R:
 def _locked_row(actor: Actor, kind: type[Record], record_id: str, verb: str) -> Any:
     """The row the actor may ``verb``, locked for the transaction.
 
+    Only the record's own row is locked (``of=("self",)``), not the patient or centre
+    rows its scope filter joins: an import holding those must not deadlock with it.
+
     AccessDeniedError when the actor may read but not change it; NotFoundError when it
     is outside the actor's scope (it then looks absent).
     """
-    row = writable(actor, kind).select_for_update().filter(pk=record_id).first()
+    row = writable(actor, kind).select_for_update(of=("self",)).filter(pk=record_id).first()
     if row is not None:
         return row
     if readable(actor, kind).filter(pk=record_id).exists():
@@ -341,6 +346,7 @@ def _locked_row(actor: Actor, kind: type[Record], record_id: str, verb: str) -> 
     raise NotFoundError(f"{kind.table}: no {kind.id_field}={record_id!r} in your scope")
 
 
+@retry_write
 def update(
     actor: Actor,
     record: type[Record] | str,
@@ -399,6 +405,7 @@ def update(
     return item
 
 
+@retry_write
 def delete(
     actor: Actor, record: type[Record] | str, record_id: str, reason: str | None = None
 ) -> None:
