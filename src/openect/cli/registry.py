@@ -35,7 +35,6 @@ FORMATS = ("csv", "fhir", "odm")
 ROLES = ("clinician", "data_manager", "analyst", "admin")
 
 
-
 def _open(database: str | None, create: bool = False) -> str:
     """Configure Django for the registry database; refuse one that was never initialised."""
     from openect.registry.config import configure, database_url
@@ -103,7 +102,12 @@ def status(database: Database = None, as_json: JsonFlag = False) -> int:
 def import_(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset folder (CSV).")],
     centre: Annotated[
-        str | None, typer.Option("--centre", help="Every patient must belong to this centre.")
+        str | None,
+        typer.Option(
+            "--centre",
+            help="Every patient must belong to this centre; rows of records stored for "
+            "another centre are refused.",
+        ),
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (audit trail).")] = None,
     database: Database = None,
@@ -117,7 +121,11 @@ def import_(
         raise CliError(f"DIR={str(directory)!r}: not a folder; a dataset is a folder of CSV files")
     _open(database)
     from openect.errors import AccessDeniedError
-    from openect.registry.transfer import ImportRejectedError, import_dataset
+    from openect.registry.transfer import (
+        ImportDeniedError,
+        ImportRejectedError,
+        import_dataset,
+    )
 
     with stderr.status(f"Reading and validating {directory}...", spinner="dots"):
         dataset, report = load_dataset(directory)
@@ -133,11 +141,12 @@ def import_(
             summary = import_dataset(
                 _actor(), dataset, centre_id=centre, reason=reason or f"import of {directory}"
             )
-    except ImportRejectedError as error:
+    except (ImportRejectedError, ImportDeniedError) as error:
         if as_json:
             emit_json({"imported": False, **error.report.to_dict()})
         else:
             print_report(error.report, directory)
+            stdout.print("[red]nothing imported[/red]")
         return 2
     except AccessDeniedError as error:
         raise CliError(str(error)) from error

@@ -1,8 +1,11 @@
 """Import a CSV dataset into the registry and export the registry as a dataset.
 
 Import is all-or-nothing: the dataset is validated as a whole first (every problem
-reported, nothing written), then every row is created, updated or left alone in one
-transaction, each create and update audited. Re-importing the same data changes
+reported, nothing written), then checked against the registry (an import never changes
+the owner of a stored record nor touches another centre's record) and validated once
+more merged with the registry (the same rules as ``openect data validate``), then every
+row is created, updated or left alone in one transaction, each create and update
+audited. Re-importing the same data changes
 nothing. Rows keep their file order (``position``), so that an import followed by an
 export gives the same files byte for byte.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +23,9 @@ from django.db.models import Max
 
 from openect import __version__
 from openect.data.dataset import Dataset, DatasetInfo
-from openect.data.models import ENTITIES, Centre, Patient, Record
-from openect.data.validation import ValidationReport, check_dataset
+from openect.data.models import ENTITIES, Centre, Patient, Record, references
+from openect.data.schema import file_name
+from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
 from openect.errors import AccessDeniedError, InputError
 from openect.registry.access import Actor, readable
 from openect.registry.guard import service_write
@@ -30,6 +34,7 @@ from openect.registry.records import (
     centre_path,
     column_names,
     from_row_values,
+    patient_path,
     registry_model,
     to_json,
     to_row_values,
@@ -51,6 +56,19 @@ class ImportRejectedError(InputError):
         if first is not None and headline is None:
             text += f"; first: {first}"
         super().__init__(text)
+
+
+class ImportDeniedError(AccessDeniedError):
+    """Rows of the dataset touch records the import may not change (another centre's,
+    or a stored record's owner); nothing written. ``report`` names file, row and column.
+    """
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        first = report.issues[0]
+        more = len(report.issues) - 1
+        suffix = f" (and {more} more)" if more else ""
+        super().__init__(f"{first}{suffix}; nothing imported")
 
 
 @dataclass
@@ -134,32 +152,304 @@ def _check_scope(actor: Actor, dataset: Dataset, centre_id: str | None) -> None:
         )
 
 
+def _lines(dataset: Dataset, lines: Mapping[str, Sequence[int]] | None) -> dict[str, Sequence[int]]:
+    """CSV line number of every record: the reader's where known, else list index + 2."""
+    out: dict[str, Sequence[int]] = {}
+    for record in ENTITIES:
+        known = lines.get(record.table) if lines is not None else None
+        count = len(dataset.records(record))
+        out[record.table] = (
+            known if known is not None and len(known) == count else range(2, count + 2)
+        )
+    return out
+
+
+def _stored_rows(dataset: Dataset) -> dict[str, dict[str, dict[str, Any]]]:
+    """Registry column values of every stored record that the dataset has a row for."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in ENTITIES:
+        model = registry_model(record)
+        names = column_names(record)
+        key = record.id_field
+        ids = [str(getattr(item, key)) for item in dataset.records(record)]
+        rows: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids, BATCH):
+            for row in model.objects.filter(pk__in=list(chunk)).values(*names):
+                rows[str(row[key])] = row
+        out[record.table] = rows
+    return out
+
+
+def _stored_centres(record: type[Record], ids: Sequence[str]) -> dict[str, str | None]:
+    """The centre of each stored record of ``ids`` (through its references)."""
+    model = registry_model(record)
+    path = centre_path(record)
+    out: dict[str, str | None] = {}
+    for chunk in _chunks(list(ids), BATCH):
+        for ident, centre in model.objects.filter(pk__in=list(chunk)).values_list("pk", path):
+            out[str(ident)] = None if centre is None else str(centre)
+    return out
+
+
+def _check_stored(
+    actor: Actor,
+    dataset: Dataset,
+    centre_id: str | None,
+    stored: dict[str, dict[str, dict[str, Any]]],
+    lines: Mapping[str, Sequence[int]],
+) -> None:
+    """Refuse rows that would change another centre's record or a stored record's owner.
+
+    The scope is ``centre_id`` (``--centre``), else the centre of a centre user; an
+    administrator without ``--centre`` may import every centre but still never moves a
+    record. ImportDeniedError (another centre's record) or ImportRejectedError (a move)
+    names file, row and column of every such row.
+    """
+    scope = (
+        centre_id
+        if centre_id is not None
+        else (None if actor.role is Role.ADMIN else actor.centre_id)
+    )
+    denied: list[ValidationIssue] = []
+    issues: list[ValidationIssue] = []
+    for record in ENTITIES:
+        rows = stored[record.table]
+        if not rows:
+            continue
+        name = file_name(record)
+        key = record.id_field
+        refs = list(references(record))
+        centres = _stored_centres(record, list(rows)) if scope is not None else {}
+        for item, line in zip(dataset.records(record), lines[record.table], strict=True):
+            ident = str(getattr(item, key))
+            old = rows.get(ident)
+            if old is None:
+                continue
+            if scope is not None and centres.get(ident) != scope:
+                if record is Centre and old == to_row_values(item):
+                    continue  # an unchanged row of another centre changes nothing
+                owner = centres.get(ident)
+                whose = f" ({owner})" if actor.role is Role.ADMIN and owner else ""
+                denied.append(
+                    ValidationIssue(
+                        name,
+                        line,
+                        key,
+                        ident,
+                        f"already exists for another centre{whose}; an import of centre "
+                        f"{scope} may not change it",
+                    )
+                )
+                continue
+            new = to_row_values(item)
+            for column in refs:
+                if old[column] != new[column]:
+                    issues.append(
+                        ValidationIssue(
+                            name,
+                            line,
+                            column,
+                            _text(new[column]),
+                            f"{record.table} {ident} belongs to {column} {_text(old[column])}; "
+                            "an import never changes the owner of a stored record",
+                        )
+                    )
+    if denied:
+        raise ImportDeniedError(ValidationReport(issues=denied, counts=dataset.counts()))
+    if issues:
+        raise ImportRejectedError(ValidationReport(issues=issues, counts=dataset.counts()))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _merged(
+    dataset: Dataset,
+    lines: Mapping[str, Sequence[int]],
+) -> tuple[Dataset, dict[str, list[int]], dict[int, Record]]:
+    """The registry records of every patient the file touches, with the file's rows.
+
+    File rows replace the stored rows of the same id (in place) and new rows follow.
+    Returns the merged dataset, the line numbers (a negative mark for a stored row not
+    in the file) and the stored records not in the file by their mark.
+    """
+    patients: set[str] = {p.patient_id for p in dataset.patients}
+    lesion_owner = {x.lesion_id: x.patient_id for x in dataset.lesions}
+    session_owner = {x.session_id: x.patient_id for x in dataset.sessions}
+    for record in ENTITIES:
+        for item in dataset.records(record):
+            if isinstance(item, Patient | Centre):
+                continue
+            patient = getattr(item, "patient_id", None)
+            if patient is None and hasattr(item, "session_id"):
+                patient = session_owner.get(str(getattr(item, "session_id")))  # noqa: B009
+            if patient is None and hasattr(item, "lesion_id"):
+                patient = lesion_owner.get(str(getattr(item, "lesion_id")))  # noqa: B009
+            if patient is not None:
+                patients.add(str(patient))
+    merged = Dataset(info=dataset.info)
+    numbers: dict[str, list[int]] = {}
+    registry_only: dict[int, Record] = {}
+    for record in ENTITIES:
+        model = registry_model(record)
+        names = column_names(record)
+        key = record.id_field
+        path = patient_path(record)
+        query = model.objects.all()
+        if path is not None:
+            query = query.filter(**{f"{path}__in": sorted(patients)})
+        in_file = {
+            str(getattr(item, key)): (item, line)
+            for item, line in zip(dataset.records(record), lines[record.table], strict=True)
+        }
+        items: list[Record] = []
+        found: list[int] = []
+        for row in query.order_by("position", "pk").values(*names).iterator(chunk_size=BATCH):
+            ident = str(row[key])
+            if ident in in_file:
+                item, line = in_file.pop(ident)
+                items.append(item)
+                found.append(line)
+            else:
+                stored_item = from_row_values(record, row)
+                mark = -1 - len(registry_only)
+                registry_only[mark] = stored_item
+                items.append(stored_item)
+                found.append(mark)
+        for item, line in in_file.values():
+            items.append(item)
+            found.append(line)
+        setattr(merged, record.table, items)
+        numbers[record.table] = found
+    return merged, numbers, registry_only
+
+
+def _check_merged(
+    dataset: Dataset,
+    stored: dict[str, dict[str, dict[str, Any]]],
+    lines: Mapping[str, Sequence[int]],
+) -> None:
+    """Validate the registry merged with the file; ImportRejectedError if it breaks a rule.
+
+    A problem found on a stored record that the file does not hold is reported on the
+    file's row that caused it: the first new or changed row of the same patient.
+    """
+    merged, numbers, registry_only = _merged(dataset, lines)
+    issues = check_dataset(merged, lines=numbers)
+    if not issues:
+        return
+    by_line: dict[tuple[str, int], Record] = {}
+    for record in ENTITIES:
+        for item, line in zip(merged.records(record), numbers[record.table], strict=True):
+            if line > 0:
+                by_line[(file_name(record), line)] = item
+    changed = _changed_rows(dataset, stored, lines)
+    owner = _owners(merged)
+    out: list[ValidationIssue] = []
+    for issue in issues:
+        if issue.row is None or issue.row > 0:  # a row of the file
+            out.append(issue)
+            continue
+        subject = registry_only.get(issue.row)
+        patient = owner.get(id(subject)) if subject is not None else None
+        culprit = next((c for c in changed if c[3] == patient), None) if patient else None
+        what = f"stored {issue.file.removesuffix('.csv')} row"
+        if subject is not None:
+            what += f" {subject.id}"
+        text = (
+            f"conflicts with the registry: {what}: {issue.column}={issue.value!r}: {issue.message}"
+        )
+        if culprit is None:
+            out.append(ValidationIssue(issue.file, None, issue.column, issue.value, text))
+            continue
+        file, line, columns_changed, _ = culprit
+        column = next((c for c in columns_changed if c in issue.message), None)
+        column = column or (columns_changed[0] if columns_changed else None)
+        row_item = by_line.get((file, line))
+        value = _text(getattr(row_item, column, None)) if row_item is not None and column else None
+        out.append(ValidationIssue(file, line, column, value, text))
+    raise ImportRejectedError(ValidationReport(issues=out, counts=dataset.counts()))
+
+
+def _owners(merged: Dataset) -> dict[int, str]:
+    """The patient of every record of ``merged`` by ``id()``."""
+    lesion_owner = {x.lesion_id: x.patient_id for x in merged.lesions}
+    session_owner = {x.session_id: x.patient_id for x in merged.sessions}
+    out: dict[int, str] = {}
+    for record in ENTITIES:
+        for item in merged.records(record):
+            if isinstance(item, Centre):
+                continue
+            patient = getattr(item, "patient_id", None)
+            if patient is None and getattr(item, "session_id", None) is not None:
+                patient = session_owner.get(str(getattr(item, "session_id")))  # noqa: B009
+            if patient is None and hasattr(item, "lesion_id"):
+                patient = lesion_owner.get(str(getattr(item, "lesion_id")))  # noqa: B009
+            if patient is not None:
+                out[id(item)] = str(patient)
+    return out
+
+
+def _changed_rows(
+    dataset: Dataset,
+    stored: dict[str, dict[str, dict[str, Any]]],
+    lines: Mapping[str, Sequence[int]],
+) -> list[tuple[str, int, list[str], str | None]]:
+    """New or changed rows of the file: (file, line, changed columns, patient)."""
+    owner = _owners(dataset)
+    out: list[tuple[str, int, list[str], str | None]] = []
+    for record in ENTITIES:
+        rows = stored[record.table]
+        for item, line in zip(dataset.records(record), lines[record.table], strict=True):
+            new = to_row_values(item)
+            old = rows.get(str(getattr(item, record.id_field)))
+            names = [c for c in new if old is None or old[c] != new[c]]
+            if old is not None and not names:
+                continue
+            if old is None:
+                names = []
+            out.append((file_name(record), line, names, owner.get(id(item))))
+    return out
+
+
 def import_dataset(
     actor: Actor,
     dataset: Dataset,
     centre_id: str | None = None,
     reason: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    lines: Mapping[str, Sequence[int]] | None = None,
 ) -> ImportSummary:
     """Import ``dataset`` (all or nothing); ImportRejectedError or AccessDeniedError if not.
 
-    ``centre_id`` requires every patient to belong to that centre. Rows already in the
-    registry with the same values are left alone; with other values they are updated
-    (audited); new rows are created (audited). ``progress(table, done, total)`` is
-    called as tables are written.
+    ``centre_id`` requires every patient to belong to that centre and refuses rows of
+    records stored for another centre. No import changes the owner (the reference
+    columns) of a stored record (ImportDeniedError, with file, row and column). The
+    registry merged with the file must pass the dataset rules (ImportRejectedError).
+    Rows already in the registry with the same values are left alone; with other values
+    they are updated (audited); new rows are created (audited). ``progress(table,
+    done, total)`` is called as tables are written. ``lines`` are the CSV line numbers
+    of the records (default: list index + 2).
     """
     issues = check_dataset(dataset)
     if issues:
         raise ImportRejectedError(ValidationReport(issues=list(issues), counts=dataset.counts()))
     _check_scope(actor, dataset, centre_id)
+    numbers = _lines(dataset, lines)
     centres = _centre_of_records(dataset)
     summary = ImportSummary()
     now = dt.datetime.now(dt.UTC)
     why = reason or "dataset import"
     with transaction.atomic(), service_write("import"):
+        stored = _stored_rows(dataset)
+        _check_stored(actor, dataset, centre_id, stored, numbers)
+        _check_merged(dataset, stored, numbers)
         for record in ENTITIES:
             items = dataset.records(record)
-            _import_table(actor, record, items, centres[record.table], summary, now, why)
+            _import_table(
+                actor, record, items, stored[record.table], centres[record.table], summary, now, why
+            )
             if progress is not None:
                 progress(record.table, len(items), len(items))
         info = json.dumps(dataset.info.model_dump(mode="json"), ensure_ascii=False)
@@ -190,33 +480,16 @@ def _import_table(
     actor: Actor,
     record: type[Record],
     items: list[Any],
+    existing: dict[str, dict[str, Any]],
     centre_of: dict[str, str],
     summary: ImportSummary,
     now: dt.datetime,
     reason: str,
 ) -> None:
     model = registry_model(record)
-    names = column_names(record)
     key = record.id_field
     values = [to_row_values(item) for item in items]
     ids = [str(v[key]) for v in values]
-    existing: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids, BATCH):
-        for row in model.objects.filter(pk__in=list(chunk)).values(*names):
-            existing[str(row[key])] = row
-    if existing and actor.role is not Role.ADMIN:
-        path = centre_path(record)
-        allowed = set(
-            model.objects.filter(pk__in=list(existing), **{path: actor.centre_id}).values_list(
-                "pk", flat=True
-            )
-        )
-        clash = sorted(set(existing) - allowed)
-        if clash:
-            raise AccessDeniedError(
-                f"{record.table}: {key}={clash[0]!r} already exists for another centre; "
-                "nothing imported"
-            )
     top = model.objects.aggregate(top=Max("position"))["top"]
     position = 0 if top is None else int(top) + 1
     new_rows, entries = [], []
@@ -333,6 +606,7 @@ def audit_entries(entity: str | None = None, record_id: str | None = None) -> li
 
 
 __all__ = [
+    "ImportDeniedError",
     "ImportRejectedError",
     "ImportSummary",
     "export_dataset",
