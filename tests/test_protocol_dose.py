@@ -437,7 +437,7 @@ def test_cumulative_bleomycin_above_500000_is_contraindicated_without_a_dose() -
     assert plan.cumulative_bleomycin_iu == 500_001
     assert plan.eligibility.status is EligibilityStatus.CONTRAINDICATED
     assert finding_ids(plan) == ["dose.cumulative_bleomycin_limit"]
-    assert "29,999 IU left" in plan.eligibility.findings[0].message
+    assert "29\u202f999\u00a0IU left" in plan.eligibility.findings[0].message
     assert plan.dose_iu is None
     assert plan.dose_per_m2_iu is None
     assert plan.pulse_window_min is None

@@ -14,6 +14,7 @@ from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.data.enums import Route
 from openect.data.field_errors import field_errors
 from openect.errors import RuleError
+from openect.formatting import number, percent
 from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
 from openect.protocol.rules import (
     DEFAULT_RULE_SET,
@@ -201,10 +202,10 @@ def session(
     else:
         print_session_plan(plan)
         for lesion_id, lesion_plan in coverage_plans.items():
-            covered = 100 * lesion_plan["coverage"]["target_fraction_above_rev"]
+            covered = percent(lesion_plan["coverage"]["target_fraction_above_rev"])
             stdout.print(
                 f"{lesion_id}: {lesion_plan['count']} x {lesion_plan['electrode']} placed by the "
-                f"coverage planner, {covered:.1f} % of lesion + margin covered (footprint "
+                f"coverage planner, {covered} of lesion + margin covered (footprint "
                 "estimate; `openect plan lesion` verifies in 3-D)"
             )
     return 0
@@ -370,35 +371,35 @@ def print_dose(plan: DosePlan) -> None:
     crcl = plan.creatinine_clearance_ml_min
     rows: list[list[object]] = [
         ["rule set", f"{plan.rule_set} ({' <- '.join(plan.rule_set_chain)})"],
-        ["BSA", f"{plan.bsa_m2:.2f} m2 ({plan.bsa_formula.value})"],
-        ["creatinine clearance", "unknown" if crcl is None else f"{crcl:.0f} mL/min"],
+        ["BSA", f"{number(plan.bsa_m2, 'm²', digits=2)} ({plan.bsa_formula.value})"],
+        ["creatinine clearance", number(crcl, "mL/min", digits=0, missing="unknown")],
         ["drug, route", f"{plan.drug.value}, {plan.route.value}"],
     ]
     if plan.dose_per_m2_iu is not None:
         reduced = (
-            f" (standard {plan.standard_dose_per_m2_iu:,.0f}; lowest of: "
+            f" (standard {number(plan.standard_dose_per_m2_iu, digits=0)}; lowest of: "
             f"{'; '.join(plan.dose_reduction)})"
             if plan.dose_reduction
             else ""
         )
-        rows.append(["dose per m2", f"{plan.dose_per_m2_iu:,.0f} IU/m2{reduced}"])
+        rows.append(["dose per m²", f"{number(plan.dose_per_m2_iu, 'IU/m²', digits=0)}{reduced}"])
     if plan.dose_iu is not None:
-        rows.append(["DOSE", f"[bold]{plan.dose_iu:,.0f} IU bleomycin[/]"])
+        rows.append(["DOSE", f"[bold]{number(plan.dose_iu, 'IU', digits=0)} bleomycin[/]"])
     if plan.dose_mg is not None:
-        rows.append(["DOSE", f"[bold]{plan.dose_mg:g} mg cisplatin[/]"])
+        rows.append(["DOSE", f"[bold]{number(plan.dose_mg, 'mg', digits=2)} cisplatin[/]"])
     if plan.dose_iu is None and plan.dose_mg is None:
         rows.append(["DOSE", "[bold red]none (contraindicated)[/]"])
     for i, lesion in enumerate(plan.lesion_doses, start=1):
         amount = (
-            f"{lesion.dose_iu:,.0f} IU"
+            number(lesion.dose_iu, "IU", digits=0)
             if lesion.dose_iu is not None
-            else f"{lesion.dose_mg:g} mg"
-            if lesion.dose_mg is not None
-            else "-"
+            else number(lesion.dose_mg, "mg", digits=2)
         )
         rows.append([f"  lesion {i}", f"{lesion.volume_cm3:.3f} cm3 -> {amount}"])
     if plan.cumulative_bleomycin_iu is not None:
-        rows.append(["lifetime bleomycin after", f"{plan.cumulative_bleomycin_iu:,.0f} IU"])
+        rows.append(
+            ["lifetime bleomycin after", number(plan.cumulative_bleomycin_iu, "IU", digits=0)]
+        )
     if plan.pulse_window_min is not None:
         start, end = plan.pulse_window_min
         after = "the end of the bolus" if plan.route is Route.INTRAVENOUS else "each injection"

@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.cli.plan import JsonFlag, RulesOption, app, input_problems
+from openect.formatting import percent
 
 if TYPE_CHECKING:
     from openect.planning.coverage_plan import CoveragePlan
@@ -179,17 +180,17 @@ def print_lesion_plan(plan: CoveragePlan) -> None:
     )
     verified = "verified in 3-D" if coverage.verified_3d else "footprint estimate"
     stdout.print(
-        f"Coverage ({verified}): target {100 * coverage.target_fraction_above_rev:.1f} %, "
-        f"lesion {100 * coverage.lesion_fraction_above_rev:.1f} % above E_rev "
-        f"(target {100 * coverage.target:g} %: {'met' if coverage.meets_target else 'NOT met'}); "
+        f"Coverage ({verified}): target {percent(coverage.target_fraction_above_rev)}, "
+        f"lesion {percent(coverage.lesion_fraction_above_rev)} above E_rev "
+        f"(target {percent(coverage.target)}: {'met' if coverage.meets_target else 'NOT met'}); "
         f"{coverage.uncovered_spots} uncovered spots"
     )
     if plan.robustness is not None:
         r = plan.robustness
         stdout.print(
             f"Robustness ({r.samples} conductivity samples, x{r.factor_range[0]:g}-"
-            f"x{r.factor_range[1]:g}): coverage p5 {100 * r.p5:.1f} %, p50 {100 * r.p50:.1f} %, "
-            f"p95 {100 * r.p95:.1f} %"
+            f"x{r.factor_range[1]:g}): coverage p5 {percent(r.p5)}, p50 {percent(r.p50)}, "
+            f"p95 {percent(r.p95)}"
         )
     stdout.print(
         f"Time: {plan.count} x {plan.minutes_per_application:g} min = {plan.time_min:g} min of "

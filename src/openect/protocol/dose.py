@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from openect.errors import RuleError
+from openect.formatting import number, percent
 from openect.protocol.inputs import ItPolicy, IvPolicy
 from openect.protocol.rules import RuleSet
 
@@ -64,7 +65,8 @@ def iv_dose_per_m2(
             reduced = _number(age_rule, "dose_per_m2", "dose.iv_age_reduction")
             per_m2 = min(per_m2, reduced)
             reasons.append(
-                f"age {age_years} > {age_rule['age_above_years']} years: {reduced:,.0f} IU/m2"
+                f"age {age_years} > {age_rule['age_above_years']} years: "
+                f"{number(reduced, 'IU/m²', digits=0)}"
             )
         if crcl_ml_min is not None:
             ids.append("dose.iv_renal_reduction")
@@ -74,8 +76,9 @@ def iv_dose_per_m2(
                     reduced = _number(row, "dose_per_m2", "dose.iv_renal_reduction")
                     per_m2 = min(per_m2, reduced)
                     reasons.append(
-                        f"creatinine clearance {crcl_ml_min:g} < "
-                        f"{row['crcl_below_ml_min']} mL/min: {reduced:,.0f} IU/m2"
+                        f"creatinine clearance {number(crcl_ml_min)} < "
+                        f"{number(row['crcl_below_ml_min'], 'mL/min')}: "
+                        f"{number(reduced, 'IU/m²', digits=0)}"
                     )
                     break
         return IvDose(standard, min(per_m2, standard), policy, reasons, ids, None, unassessed)
@@ -91,10 +94,15 @@ def iv_dose_per_m2(
             policy,
             [],
             ids,
-            refusal=f"creatinine clearance {crcl_ml_min:g} mL/min is below the label's table",
+            refusal=(
+                f"creatinine clearance {number(crcl_ml_min, 'mL/min')} is below the label's table"
+            ),
         )
     if fraction < 1.0:
-        reasons.append(f"creatinine clearance {crcl_ml_min:g} mL/min: {fraction:.0%} of dose")
+        reasons.append(
+            f"creatinine clearance {number(crcl_ml_min, 'mL/min')}: "
+            f"{percent(fraction, digits=0)} of dose"
+        )
     return IvDose(standard, standard * fraction, policy, reasons, ids)
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from openect import __version__
 from openect.data.enums import Anaesthesia, Drug, Route
+from openect.formatting import number
 from openect.protocol.body import BsaFormula, body_surface_area
 from openect.protocol.dose import (
     ellipsoid_volume_cm3,
@@ -219,8 +220,9 @@ def plan_dose(
                     rules,
                     "dose.cumulative_bleomycin_limit",
                     Severity.CONTRAINDICATION,
-                    f"lifetime bleomycin would reach {cumulative:,.0f} IU, above the "
-                    f"{limit:,.0f} IU limit ({left:,.0f} IU left)",
+                    f"lifetime bleomycin would reach {number(cumulative, 'IU', digits=0)}, "
+                    f"above the {number(limit, 'IU', digits=0)} limit "
+                    f"({number(left, 'IU', digits=0)} left)",
                 )
             )
         elif cumulative > warning:
@@ -229,8 +231,8 @@ def plan_dose(
                     rules,
                     "dose.cumulative_bleomycin_warning",
                     Severity.CAUTION,
-                    f"lifetime bleomycin would reach {cumulative:,.0f} IU, above "
-                    f"{warning:,.0f} IU: pulmonary toxicity rises",
+                    f"lifetime bleomycin would reach {number(cumulative, 'IU', digits=0)}, "
+                    f"above {number(warning, 'IU', digits=0)}: pulmonary toxicity rises",
                 )
             )
 
