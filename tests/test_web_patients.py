@@ -302,7 +302,7 @@ def test_the_lesion_page_lists_assessments_with_their_responses(clinician: Clien
     assert "Lesion P1-L1" in body
     assert "P1-L1-V1" in body
     assert "P1-L1-V2" in body
-    assert "-50 %" in body  # 6 mm vs 12 mm baseline
+    assert "-50\u00a0%" in body  # 6 mm vs 12 mm baseline
     assert 'href="/patients/P1/assessments/new/?lesion=P1-L1"' in body
     assert "linear:N-10-4B" in body
 

@@ -75,6 +75,16 @@ def percent_interval(
     return f"{text}{SPACE}%" if sign else text
 
 
+def diameters(longest: Any, perpendicular: Any = None) -> str:
+    """A lesion's diameters (mm): ``12 × 9.5 mm``; ``12 mm`` without the perpendicular
+    diameter; empty when the longest is unknown."""
+    if longest == "" or is_missing(longest):
+        return ""
+    if perpendicular == "" or is_missing(perpendicular):
+        return number(longest, "mm")
+    return f"{number(longest)} × {number(perpendicular, 'mm')}"
+
+
 def estimate(value: Any, spec: str = ".3g", missing: str = MISSING) -> str:
     """A statistic (hazard ratio, tau², p-value) with a format ``spec``: ``0.734``."""
     if is_missing(value):

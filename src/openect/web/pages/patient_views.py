@@ -20,10 +20,9 @@ from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.models import DOSE_UNIT, Application, Assessment, Lesion, Session
-from openect.formatting import number, words
+from openect.formatting import diameters, number, words
 from openect.response import CATEGORY_LABELS, AssessmentResponse, LesionResponse
 from openect.web.pages.bodymap import BodyMap, LesionMark, body_map
-from openect.web.templatetags.openect_format import size
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def _assessment_event(
         3,
         "assessment",
         f"Assessment of {assessment.lesion_id}",
-        size(assessment.longest_diameter_mm, assessment.perpendicular_diameter_mm) + method,
+        diameters(assessment.longest_diameter_mm, assessment.perpendicular_diameter_mm) + method,
         category,
         note,
         href=href,
@@ -189,7 +188,7 @@ class LesionRow:
     def label(self) -> str:
         """One line for the body map's tooltip: id, site, size and current response."""
         lesion = self.lesion
-        dimensions = size(lesion.longest_diameter_mm, lesion.perpendicular_diameter_mm)
+        dimensions = diameters(lesion.longest_diameter_mm, lesion.perpendicular_diameter_mm)
         return (
             f"{lesion.lesion_id}, {words(lesion.body_site)}, {dimensions}: "
             f"{self.response.current_text}"

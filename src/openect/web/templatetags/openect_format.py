@@ -55,11 +55,7 @@ def size(longest: Any, perpendicular: Any = None) -> str:
 
     ``12 mm`` without the perpendicular diameter; empty when the longest is unknown.
     """
-    if longest == "" or formatting.is_missing(longest):
-        return ""
-    if perpendicular == "" or formatting.is_missing(perpendicular):
-        return formatting.number(longest, "mm")
-    return f"{formatting.number(longest)} × {formatting.number(perpendicular, 'mm')}"
+    return formatting.diameters(longest, perpendicular)
 
 
 @register.filter

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from openect.data.models import Application, Lesion, Patient, Session
 from openect.formatting import number, words
+from openect.protocol.electrodes import Electrode
 from openect.protocol.inputs import (
     Contraindications,
     PatientToPlan,
@@ -228,10 +229,10 @@ def application_form(
     form.fields["electrode"].widget.attrs.update(
         {"list": "electrode-catalogue", "autocomplete": "off"}
     )
-    form.fields[
-        "electrode"
-    ].help_text = (
-        "plate, linear, hexagonal or finger, optionally with the device code (linear:N-10-4B)"
+    kinds = [electrode.value for electrode in Electrode]
+    form.fields["electrode"].help_text = (
+        f"{', '.join(kinds[:-1])} or {kinds[-1]}, optionally with the device code "
+        f"({Electrode.LINEAR.value}:N-10-4B)"
     )
     form.fields["pulses"].help_text = (
         f"Rule {train.rule_id}: {train.pulses} pulses of {number(train.pulse_duration_us, 'µs')} "
