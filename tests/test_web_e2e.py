@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -187,9 +188,8 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     page.wait_for_load_state()
     # the session was 60 days ago (so that today's follow-up is at the landmark): the
     # countdown, running from the saved bolus end, says the window has closed
-    page.wait_for_function(
-        "/Window closed/.test(document.querySelector('.countdown-clock').textContent)"
-    )
+    # (locator waits, not wait_for_function: the site's CSP forbids evaluating strings)
+    page.locator(".countdown-clock", has_text="Window closed").wait_for()
     _shot(page, "session-record")
     for lesion in ("L1", "L2"):
         page.select_option("#id_lesion_id", f"{patient_id}-{lesion}")
@@ -205,10 +205,7 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     page.fill("#id_assessment_date", (TODAY - dt.timedelta(days=1)).isoformat())
     page.fill("#id_longest_diameter_mm", "0")
     page.locator("#id_longest_diameter_mm").press("Tab")
-    page.wait_for_function(
-        "document.querySelector('#response-preview') && "
-        "document.querySelector('#response-preview').textContent.includes('CR')"
-    )
+    page.locator("#response-preview", has_text=re.compile(r"\bCR\b")).wait_for()
     _shot(page, "follow-up")
     _submit(page)
 
@@ -237,12 +234,91 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     other.close()
 
 
-def test_the_api_documentation_page_loads(site: str, browser: object) -> None:
+def _watch_policy(page: object) -> list[str]:
+    """Collect Content-Security-Policy violations and console errors of ``page``."""
+    problems: list[str] = []
+    page.add_init_script(  # type: ignore[attr-defined]
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+    )
+
+    def on_console(message: object) -> None:
+        if message.type != "error":  # type: ignore[attr-defined]
+            return
+        where = str(message.location.get("url", ""))  # type: ignore[attr-defined]
+        if not where.endswith("/favicon.ico"):  # the browser's own guess, not a page's
+            problems.append(f"{message.text} ({where})")  # type: ignore[attr-defined]
+
+    page.on("console", on_console)  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))  # type: ignore[attr-defined]
+    return problems
+
+
+def _external_requests_blocked(context: object, site: str) -> list[str]:
+    """Abort every request not to the site (127.0.0.1); return the URLs aborted."""
+    blocked: list[str] = []
+
+    def route(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(site) or url.startswith("data:"):
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            blocked.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+    context.route("**/*", route)  # type: ignore[attr-defined]
+    return blocked
+
+
+def test_the_main_pages_break_no_content_security_policy(site: str, browser: object) -> None:
+    """Every main page, with its scripts running, under the site's CSP: no violation, no
+    console error (inline scripts would be blocked and reported here)."""
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
+    problems = _watch_policy(page)
+    _sign_in(page, site, "dr.one")
+    link = page.locator("a[href^='/patients/']:not([href='/patients/new/'])").first
+    patient = (link.get_attribute("href") or "").strip("/").rsplit("/", 1)[-1]
+    assert patient
+    for path in (
+        "/",
+        f"/patients/{patient}/",
+        f"/patients/{patient}/plan/",
+        f"/patients/{patient}/assessments/new/",
+        "/patients/new/",
+        "/dashboard/",
+        "/audit/",
+        "/export/",
+        "/api/docs",
+    ):
+        response = page.goto(f"{site}{path}")
+        assert response is not None
+        assert response.status == 200, path
+        assert "script-src 'self'" in (response.headers.get("content-security-policy") or "")
+        page.wait_for_load_state("networkidle")
+    assert not [p for p in problems if "Content Security Policy" in p or "CSP" in p], problems
+    assert problems == [], problems
+    context.close()
+
+
+def test_the_api_documentation_page_loads(site: str, browser: object) -> None:
+    """The schema, and Swagger UI rendered with no request leaving the site."""
+    context = browser.new_context()  # type: ignore[attr-defined]
+    blocked = _external_requests_blocked(context, site)
+    page = context.new_page()
+    problems = _watch_policy(page)
     _sign_in(page, site, "admin")
     response = page.goto(f"{site}/api/openapi.json")
     assert response is not None
     assert response.status == 200
     assert response.json()["info"]["title"] == "OpenECT API"
+    docs = page.goto(f"{site}/api/docs")
+    assert docs is not None
+    assert docs.status == 200
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30000)
+    assert "OpenECT API" in page.locator(".swagger-ui .info .title").inner_text()
+    page.wait_for_selector(".swagger-ui .opblock", timeout=30000)
+    assert page.locator(".swagger-ui .opblock").count() > 10
+    assert blocked == [], blocked
+    assert problems == [], problems
     context.close()
