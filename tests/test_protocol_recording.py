@@ -18,8 +18,10 @@ from openect.protocol.recording import (
     MIDNIGHT_HOURS,
     TO_VERIFY,
     check_window,
+    checked_applications,
     clock_after,
     free_id,
+    lesion_progress,
     minutes_after,
     next_application_id,
     next_session,
@@ -193,6 +195,34 @@ def test_check_window_states_and_messages(dataset: Dataset) -> None:
     assert (unknown.state, unknown.minutes, unknown.outside) == ("unknown", None, False)
     assert unknown.message == "not checked: no bolus end time"
     assert check_window(window, dt.time(10), None).message == "not checked: no application time"
+
+
+def test_applications_in_time_order_each_checked(dataset: Dataset) -> None:
+    patient, session = p1(dataset)
+    window = session_window(session, patient)
+    base = next(a for a in dataset.applications if a.session_id == "P1-S1")
+    late = base.model_copy(update={"application_id": "late", "time": dt.time(9, 50)})
+    untimed = base.model_copy(update={"application_id": "untimed", "time": None})
+    early = base.model_copy(update={"application_id": "early", "time": dt.time(9, 15)})
+    other = base.model_copy(update={"application_id": "other", "session_id": "P1-S2"})
+    rows = checked_applications("P1-S1", [late, untimed, early, other], window, dt.time(9, 5))
+    assert [r.application.application_id for r in rows] == ["early", "late", "untimed"]
+    assert [r.check.state for r in rows] == ["inside", "after", "unknown"]
+
+
+def test_lesion_progress_counts_recorded_and_aborted_applications(dataset: Dataset) -> None:
+    base = next(a for a in dataset.applications if a.session_id == "P1-S1")
+    lesions = [lesion for lesion in dataset.lesions if lesion.patient_id == "P1"]
+    first = lesions[0].lesion_id
+    done = [
+        base.model_copy(update={"application_id": f"A{i}", "lesion_id": first, "complete": c})
+        for i, c in enumerate([True, False, None])
+    ]
+    elsewhere = base.model_copy(update={"application_id": "B", "session_id": "P1-S2"})
+    progress = lesion_progress("P1-S1", lesions, [*done, elsewhere], {})
+    assert [p.lesion for p in progress] == lesions
+    assert (progress[0].recorded, progress[0].aborted, progress[0].planned) == (3, 1, None)
+    assert all(p.recorded == 0 for p in progress[1:])
 
 
 # ----------------------------------------------------------------------------- the plan

@@ -263,6 +263,57 @@ def check_window(
     )
 
 
+@dataclass(frozen=True)
+class ApplicationCheck:
+    """A recorded application and where its time lies against the window."""
+
+    application: Application
+    check: WindowCheck
+
+
+def checked_applications(
+    session_id: str,
+    applications: Iterable[Application],
+    window: SessionWindow,
+    bolus_end: dt.time | None,
+) -> list[ApplicationCheck]:
+    """The applications of the session in time order (untimed last), each checked
+    against the window after ``bolus_end``."""
+    own = [a for a in applications if a.session_id == session_id]
+    own.sort(key=lambda a: (a.time is None, a.time or dt.time()))
+    return [ApplicationCheck(a, check_window(window, bolus_end, a.time)) for a in own]
+
+
+@dataclass(frozen=True)
+class LesionProgress:
+    """A lesion during its session: the planner's settings (None when it could not
+    plan), the applications recorded and how many of them were aborted."""
+
+    lesion: Lesion
+    planned: LesionPlan | None
+    recorded: int
+    aborted: int
+
+
+def lesion_progress(
+    session_id: str,
+    lesions: Iterable[Lesion],
+    applications: Iterable[Application],
+    planned: Mapping[str, LesionPlan],
+) -> list[LesionProgress]:
+    """Each lesion's recorded (and aborted) applications of the session, with its plan."""
+    own = [a for a in applications if a.session_id == session_id]
+    return [
+        LesionProgress(
+            lesion,
+            planned.get(lesion.lesion_id),
+            sum(1 for a in own if a.lesion_id == lesion.lesion_id),
+            sum(1 for a in own if a.lesion_id == lesion.lesion_id and a.complete is False),
+        )
+        for lesion in lesions
+    ]
+
+
 # ----------------------------------------------------------------------------- the plan
 def planned_lesions(
     session: Session, patient: Patient, lesions: Sequence[Lesion], rules: RuleSet

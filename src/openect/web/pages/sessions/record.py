@@ -14,7 +14,6 @@ entered as clock times and compared with each other, never with the server's clo
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -34,9 +33,10 @@ from openect.protocol.inputs import WindowVariant
 from openect.protocol.recording import (
     TO_VERIFY,
     SessionWindow,
-    WindowCheck,
     age_at,
     check_window,
+    checked_applications,
+    lesion_progress,
     next_application_id,
     planned_lesions,
     pulse_train,
@@ -121,14 +121,6 @@ class RecordPage:
         return f"{url}?{urlencode({'window': self.window.variant.value})}"
 
 
-@dataclass(frozen=True)
-class ApplicationRow:
-    """A recorded application and where its time lies against the window."""
-
-    application: Application
-    check: WindowCheck
-
-
 def render_record(
     request: HttpRequest,
     page: RecordPage,
@@ -138,26 +130,10 @@ def render_record(
     """The recording page (new forms, unless given)."""
     session, window = page.session, page.window
     bolus = session.bolus_end_time
-    applications = [a for a in page.dataset.applications if a.session_id == session.session_id]
-    rows = [
-        ApplicationRow(a, check_window(window, bolus, a.time))
-        for a in sorted(applications, key=lambda a: (a.time is None, a.time or dt.time()))
-    ]
-    done: dict[str, list[Application]] = {}
-    for application in applications:
-        done.setdefault(application.lesion_id, []).append(application)
-    lesion_rows = [
-        {
-            "lesion": lesion,
-            "planned": page.planned.get(lesion.lesion_id),
-            "summary": planned_summary(page.planned[lesion.lesion_id])
-            if lesion.lesion_id in page.planned
-            else "",
-            "recorded": len(done.get(lesion.lesion_id, [])),
-            "aborted": sum(1 for a in done.get(lesion.lesion_id, []) if a.complete is False),
-        }
-        for lesion in page.dataset.lesions
-    ]
+    applications = page.dataset.applications
+    rows = checked_applications(session.session_id, applications, window, bolus)
+    progress = lesion_progress(session.session_id, page.dataset.lesions, applications, page.planned)
+    lesion_rows = [(p, planned_summary(p.planned) if p.planned else "") for p in progress]
     return render(
         request,
         "web/sessions/record.html",
