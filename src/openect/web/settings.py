@@ -93,6 +93,7 @@ def build_settings(
             "whitenoise.middleware.WhiteNoiseMiddleware",
             # CSP and Cache-Control: no-store on everything but the static files
             "openect.web.security.SecurityHeadersMiddleware",
+            "openect.web.input_guard.InputGuardMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
             "django.middleware.common.CommonMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",
