@@ -53,7 +53,9 @@ def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_pat
     again = json.loads(openect("registry", "import", str(dataset_dir), "--json",
                                DATABASE_URL=first).stdout)  # fmt: skip
     assert again["total_created"] == again["total_updated"] == 0
-    assert openect("registry", "export", str(tmp_path / "out"), "--database", first).returncode == 0
+    exported = openect("registry", "export", str(tmp_path / "out"), "--round-trip",
+                       "--database", first)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
     same_folders(dataset_dir, tmp_path / "out")
 
     backup = tmp_path / "registry-backup.json.gz"
@@ -62,7 +64,10 @@ def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_pat
     restored = openect("registry", "restore", str(backup), "--database", second, "--json")
     assert restored.returncode == 0, restored.stderr
     assert (
-        openect("registry", "export", str(tmp_path / "out2"), "--database", second).returncode == 0
+        openect(
+            "registry", "export", str(tmp_path / "out2"), "--round-trip", "--database", second
+        ).returncode
+        == 0
     )
     same_folders(dataset_dir, tmp_path / "out2")
     trail = json.loads(openect("registry", "audit", "--database", second, "--json",
@@ -165,3 +170,25 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
     done = openect("registry", "export", str(tmp_path), "--format", "xls", "--database", url)
     assert done.returncode == 2
     assert "--format=xls: unknown; allowed csv, fhir, odm" in done.stderr
+
+
+@pytest.mark.slow
+def test_csv_exports_are_for_people_unless_round_trip(tmp_path: Path) -> None:
+    """Text cells that a spreadsheet would run as formulas start with ' by default."""
+    from openect.data.csvio import read_dataset
+
+    cohort = generate_cohort(3, centres=1, seed=4)
+    cohort.centres = [cohort.centres[0].model_copy(update={"name": "=1+2"})]
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    openect("registry", "init", "--database", url)
+    source = write_dataset(cohort, tmp_path / "in")
+    assert openect("registry", "import", str(source), "--database", url).returncode == 0
+    assert (
+        openect("registry", "export", str(tmp_path / "people"), "--database", url).returncode == 0
+    )
+    assert read_dataset(tmp_path / "people").centres[0].name == "'=1+2"
+    exact = openect(
+        "registry", "export", str(tmp_path / "exact"), "--round-trip", "--database", url
+    )
+    assert exact.returncode == 0, exact.stderr
+    same_folders(source, tmp_path / "exact")

@@ -168,10 +168,23 @@ def export(
     format_: Annotated[
         str, typer.Option("--format", help="csv (the dataset), fhir (R4 bundle) or odm (1.3.2).")
     ] = "csv",
+    round_trip: Annotated[
+        bool,
+        typer.Option(
+            "--round-trip",
+            help="CSV for another registry: every value exactly as stored (import gives the "
+            "same registry). Default: for spreadsheets, text cells that would run as a "
+            "formula (= + - @ first) start with '.",
+        ),
+    ] = False,
     database: Database = None,
     as_json: JsonFlag = False,
 ) -> int:
-    """Export the registry: CSV dataset, FHIR R4 JSON bundle or CDISC ODM 1.3.2 XML."""
+    """Export the registry: CSV dataset, FHIR R4 JSON bundle or CDISC ODM 1.3.2 XML.
+
+    CSV files are written for people (safe to open in a spreadsheet) unless
+    ``--round-trip`` asks for the exact values, to be imported again.
+    """
     if format_ not in FORMATS:
         raise CliError(f"--format={format_}: unknown; allowed {', '.join(FORMATS)}")
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -183,7 +196,7 @@ def export(
     with stderr.status("Exporting...", spinner="dots"):
         dataset = export_dataset(_actor())
         if format_ == "csv":
-            write_dataset(dataset, directory)
+            write_dataset(dataset, directory, for_people=not round_trip)
             path = directory
         elif format_ == "fhir":
             from openect.exchange.fhir import write_bundle
@@ -199,7 +212,14 @@ def export(
             write_odm(dataset, path)
     counts = dataset.counts()
     if as_json:
-        emit_json({"format": format_, "path": str(path), "counts": counts})
+        emit_json(
+            {
+                "format": format_,
+                "path": str(path),
+                "counts": counts,
+                "round_trip": round_trip if format_ == "csv" else None,
+            }
+        )
     else:
         stdout.print(f"Exported {sum(counts.values())} rows as {format_}: {path}", soft_wrap=True)
     return 0

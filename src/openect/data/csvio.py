@@ -6,7 +6,13 @@ semicolon-separated, empty cell = unknown. Every file is present, even with no r
 
 Reading validates everything (types, ranges, enums, required cells, references,
 date order) and reports all problems at once; it never returns a half-valid dataset.
-Writing is canonical: the same dataset always gives the same bytes.
+It accepts a UTF-8 byte-order mark (Excel's "CSV UTF-8") and reports, with file and
+row, what the csv module would fail on: overlong cells, NUL bytes, invalid UTF-8.
+
+Writing is canonical: the same dataset always gives the same bytes. Files meant to be
+opened in a spreadsheet are written with ``for_people=True``: text cells starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return are prefixed with ``'`` so that
+no spreadsheet runs them as formulas (CSV injection); numbers are left alone.
 """
 
 from __future__ import annotations
@@ -40,6 +46,13 @@ from openect.errors import InputError
 
 INFO_FILE = "dataset.json"
 LIST_SEPARATOR = ";"
+#: Longest cell read (characters); the longest field of the data model has 500.
+MAX_CELL = 10_000
+#: The csv module's field size limit while reading, so that a longer cell is reported
+#: with its column (by :data:`MAX_CELL`) instead of failing the whole file.
+FIELD_LIMIT = 1 << 24
+#: First characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class DatasetError(InputError):
@@ -80,12 +93,23 @@ _CELL_ENCODERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-def _rows(model: type[Record], records: list[Record]) -> Iterator[list[Any]]:
-    """CSV rows of ``records``: field values in column order, encoded where needed."""
+def neutralised(text: str) -> str:
+    """``text`` safe to open in a spreadsheet: ``'`` before a leading formula character."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _rows(
+    model: type[Record], records: list[Record], for_people: bool = False
+) -> Iterator[list[Any]]:
+    """CSV rows of ``records``: field values in column order, encoded where needed.
+
+    ``for_people`` neutralises text columns (kind ``str``) against CSV injection.
+    """
     cols = columns(model)
     values = operator.attrgetter(*(c.name for c in cols))
     special = [(i, _CELL_ENCODERS[c.kind]) for i, c in enumerate(cols) if c.kind in _CELL_ENCODERS]
     floats = [i for i, c in enumerate(cols) if c.kind == "float"]
+    texts = [i for i, c in enumerate(cols) if c.kind == "str"] if for_people else []
     for record in records:
         row = list(values(record))
         for i, encode in special:
@@ -94,14 +118,22 @@ def _rows(model: type[Record], records: list[Record]) -> Iterator[list[Any]]:
         for i in floats:
             if row[i] is not None and type(row[i]) is not float:
                 row[i] = float(row[i])
+        for i in texts:
+            if row[i]:
+                row[i] = neutralised(row[i])
         yield row
 
 
-def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
+def write_dataset(
+    dataset: Dataset, directory: str | os.PathLike[str], *, for_people: bool = False
+) -> Path:
     """Write ``dataset`` as a CSV folder at ``directory`` and return its path.
 
     The folder must not exist or be empty; files are written to a temporary folder
-    beside it first and moved into place only when all are complete.
+    beside it first and moved into place only when all are complete. By default the
+    files are the canonical round-trip form (read back, they give the same dataset);
+    ``for_people=True`` writes them for spreadsheets: text cells that a spreadsheet would
+    run as a formula get a leading ``'`` (see :func:`neutralised`).
     """
     target = Path(directory)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -118,7 +150,7 @@ def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
             with open(staging / file_name(model), "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle, lineterminator="\n")
                 writer.writerow([c.name for c in cols])
-                writer.writerows(_rows(model, dataset.records(model)))
+                writer.writerows(_rows(model, dataset.records(model), for_people))
         if target.exists():
             target.rmdir()
         staging.rename(target)
@@ -130,6 +162,7 @@ def write_dataset(dataset: Dataset, directory: str | os.PathLike[str]) -> Path:
 
 # -- reading ---------------------------------------------------------------------------
 
+
 def _read_info(directory: Path, issues: list[ValidationIssue]) -> DatasetInfo:
     path = directory / INFO_FILE
     if not path.is_file():
@@ -140,7 +173,7 @@ def _read_info(directory: Path, issues: list[ValidationIssue]) -> DatasetInfo:
         )
         return DatasetInfo()
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
         info = DatasetInfo.model_validate(raw)
     except (ValueError, ValidationError) as error:
         message = str(error).splitlines()[0]
@@ -242,9 +275,12 @@ def _read_table(
             )
         )
         return records, lines, None
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
+    nul = _NulLines()
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(nul.lines(handle))
             header = next(reader, None)
             if header is None:
                 issues.append(
@@ -262,6 +298,11 @@ def _read_table(
             width = len(header)
             for row in reader:
                 line = reader.line_num
+                if row and max(map(len, row)) > MAX_CELL:
+                    _overlong(name, line, header, row, issues)
+                    if id_position is not None and id_position < len(row) and row[id_position]:
+                        ids.add(row[id_position][:MAX_CELL])
+                    continue
                 if not readable or len(row) != width:
                     # Identifiers of rows that are not read still count as present.
                     if id_position is not None and id_position < len(row) and row[id_position]:
@@ -291,14 +332,85 @@ def _read_table(
                         if row[position]
                     )
     except UnicodeDecodeError as error:
+        issues.append(_not_utf8(path, name, error))
+        return records, lines, None
+    except csv.Error as error:
         issues.append(
-            ValidationIssue(
-                name, None, None, None, f"not UTF-8 text: {error.reason} at byte {error.start}"
-            )
+            ValidationIssue(name, reader.line_num, None, None, f"not readable as CSV: {error}")
         )
         return records, lines, None
+    finally:
+        nul.report(name, issues)
     ids.update(map(operator.attrgetter(model.id_field), records))
     return records, lines, ids
+
+
+class _NulLines:
+    """Passes the lines of a file on, noting those with NUL bytes (binary, not CSV text)."""
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.count = 0
+
+    def lines(self, handle: Iterator[str]) -> Iterator[str]:
+        """The lines of ``handle``, unchanged."""
+        for number, text in enumerate(handle, start=1):
+            if "\x00" in text:
+                self.count += 1
+                if self.first is None:
+                    self.first = number
+            yield text
+
+    def report(self, name: str, issues: list[ValidationIssue]) -> None:
+        """One issue for the NUL bytes of the file, at the first line that has one."""
+        if self.first is None:
+            return
+        more = f" (and {self.count - 1} more line(s))" if self.count > 1 else ""
+        issues.append(
+            ValidationIssue(
+                name,
+                self.first,
+                None,
+                None,
+                f"NUL byte (\\0) in the line{more}; not a text CSV file: save it as CSV UTF-8",
+            )
+        )
+
+
+def _overlong(
+    name: str, line: int, header: list[str], row: list[str], issues: list[ValidationIssue]
+) -> None:
+    """Report every cell of ``row`` longer than :data:`MAX_CELL`."""
+    for position, text in enumerate(row):
+        if len(text) > MAX_CELL:
+            column = header[position] if position < len(header) else None
+            issues.append(
+                ValidationIssue(
+                    name,
+                    line,
+                    column,
+                    text[:40] + "...",
+                    f"a cell of {len(text):,} characters; at most {MAX_CELL:,} allowed",
+                )
+            )
+
+
+def _not_utf8(path: Path, name: str, error: UnicodeDecodeError) -> ValidationIssue:
+    """The issue of a file that is not UTF-8, at the first line that is not."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return ValidationIssue(
+                    name,
+                    number,
+                    None,
+                    None,
+                    f"not UTF-8 text: {bad.reason} at byte {bad.start + 1} of the line; "
+                    "save the file as CSV UTF-8",
+                )
+    return ValidationIssue(name, None, None, None, f"not UTF-8 text: {error.reason}")
 
 
 class _RowParser:

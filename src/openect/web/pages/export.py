@@ -5,7 +5,9 @@ GET shows what the export holds; POST (the download button, CSRF-protected) retu
 :func:`openect.data.csvio.write_dataset` (``dataset.json`` and one CSV per table, at the
 root of the archive) for :func:`openect.registry.transfer.export_dataset`: one centre
 for clinicians and data managers, every centre for analysts (free text blanked) and
-administrators. The same files as ``openect registry export``.
+administrators. The same files as ``openect registry export`` (without
+``--round-trip``): written for spreadsheets, text cells that a spreadsheet would run as
+a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return first) start with ``'``.
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ def export_filename(actor: Actor) -> str:
 
 
 def dataset_zip(dataset: Dataset) -> bytes:
-    """The dataset's CSV folder (written by ``write_dataset``) as ZIP bytes."""
+    """The dataset's CSV folder (``write_dataset(..., for_people=True)``) as ZIP bytes."""
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="openect-export-") as temporary:
-        folder = write_dataset(dataset, Path(temporary) / "dataset")
+        folder = write_dataset(dataset, Path(temporary) / "dataset", for_people=True)
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(folder.iterdir()):
                 archive.write(path, arcname=path.name)
