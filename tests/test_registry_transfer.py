@@ -245,3 +245,21 @@ def test_snapshot_holds_every_row_and_the_audit_trail(cohort: Dataset, tmp_path:
         restore(ADMIN, backup_file)
     with pytest.raises(AccessDeniedError, match="may not restore"):
         restore(Actor("doctor", Role.CLINICIAN, "C01"), backup_file)
+
+
+def test_analysts_exports_blank_every_free_text_column(dataset: Dataset) -> None:
+    from openect.data.models import AdverseEvent, SystemicTherapy
+    from openect.data.schema import columns
+
+    free = {(m.table, c.name) for m in ENTITIES for c in columns(m) if c.free_text}
+    assert {("adverse_events", "term"), ("systemic_therapies", "agent"),
+            ("assessments", "override_reason")} <= free  # fmt: skip
+    import_dataset(ADMIN, dataset)
+    pooled = export_dataset(Actor("analyst", Role.ANALYST))
+    assert {e.term for e in pooled.adverse_events} == {None}
+    assert {t.agent for t in pooled.systemic_therapies} == {None}
+    assert {a.override_reason for a in pooled.assessments} == {None}
+    full = export_dataset(ADMIN)
+    assert [e.term for e in full.adverse_events] == [e.term for e in dataset.adverse_events]
+    assert isinstance(full.adverse_events[0], AdverseEvent)
+    assert isinstance(full.systemic_therapies[0], SystemicTherapy)

@@ -352,7 +352,12 @@ class AdverseEvent(Record):
     patient_id: str = _ref("patients", "Patient")
     session_id: str | None = _ref("sessions", "Session the event is attributed to", required=False)
     onset_date: dt.date
-    term: str = Field(min_length=1, max_length=200, description="CTCAE v5 term")
+    term: str = Field(
+        min_length=1,
+        max_length=200,
+        description="CTCAE v5 term (free text)",
+        json_schema_extra={"free_text": True},
+    )
     grade: int = Field(ge=1, le=5, description="CTCAE grade")
     serious: bool | None = None
 
@@ -388,7 +393,13 @@ class SystemicTherapy(Record):
     therapy_id: str = _id("Therapy identifier")
     patient_id: str = _ref("patients", "Patient")
     agent_class: AgentClass
-    agent: str | None = Field(None, min_length=1, max_length=200, description="e.g. pembrolizumab")
+    agent: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="e.g. pembrolizumab (free text)",
+        json_schema_extra={"free_text": True},
+    )
     start_date: dt.date
     end_date: dt.date | None = Field(None, description="Empty while ongoing")
 
