@@ -292,20 +292,16 @@ def _merged(
     numbers: dict[str, list[int]] = {}
     registry_only: dict[int, Record] = {}
     for record in ENTITIES:
-        model = registry_model(record)
         names = column_names(record)
         key = record.id_field
         path = patient_path(record)
-        query = model.objects.all()
-        if path is not None:
-            query = query.filter(**{f"{path}__in": sorted(patients)})
+        items: list[Record] = []
+        found: list[int] = []
         in_file = {
             str(getattr(item, key)): (item, line)
             for item, line in zip(dataset.records(record), lines[record.table], strict=True)
         }
-        items: list[Record] = []
-        found: list[int] = []
-        for row in query.order_by("position", "pk").values(*names).iterator(chunk_size=BATCH):
+        for row in _rows_of_patients(record, names, path, sorted(patients)):
             ident = str(row[key])
             if ident in in_file:
                 item, line = in_file.pop(ident)
@@ -323,6 +319,21 @@ def _merged(
         setattr(merged, record.table, items)
         numbers[record.table] = found
     return merged, numbers, registry_only
+
+
+def _rows_of_patients(
+    record: type[Record], names: list[str], path: str | None, patients: list[str]
+) -> list[dict[str, Any]]:
+    """Registry rows of ``record`` (all centres; of ``patients`` through ``path``), in
+    registry order; queried in batches of patients."""
+    model = registry_model(record)
+    if path is None:
+        return list(model.objects.order_by("position", "pk").values(*names))
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(patients, BATCH):
+        rows.extend(model.objects.filter(**{f"{path}__in": list(chunk)}).values(*names, "position"))
+    rows.sort(key=lambda row: (row["position"], str(row[record.id_field])))
+    return rows
 
 
 def _check_merged(
