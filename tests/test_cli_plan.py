@@ -108,7 +108,8 @@ def test_contraindicated_patient_gets_a_plan_without_dose(
 def test_human_session_plan(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "plan", "session", str(EXAMPLE))
     assert code == 0
-    for text in ("Eligibility: CAUTION", "16\u202f700\u00a0IU bleomycin", "hexagonal", "Time budget"):
+    dose = "16\u202f700\u00a0IU bleomycin"
+    for text in ("Eligibility: CAUTION", dose, "hexagonal", "Time budget"):
         assert text in out
 
 
