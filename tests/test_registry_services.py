@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from openect.data.dataset import Dataset
-from openect.data.models import ENTITIES, Assessment, Centre, Lesion, Patient, Record
+from openect.data.models import ENTITIES, Assessment, Centre, Lesion, Patient, Record, Session
 from openect.data.schema import columns
-from openect.errors import AccessDeniedError, InputError, NotFoundError
+from openect.errors import AccessDeniedError, InputError, NotFoundError, RecordInvalidError
 from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.guard import UnauditedWriteError
@@ -291,3 +291,30 @@ def test_another_centres_id_is_not_echoed_when_taken(registry: Dataset) -> None:
     with pytest.raises(services.RecordInvalidError) as caught:
         services.create(MANAGER_C02, copy)
     assert caught.value.issues == [("lesion_id", None, "lesion_id not available; choose another")]
+
+
+def test_recording_a_later_session_moves_the_last_contact_date(registry: Dataset) -> None:
+    """P1 (C01) was last seen 2021-06-01: a session on 2022-01-10 moves it, in the same
+    transaction, and both changes are audited; an earlier session leaves it alone."""
+    session = services.get(ADMIN, Session, "P1-S1")
+    later = session.model_copy(
+        update={"session_id": "P1-S9", "session_number": 9, "session_date": dt.date(2022, 1, 10)}
+    )
+    before = audit_count()
+    created, moved_from = services.record_session(CLINICIAN_C01, later, reason="test")
+    assert (created.session_id, moved_from) == ("P1-S9", dt.date(2021, 6, 1))
+    assert services.get(ADMIN, Patient, "P1").last_contact_date == dt.date(2022, 1, 10)
+    assert audit_count() == before + 2
+    earlier = later.model_copy(
+        update={"session_id": "P1-S8", "session_number": 8, "session_date": dt.date(2021, 1, 5)}
+    )
+    assert services.record_session(CLINICIAN_C01, earlier)[1] is None
+    assert services.get(ADMIN, Patient, "P1").last_contact_date == dt.date(2022, 1, 10)
+
+
+def test_a_refused_session_leaves_the_last_contact_date(registry: Dataset) -> None:
+    session = services.get(ADMIN, Session, "P1-S1")
+    taken = session.model_copy(update={"session_date": dt.date(2022, 1, 10)})  # same id
+    with pytest.raises(RecordInvalidError):
+        services.record_session(CLINICIAN_C01, taken)
+    assert services.get(ADMIN, Patient, "P1").last_contact_date == dt.date(2021, 6, 1)

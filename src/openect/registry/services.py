@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from openect.data.dataset import Dataset
 from openect.data.field_errors import field_errors
-from openect.data.models import ENTITIES, Centre, Patient, Record
+from openect.data.models import ENTITIES, Centre, Patient, Record, Session
 from openect.data.schema import columns
 from openect.data.validation import check_dataset
 from openect.errors import (
@@ -72,6 +72,7 @@ __all__ = [
     "get",
     "list_records",
     "patient_records",
+    "record_session",
     "redacted",
     "register_patient",
     "update",
@@ -465,6 +466,29 @@ def register_patient(
     patient_id = pseudonyms.pseudonym(hospital_number, centre_id, key)
     item = validated(Patient, {**values, "patient_id": patient_id})
     return create(actor, item, reason)
+
+
+@retry_write
+def record_session(
+    actor: Actor, session: Session, reason: str | None = None
+) -> tuple[Session, dt.date | None]:
+    """Create ``session``; in the same transaction, move its living patient's last
+    contact date up to the session date when the session is later. Returns the session
+    and the last contact date it replaced (None when it did not move)."""
+    with transaction.atomic():
+        patient = get(actor, Patient, session.patient_id)
+        last = patient.last_contact_date
+        moved = patient.death_date is None and last is not None and session.session_date > last
+        if moved:
+            update(
+                actor,
+                Patient,
+                patient.patient_id,
+                {"last_contact_date": session.session_date},
+                reason=f"ECT session {session.session_id} recorded",
+            )
+        created = create(actor, session, reason)
+    return created, last if moved else None
 
 
 def patient_records(actor: Actor, patient_id: str) -> Dataset:

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -137,29 +136,20 @@ def session_initial(page: PlanPage, plan: SessionPlan, form: PlanForm) -> dict[s
 
 
 def record_session(request: HttpRequest, page: PlanPage, values: dict[str, Any]) -> Session:
-    """Create the session; moves the patient's last contact date up to the session date
-    (in the same transaction) when the session is later. RecordInvalidError if refused."""
+    """Create the session (:func:`services.record_session`: the patient's last contact
+    date moves up with it) and say so. RecordInvalidError if refused."""
     patient = page.patient
     item = services.validated(Session, values | {"patient_id": patient.patient_id})
-    last = patient.last_contact_date
-    moved = patient.death_date is None and last is not None and item.session_date > last
-    with transaction.atomic():
-        if moved:
-            services.update(
-                page.actor,
-                Patient,
-                patient.patient_id,
-                {"last_contact_date": item.session_date},
-                reason=f"ECT session {item.session_id} recorded on the web",
-            )
-        services.create(page.actor, item, reason="recorded from the session plan (web)")
-    if moved and last is not None:
+    created, moved_from = services.record_session(
+        page.actor, item, reason="recorded from the session plan (web)"
+    )
+    if moved_from is not None:
         messages.info(
             request,
-            f"Last contact date of {patient.patient_id} moved from {last.isoformat()} to "
-            f"{item.session_date.isoformat()}.",
+            f"Last contact date of {patient.patient_id} moved from {moved_from.isoformat()} "
+            f"to {created.session_date.isoformat()}.",
         )
-    return item
+    return created
 
 
 def render_plan(
