@@ -318,3 +318,31 @@ def test_a_refused_session_leaves_the_last_contact_date(registry: Dataset) -> No
     with pytest.raises(RecordInvalidError):
         services.record_session(CLINICIAN_C01, taken)
     assert services.get(ADMIN, Patient, "P1").last_contact_date == dt.date(2021, 6, 1)
+
+
+def test_another_centres_id_is_not_testable_through_other_errors(registry: Dataset) -> None:
+    """C02 cannot learn that C01 holds "P1-S1": a session that breaks a rule of its patient
+    (after P2's death) is refused for that rule whether its id is free or taken."""
+    session = services.get(ADMIN, Session, "P1-S1")
+    probe = session.model_copy(
+        update={"patient_id": "P2", "session_date": dt.date(2021, 1, 5), "session_number": 2}
+    )
+    answers = []
+    for session_id in ("P1-S1", "FREE-S1"):  # held by C01 / held by nobody
+        with pytest.raises(RecordInvalidError) as refused:
+            services.create(MANAGER_C02, probe.model_copy(update={"session_id": session_id}))
+        answers.append(str(refused.value).replace(session_id, "ID"))
+    assert answers[0] == answers[1]
+    assert "not available" not in answers[0]
+
+
+def test_the_databases_own_refusal_text_is_never_shown() -> None:
+    from django.db import IntegrityError
+
+    from openect.registry.services import _refused
+
+    error = _refused(Lesion, IntegrityError('duplicate key value violates "openect_lesions_pkey"'))
+    assert "openect_lesions" not in str(error)
+    assert error.issues == [
+        (None, None, "the database refused the record: a value conflicts with stored data")
+    ]

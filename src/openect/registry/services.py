@@ -18,6 +18,7 @@ columns blanked.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
@@ -58,6 +59,8 @@ from openect.registry.records import (
 )
 from openect.registry.retry import retry_write
 
+#: Log of refused writes (the database's own messages stay here, never shown to users).
+LOG = logging.getLogger(__name__)
 #: A data-model entity (the type of the record a service takes or returns).
 R = TypeVar("R", bound=Record)
 
@@ -297,6 +300,17 @@ def count(actor: Actor, record: type[Record] | str, **filters: Any) -> int:
     return int(readable(actor, entity(record)).filter(**filters).count())
 
 
+def _refused(record: type[Record], error: IntegrityError) -> RecordInvalidError:
+    """The database's refusal of a write, without its own text (which may name other
+    centres' rows or the schema): logged for the administrator, a plain message for the
+    user."""
+    LOG.warning("%s: the database refused a write: %s", record.table, error)
+    return RecordInvalidError(
+        record.table,
+        [(None, None, "the database refused the record: a value conflicts with stored data")],
+    )
+
+
 # ------------------------------------------------------------------------- writes
 @retry_write
 def create(actor: Actor, item: R, reason: str | None = None) -> R:
@@ -307,6 +321,9 @@ def create(actor: Actor, item: R, reason: str | None = None) -> R:
     with transaction.atomic():
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, record.table)
+        # Every rule of the record and its patient first: a refusal for a taken id then
+        # comes only for a record that is valid in every other respect.
+        _check_patient(item, replaced=None)
         if registry_model(record).objects.filter(pk=key).exists():
             issue: tuple[str | None, str | None, str]
             if readable(actor, record).filter(pk=key).exists():
@@ -314,15 +331,12 @@ def create(actor: Actor, item: R, reason: str | None = None) -> R:
             else:  # another centre's record: say no more than that the id is taken
                 issue = (record.id_field, None, f"{record.id_field} not available; choose another")
             raise RecordInvalidError(record.table, [issue])
-        _check_patient(item, replaced=None)
         values = to_row_values(item)
         with service_write(f"create {record.table}"):
             try:
                 registry_model(record).objects.create(**values, position=_next_position(record))
             except IntegrityError as error:
-                raise RecordInvalidError(
-                    record.table, [(None, None, f"database refused: {error}")]
-                ) from error
+                raise _refused(record, error) from error
             audit(actor, AuditAction.CREATE, record, key, centre_id, None, values, reason).save()
     return item
 
@@ -397,9 +411,7 @@ def update(
             try:
                 row.save()
             except IntegrityError as error:
-                raise RecordInvalidError(
-                    kind.table, [(None, None, f"database refused: {error}")]
-                ) from error
+                raise _refused(kind, error) from error
             audit(
                 actor, AuditAction.UPDATE, kind, record_id, centre_id, before, after, reason
             ).save()
