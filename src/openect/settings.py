@@ -43,6 +43,7 @@ __all__ = [
     "ENV_PREFIX",
     "FLAG_VALUES",
     "MASK",
+    "PASSWORD_VALIDATORS",
     "InvalidSettingsError",
     "Settings",
     "get_settings",
@@ -79,6 +80,17 @@ SECRET_FILES = {
     "secret_key": "secret_key_file",
     "pseudonym_key": "pseudonym_key_file",
 }
+#: The password policy: Django's ``AUTH_PASSWORD_VALIDATORS`` of the web application,
+#: also applied by ``openect registry user`` (whose Django settings are the registry's).
+PASSWORD_VALIDATORS: tuple[dict[str, Any], ...] = (
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+)
 #: Shortest accepted pseudonymisation key (characters).
 MIN_PSEUDONYM_KEY_LENGTH = 32
 

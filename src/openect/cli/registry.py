@@ -380,7 +380,12 @@ def user(
     ] = False,
     database: Database = None,
 ) -> int:
-    """Create or change a user with a role (and centre) for the web application and API."""
+    """Create or change a user with a role (and centre) for the web application and API.
+
+    The password (``--password-stdin``) must have at least 12 characters, not be a
+    common password, not resemble the user name and not be only digits; the centre must
+    be one of the registry's (any, while the registry holds no centre yet).
+    """
     if role not in ROLES:
         raise CliError(f"--role={role}: unknown; allowed {', '.join(ROLES)}")
     if role in ("clinician", "data_manager") and not centre:
@@ -388,10 +393,12 @@ def user(
     if role in ("analyst", "admin") and centre:
         raise CliError(f"--centre={centre}: not allowed for role {role} (all centres)")
     _open(database)
-    from openect.registry.accounts import set_user
+    from openect.registry.accounts import check_centre, set_user
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
+        if centre:
+            check_centre(centre)
         set_user(_actor(), username, role, centre, password)
     except ValueError as error:
         raise CliError(str(error)) from error

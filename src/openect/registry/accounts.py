@@ -5,16 +5,62 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from openect.errors import AccessDeniedError
 from openect.registry.access import Actor
 from openect.registry.guard import service_write
 from openect.registry.models import AuditAction, AuditEntry, Membership, Role
+from openect.settings import PASSWORD_VALIDATORS
 
 #: User names: Django's usual characters (no spaces or slashes).
 USERNAME = re.compile(r"[\w.@+-]{1,150}")
+
+#: The rule of each of Django's password validator codes (``AUTH_PASSWORD_VALIDATORS``).
+PASSWORD_RULES = {
+    "password_too_short": "minimum length",
+    "password_too_common": "common password",
+    "password_too_similar": "similar to the user's attributes",
+    "password_entirely_numeric": "numbers only",
+}
+
+
+def check_password(password: str, user: object | None = None) -> None:
+    """Refuse ``password`` that breaks the password policy
+    (:data:`openect.settings.PASSWORD_VALIDATORS`, the web's ``AUTH_PASSWORD_VALIDATORS``,
+    applied whatever Django's settings: the registry commands configure none).
+
+    Raises ValueError ``password: refused (RULE): reason; ...`` naming every broken rule.
+    """
+    try:
+        validators = password_validation.get_password_validators(
+            [dict(v) for v in PASSWORD_VALIDATORS]
+        )
+        password_validation.validate_password(password, user, validators)
+    except ValidationError as error:
+        problems = [
+            f"{PASSWORD_RULES.get(str(item.code), str(item.code))}: {' '.join(item.messages)}"
+            for item in error.error_list
+        ]
+        raise ValueError("password: refused (" + "; ".join(problems) + ")") from None
+
+
+def check_centre(centre_id: str) -> None:
+    """Refuse a centre the registry does not hold (ValueError naming the known ones).
+
+    A registry that holds no centre yet (users set up before the first import) accepts
+    any centre id.
+    """
+    from openect.data.models import Centre
+    from openect.registry.records import registry_model
+
+    known = sorted(str(pk) for pk in registry_model(Centre).objects.values_list("pk", flat=True))
+    if known and centre_id not in known:
+        raise ValueError(
+            f"centre={centre_id!r}: no such centre in the registry; known: {', '.join(known)}"
+        )
 
 
 def set_user(
@@ -26,8 +72,9 @@ def set_user(
 ) -> None:
     """Create or change ``username`` with ``role`` (and ``centre_id``); admins only.
 
-    The password (if given) is stored hashed by Django; the audit entry records the
-    role and centre before and after, never the password.
+    The password (if given) must pass the password policy (:func:`check_password`:
+    ValueError naming the broken rule) and is stored hashed by Django; the audit entry
+    records the role and centre before and after, never the password.
     """
     if actor.role is not Role.ADMIN:
         raise AccessDeniedError(
@@ -48,8 +95,7 @@ def set_user(
     with transaction.atomic():
         user, _ = users.objects.get_or_create(username=username)
         if password is not None:
-            if len(password) < 8:
-                raise ValueError("password: too short; allowed >= 8 characters")
+            check_password(password, user)
             user.set_password(password)
             user.save()
         membership = Membership.objects.filter(user=user).first()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from openect.registry.config import database_settings, database_url
-from openect.settings import Settings, get_settings
+from openect.settings import PASSWORD_VALIDATORS, Settings, get_settings
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -136,6 +136,7 @@ def build_settings(
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
             "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
         },
+        "AUTH_PASSWORD_VALIDATORS": [dict(v) for v in PASSWORD_VALIDATORS],
         "LOGIN_URL": "/login/",
         "LOGIN_REDIRECT_URL": "/",
         "LOGOUT_REDIRECT_URL": "/login/",
