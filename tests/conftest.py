@@ -305,6 +305,36 @@ def pytest_configure(config: pytest.Config) -> None:
         database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}
     settings.configure(**options)
     django.setup()
+    _flush_past_the_audit_truncate_trigger()
+
+
+#: The audit table's trigger refusing ``TRUNCATE`` on PostgreSQL (migration 0003).
+AUDIT_TRUNCATE_TRIGGER = "openect_audit_no_truncate"
+
+
+def _flush_past_the_audit_truncate_trigger() -> None:
+    """Let the test database's flush (``TRUNCATE`` of every table, PostgreSQL) empty the
+    append-only audit table: its ``TRUNCATE`` trigger is disabled for that statement
+    only, in the flush's own transaction (the test role owns the tables)."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        if self.connection.vendor == "postgresql" and any("openect_audit" in s for s in sql_list):
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM pg_trigger WHERE tgname = %s", [AUDIT_TRUNCATE_TRIGGER]
+                )
+                if cursor.fetchone() is not None:
+                    sql_list = [
+                        f"ALTER TABLE openect_audit DISABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER}",
+                        *sql_list,
+                        f"ALTER TABLE openect_audit ENABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER}",
+                    ]
+        original(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
 # ----------------------------------------------------------------- markers
