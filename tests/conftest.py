@@ -334,7 +334,7 @@ def _flush_past_the_audit_truncate_trigger() -> None:
                     ]
         original(self, sql_list)
 
-    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
 
 
 # ----------------------------------------------------------------- markers
