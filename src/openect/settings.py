@@ -274,6 +274,35 @@ class Settings(BaseSettings):
         json_schema_extra=_extra("path", "`$XDG_CACHE_HOME/openect` (`~/.cache/openect`)"),
     )
 
+    token_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days an API token stays valid after it is issued (1 to 3650).",
+        json_schema_extra=_extra("whole number", "`90`"),
+    )
+    login_failure_limit: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins of one user name from one address, or of any name "
+        "from one address, after which sign-in is refused (429) for the cool-off time.",
+        json_schema_extra=_extra("whole number", "`5`"),
+    )
+    login_cooloff_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="Minutes sign-in stays refused after too many failures (1 to 1440).",
+        json_schema_extra=_extra("whole number", "`15`"),
+    )
+    admin_totp_required: Flag = Field(
+        default=True,
+        description="Administrators must confirm a one-time code (TOTP, an authenticator "
+        "app) after their password; `false` only for tests and local trials.",
+        json_schema_extra=_extra("boolean", "true"),
+    )
+
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     # ------------------------------------------------------------------ validators

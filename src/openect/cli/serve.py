@@ -1,4 +1,5 @@
-"""``openect serve`` (the web application with waitress) and ``openect web token``."""
+"""``openect serve`` (the web application with waitress) and ``openect web token``,
+``web tokens`` and ``web token-revoke`` (API tokens: issue, list, revoke)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openect.cli._output import CliError, emit_json, stderr, stdout
+from openect.cli._output import CliError, check_range, emit_json, stderr, stdout, table
 
 Database = Annotated[
     str | None,
@@ -18,7 +19,9 @@ Database = Annotated[
     ),
 ]
 
-web_app = typer.Typer(help="Web application helpers: API tokens.", no_args_is_help=True)
+web_app = typer.Typer(
+    help="Web application helpers: API tokens (issue, list, revoke).", no_args_is_help=True
+)
 
 
 def setup_web(database: str | None, static_root: Path | None = None) -> str:
@@ -163,10 +166,16 @@ def _drop_gunicorn_server_header() -> None:
 def token(
     username: Annotated[str, typer.Argument(metavar="USERNAME")],
     name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "api",
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="Days it stays valid (default $OPENECT_TOKEN_DAYS, 90)."),
+    ] = None,
     database: Database = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> int:
-    """Issue a REST API token for a user (shown once; stored hashed)."""
+    """Issue a REST API token for a user (shown once; stored hashed; it expires)."""
+    if days is not None:
+        check_range("--days", days, 1, 3650)
     setup_web(database)
     from django.contrib.auth import get_user_model
 
@@ -175,9 +184,77 @@ def token(
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise CliError(f"USERNAME={username!r}: no such user (create it: openect registry user)")
-    issued = ApiToken.issue(user, name)
+    if not user.is_active:
+        raise CliError(f"USERNAME={username!r}: the user is deactivated")
+    issued = ApiToken.issue(user, name, days)
+    expires = ApiToken.every.get(digest=_digest(issued)).expires
     if as_json:
-        emit_json({"username": username, "token": issued})
+        emit_json({"username": username, "token": issued, "expires": expires.isoformat()})
     else:
         stdout.print(issued)
+        stderr.print(f"Valid until {expires:%Y-%m-%d %H:%M} UTC; shown only now.")
+    return 0
+
+
+def _digest(issued: str) -> str:
+    from openect.web.models import hash_token
+
+    return hash_token(issued)
+
+
+def _when(value: Any) -> str | None:
+    """A time as ``YYYY-MM-DD HH:MM`` (UTC), or None."""
+    return None if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+@web_app.command("tokens")
+def tokens(
+    username: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    database: Database = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> int:
+    """List API tokens (id, user, label, created, expires, last used, status); never the
+    secret."""
+    setup_web(database)
+    from openect.web.models import ApiToken
+
+    found = ApiToken.every.select_related("user")
+    if username is not None:
+        found = found.filter(user__username=username)
+    rows = [
+        {
+            "id": t.pk,
+            "user": t.user.get_username(),
+            "label": t.name,
+            "created": _when(t.created),
+            "expires": _when(t.expires),
+            "last_used": _when(t.last_used),
+            "status": t.status,
+        }
+        for t in found
+    ]
+    if as_json:
+        emit_json({"tokens": rows})
+    else:
+        columns = ("id", "user", "label", "created", "expires", "last used", "status")
+        stdout.print(table("API tokens (UTC)", columns, [tuple(r.values()) for r in rows]))
+    return 0
+
+
+@web_app.command("token-revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="The id shown by web tokens.")],
+    database: Database = None,
+) -> int:
+    """Revoke an API token: it is answered 401 from now on."""
+    setup_web(database)
+    from openect.web.models import ApiToken
+
+    found = ApiToken.every.filter(pk=token_id).first()
+    if found is None:
+        raise CliError(f"ID={token_id}: no such token (list them: openect web tokens)")
+    if ApiToken.every.filter(pk=token_id).revoke() == 0:
+        stdout.print(f"Token {token_id} was already revoked")
+    else:
+        stdout.print(f"Token {token_id} of {found.user.get_username()} revoked")
     return 0

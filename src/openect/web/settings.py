@@ -137,6 +137,7 @@ def build_settings(
             "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
         },
         "AUTH_PASSWORD_VALIDATORS": [dict(v) for v in PASSWORD_VALIDATORS],
+        "OPENECT_TOKEN_DAYS": settings.token_days,
         "LOGIN_URL": "/login/",
         "LOGIN_REDIRECT_URL": "/",
         "LOGOUT_REDIRECT_URL": "/login/",

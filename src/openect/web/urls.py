@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from openect.web.api import api
+from openect.web.pages import accounts
 
 urlpatterns = [
     path(
@@ -16,6 +17,8 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/tokens/", accounts.tokens, name="admin-tokens"),
+    path("admin/tokens/<int:token_id>/revoke/", accounts.revoke, name="admin-token-revoke"),
     path("api/", api.urls),
     path("", include("openect.web.pages.urls")),
 ]

@@ -1,8 +1,9 @@
 """The REST API (django-ninja): ``/api/``, schema at ``/api/openapi.json``, docs at ``/api/docs``.
 
 Authentication: ``Authorization: Bearer <token>`` (tokens from ``openect web token`` or the
-account page) or the signed-in session (with its CSRF token). A call with neither is
-answered 401 (reads and writes alike); a signed-in call without its CSRF token 403.
+``/admin/tokens/`` page; they expire and may be revoked) or the signed-in session (with
+its CSRF token). A call with neither is answered 401 (reads and writes alike); a
+signed-in call without its CSRF token 403.
 Every endpoint acts through the registry services, with the caller's role and centre.
 
 The documentation page (``/api/docs``) loads Swagger UI from ninja's own static files
@@ -24,11 +25,18 @@ from openect import __version__
 
 
 class BearerToken(HttpBearer):
-    """``Authorization: Bearer oect_...``: the token's user."""
+    """``Authorization: Bearer oect_...``: the token's user.
+
+    The token is found by its SHA-256 (an indexed lookup, no comparison of secrets in
+    Python); an unknown, expired or revoked token, or one of an inactive user, is 401.
+    Not throttled: a token has 256 random bits.
+    """
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
+        """The token's user, or None (401)."""
         from openect.web.models import ApiToken, hash_token
 
+        # ApiToken.objects: neither revoked nor expired
         found = ApiToken.objects.select_related("user").filter(digest=hash_token(token)).first()
         if found is None or not found.user.is_active:
             return None
