@@ -6,12 +6,25 @@ Runs on SQLite, and on PostgreSQL with OPENECT_REGISTRY_TEST_BACKEND=postgresql.
 
 from __future__ import annotations
 
-import pytest
-from django.db import DatabaseError, connection, transaction
+import importlib
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
+from django.db import DatabaseError, connection, connections, transaction
+
+from openect.cli import main
 from openect.data.dataset import Dataset
+from openect.data.models import Assessment, Lesion
+from openect.registry import services
 from openect.registry.access import Actor
-from openect.registry.models import AuditEntry, Role
+from openect.registry.backup import backup, restore, snapshot
+from openect.registry.guard import service_write
+from openect.registry.models import GENESIS, AuditEntry, Role, chain_digest, verify_chain
 from openect.registry.transfer import import_dataset
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +64,12 @@ def test_insert_or_replace_of_an_audit_entry_is_refused_on_sqlite(registry: Data
         pytest.skip("INSERT OR REPLACE: SQLite only")
     entry = AuditEntry.objects.order_by("id").first()
     assert entry is not None
+    names = ", ".join(f.column for f in AuditEntry._meta.concrete_fields)
+    changed = names.replace("actor", "'intruder'")
     for verb in ("INSERT OR REPLACE INTO", "REPLACE INTO"):
         refused(
-            f"{verb} openect_audit (id, at, actor, role, action, entity, record_id) "
-            f"SELECT id, at, 'intruder', role, action, entity, record_id "
-            f"FROM openect_audit WHERE id = {entry.pk}"
+            f"{verb} openect_audit ({names}) "
+            f"SELECT {changed} FROM openect_audit WHERE id = {entry.pk}"
         )
     assert AuditEntry.objects.get(pk=entry.pk).actor == entry.actor
     assert not AuditEntry.objects.filter(actor="intruder").exists()
@@ -64,9 +78,254 @@ def test_insert_or_replace_of_an_audit_entry_is_refused_on_sqlite(registry: Data
 def test_upsert_of_an_audit_entry_is_refused(registry: Dataset) -> None:
     entry = AuditEntry.objects.order_by("id").first()
     assert entry is not None
+    names = ", ".join(f.column for f in AuditEntry._meta.concrete_fields)
     refused(
-        "INSERT INTO openect_audit (id, at, actor, role, action, entity, record_id) "
-        "SELECT id, at, actor, role, action, entity, record_id FROM openect_audit "
+        f"INSERT INTO openect_audit ({names}) SELECT {names} FROM openect_audit "
         f"WHERE id = {entry.pk} ON CONFLICT (id) DO UPDATE SET actor = 'intruder'"
     )
     assert not AuditEntry.objects.filter(actor="intruder").exists()
+
+
+# ----------------------------------------------------------------- the hash chain
+def as_owner(*statements: str) -> None:
+    """Run ``statements`` as an attacker owning the database would: set the audit
+    table's triggers aside, change it, put them back."""
+    append_only = importlib.import_module("openect.registry.migrations.0002_audit_append_only")
+    tamper = importlib.import_module("openect.registry.migrations.0003_audit_tamper_evident")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for sql in append_only.SQLITE_REVERSE + tamper.SQLITE_REVERSE:
+                cursor.execute(sql)
+        else:
+            cursor.execute("ALTER TABLE openect_audit DISABLE TRIGGER USER")
+        for sql in statements:
+            cursor.execute(sql)
+        if connection.vendor == "sqlite":
+            for sql in append_only.SQLITE + tamper.SQLITE:
+                cursor.execute(sql)
+        else:
+            cursor.execute("ALTER TABLE openect_audit ENABLE TRIGGER USER")
+
+
+def verify_command(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    """``openect registry audit --verify --json`` on the test database: (exit, report)."""
+    capsys.readouterr()
+    code = main(["registry", "audit", "--verify", "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def ids() -> list[int]:
+    return list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
+
+
+def test_every_entry_is_chained_to_the_one_before(
+    registry: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    services.update(ADMIN, Lesion, "P1-L1", {"thickness_mm": 5.0}, reason="measured")
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert entries[0].previous == GENESIS
+    for earlier, later in itertools.pairwise(entries):
+        assert later.previous == earlier.digest
+    for entry in entries:
+        assert len(entry.digest) == 64
+    code, report = verify_command(capsys)
+    assert code == 0
+    assert report == {
+        "intact": True,
+        "entries": len(entries),
+        "head": entries[-1].digest,
+        "broken": None,
+    }
+
+
+def test_an_empty_trail_is_intact(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = verify_command(capsys)
+    assert (code, report["intact"], report["entries"], report["head"]) == (0, True, 0, GENESIS)
+
+
+def test_an_entry_edited_behind_the_triggers_is_named(
+    registry: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = AuditEntry.objects.filter(entity="lesions", record_id="P1-L2").get()
+    as_owner(f"UPDATE openect_audit SET actor = 'someone else' WHERE id = {target.pk}")
+    code, report = verify_command(capsys)
+    assert code == 2
+    assert report["intact"] is False
+    assert report["broken"]["id"] == target.pk
+    assert (report["broken"]["entity"], report["broken"]["record_id"]) == ("lesions", "P1-L2")
+    assert report["broken"]["problem"] == "edited"
+    capsys.readouterr()
+    assert main(["registry", "audit", "--verify"]) == 2
+    shown = capsys.readouterr().out
+    for words in (f"entry {target.pk}", "P1-L2", "edited"):
+        assert words in shown
+
+
+def test_a_deleted_entry_is_named(registry: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
+    order = ids()
+    as_owner(f"DELETE FROM openect_audit WHERE id = {order[3]}")
+    code, report = verify_command(capsys)
+    assert code == 2
+    assert report["broken"]["id"] == order[4]  # the entry after the gap
+    assert report["broken"]["problem"] == "missing"
+
+
+def test_reordered_entries_are_named(registry: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
+    order = ids()
+    spare = order[-1] + 1000
+    as_owner(
+        f"UPDATE openect_audit SET id = {spare} WHERE id = {order[2]}",
+        f"UPDATE openect_audit SET id = {order[2]} WHERE id = {order[3]}",
+        f"UPDATE openect_audit SET id = {order[3]} WHERE id = {spare}",
+    )
+    code, report = verify_command(capsys)
+    assert code == 2
+    assert report["broken"]["id"] == order[2]
+    assert report["broken"]["problem"] == "order"
+
+
+def test_a_forged_entry_with_a_wrong_digest_is_named(
+    registry: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = AuditEntry.objects.order_by("-id").first()
+    assert head is not None
+    with connection.cursor() as cursor:  # an insert passes the triggers; the chain shows it
+        cursor.execute(
+            "INSERT INTO openect_audit (at, actor, role, action, entity, record_id, "
+            "previous, digest) SELECT at, 'forger', role, 'delete', 'lesions', 'P1-L1', "
+            f"digest, '{'f' * 64}' FROM openect_audit WHERE id = {head.pk}"
+        )
+    forged = AuditEntry.objects.get(actor="forger")
+    code, report = verify_command(capsys)
+    assert code == 2
+    assert report["broken"]["id"] == forged.pk
+    assert report["broken"]["problem"] == "edited"
+
+
+def test_the_digest_covers_every_field() -> None:
+    values: dict[str, Any] = {
+        "at": "2024-01-01T00:00:00.000000Z",
+        "actor": "a",
+        "role": "admin",
+        "action": "update",
+        "entity": "lesions",
+        "record_id": "P1-L1",
+        "centre_id": "C01",
+        "before": {"x": 1.0},
+        "after": {"x": 2.5},
+        "reason": "why",
+    }
+    digest = chain_digest(values, GENESIS)
+    assert digest == chain_digest(dict(reversed(list(values.items()))), GENESIS)
+    assert chain_digest({**values, "before": {"x": 1}}, GENESIS) == digest  # 1.0 reads back 1
+    for name in values:
+        assert chain_digest({**values, name: "other"}, GENESIS) != digest, name
+    assert chain_digest(values, "1" * 64) != digest
+
+
+def test_backup_and_restore_keep_the_chain_verifiable(registry: Dataset, tmp_path: Path) -> None:
+    services.update(ADMIN, Lesion, "P1-L1", {"thickness_mm": 5.0}, reason="measured")
+    original = list(AuditEntry.objects.order_by("id").values_list("previous", "digest"))
+    file = tmp_path / "registry.json.gz"
+    backup(ADMIN, file)
+    assert snapshot()["audit"]["columns"][-2:] == ["previous", "digest"]
+    as_owner("DELETE FROM openect_audit")  # an empty registry for the restore
+    with service_write("test: empty the registry"):
+        from openect.data.models import ENTITIES
+        from openect.registry.models import DatasetSource
+        from openect.registry.records import registry_model
+
+        for record in reversed(ENTITIES):
+            registry_model(record).objects.all().delete()
+        DatasetSource.objects.all().delete()
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.all().delete()
+    restore(ADMIN, file)
+    restored = list(AuditEntry.objects.order_by("id").values_list("previous", "digest"))
+    assert restored[: len(original)] == original  # written as they were
+    assert len(restored) == len(original) + 1  # and the restore entry chained after them
+    assert restored[-1][0] == original[-1][1]
+    assert verify_chain().intact
+
+
+def test_migration_0003_chains_the_entries_of_an_existing_registry(registry: Dataset) -> None:
+    migration = importlib.import_module("openect.registry.migrations.0003_audit_tamper_evident")
+    stored = list(AuditEntry.objects.order_by("id").values_list("digest", flat=True))
+    as_owner("UPDATE openect_audit SET previous = '', digest = ''")  # as before 0003
+    assert not verify_chain().intact
+
+    class Editor:
+        """What the migration uses of a schema editor."""
+
+        def __init__(self) -> None:
+            self.connection = connection
+
+        def execute(self, sql: str) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+
+    if connection.vendor == "postgresql":
+        Editor().execute(migration.POSTGRESQL_REVERSE[0])  # the migration creates it
+    else:
+        Editor().execute(migration.SQLITE_REVERSE[0])
+    from django.apps import apps
+
+    migration.chain_existing_entries(apps, Editor())
+    assert list(AuditEntry.objects.order_by("id").values_list("digest", flat=True)) == stored
+    assert verify_chain().intact
+
+
+# ----------------------------------------------------------------- concurrent writers
+def run_together(*jobs: Callable[[], None]) -> None:
+    """Start every job at once in its own thread (own connection); re-raise any failure."""
+    barrier = threading.Barrier(len(jobs))
+    failures: list[BaseException] = []
+
+    def wrap(job: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            job()
+        except BaseException as error:  # reported to the test below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=wrap, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, [str(f) for f in failures]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_one_valid_chain(dataset: Dataset) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers: PostgreSQL (SQLite writes one transaction at a time)")
+    import_dataset(ADMIN, dataset)
+    doctor = Actor("doctor", Role.CLINICIAN, "C01")
+    manager = Actor("manager", Role.DATA_MANAGER, "C01")
+    first = services.get(doctor, Assessment, "P1-L1-V1")
+    second = services.get(doctor, Assessment, "P1-L2-V1")
+    rounds = 15
+
+    def add(actor: Actor, template: Any, prefix: str) -> Callable[[], None]:
+        def job() -> None:
+            for i in range(rounds):
+                services.create(
+                    actor, template.model_copy(update={"assessment_id": f"{prefix}-{i}"})
+                )
+
+        return job
+
+    def measure() -> None:
+        for i in range(rounds):
+            services.update(doctor, Lesion, "P1-L1", {"thickness_mm": 1.0 + i})
+
+    before = AuditEntry.objects.count()
+    run_together(add(doctor, first, "A"), add(manager, second, "B"), measure)
+    assert AuditEntry.objects.count() == before + 3 * rounds
+    report = verify_chain()
+    assert report.intact, report.broken
+    assert report.entries == before + 3 * rounds

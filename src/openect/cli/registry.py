@@ -234,11 +234,21 @@ def audit(
         str | None, typer.Option("--table", help="Only this table, e.g. lesions.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show the last N entries.")] = 50,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the hash chain instead: name the first edited, missing or reordered "
+            "entry (exit 2), else print the number of entries and the head digest (exit 0).",
+        ),
+    ] = False,
     database: Database = None,
     as_json: JsonFlag = False,
 ) -> int:
     """The audit trail: who changed what, when, before and after, and why."""
     _open(database)
+    if verify:
+        return _verify_audit(as_json)
     from openect.registry.transfer import audit_entries
 
     if table_name is not None:
@@ -278,6 +288,30 @@ def audit(
         )
     )
     return 0
+
+
+def _verify_audit(as_json: bool) -> int:
+    """``registry audit --verify``: walk the chain; 0 when intact, 2 when broken."""
+    from openect.registry.models import verify_chain
+
+    with stderr.status("Verifying the audit chain...", spinner="dots"):
+        report = verify_chain()
+    if as_json:
+        emit_json(report.to_dict())
+    elif report.broken is None:
+        stdout.print(
+            f"Audit trail intact: {report.entries} entries; head digest {report.head} "
+            "(keep it elsewhere to detect a trail rewritten from the start)",
+            soft_wrap=True,
+        )
+    else:
+        broken = report.broken
+        stdout.print(
+            f"[red]Audit trail broken[/red] at entry {broken.id} ({broken.entity} "
+            f"{broken.record_id}): {broken.problem}: {broken.detail}",
+            soft_wrap=True,
+        )
+    return 0 if report.intact else 2
 
 
 @app.command("pseudonym")

@@ -4,8 +4,10 @@ The file holds every registry row in registry order, the audit trail, the import
 ``dataset.json`` records, and the users with their roles (password hashes, never
 passwords). It does not depend on the database engine: a SQLite registry restores into
 PostgreSQL and back. Restore needs an empty registry and runs in one transaction; it
-brings back the audit trail as it was and adds one audit entry saying what was
-restored, from which file.
+brings back the audit trail as it was - with each entry's chain digests, so that
+``openect registry audit --verify`` passes on the restored registry as on the original -
+and adds one audit entry, chained after them, saying what was restored, from which file.
+A version 1 file (before the chain) is restored too; its entries are chained anew.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Memb
 from openect.registry.records import column_names, registry_model, to_json
 
 FORMAT = "openect-registry-backup"
-VERSION = 1
+VERSION = 2
+#: Versions restore reads (1: audit entries without chain digests).
+READABLE_VERSIONS = (1, 2)
 AUDIT_FIELDS = (
     "at",
     "actor",
@@ -42,6 +46,8 @@ AUDIT_FIELDS = (
     "before",
     "after",
     "reason",
+    "previous",
+    "digest",
 )
 
 
@@ -131,10 +137,11 @@ def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
             data = json.load(handle)
     except (OSError, ValueError) as error:
         raise InputError(f"FILE={str(source)!r}: not a readable backup ({error})") from error
-    if data.get("format") != FORMAT or data.get("version") != VERSION:
+    if data.get("format") != FORMAT or data.get("version") not in READABLE_VERSIONS:
         raise InputError(
             f"FILE={str(source)!r}: format {data.get('format')!r} version "
-            f"{data.get('version')!r}; allowed {FORMAT} version {VERSION}"
+            f"{data.get('version')!r}; allowed {FORMAT} version "
+            + " or ".join(str(v) for v in READABLE_VERSIONS)
         )
     if not _is_empty():
         raise InputError(
@@ -162,7 +169,9 @@ def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
             values = dict(zip(audit_columns, row, strict=True))
             values["at"] = dt.datetime.fromisoformat(values["at"])
             entries.append(AuditEntry(**values))
-        AuditEntry.objects.bulk_create(entries, batch_size=2000)
+        AuditEntry.objects.bulk_create(
+            entries, batch_size=2000, as_stored="digest" in audit_columns
+        )
         counts["audit"] = len(entries)
         for source_row in data["dataset_sources"]:
             DatasetSource.objects.create(**source_row)

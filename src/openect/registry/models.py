@@ -8,18 +8,23 @@ row rules that compare two columns of a row are constraints too. ``position`` ke
 order rows were imported or created in, so that an export reproduces the imported
 files byte for byte.
 
-Besides the entities: :class:`AuditEntry` (append-only audit trail),
+Besides the entities: :class:`AuditEntry` (append-only, hash-chained audit trail),
 :class:`Membership` (a user's role and centre) and :class:`DatasetSource` (the
 ``dataset.json`` of each import).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import F, Q
 
 from openect.data.models import (
@@ -222,16 +227,31 @@ class AuditQuerySet(models.QuerySet):
     def bulk_update(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("audit entries are append-only: they cannot be changed")
 
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+    def bulk_create(
+        self, objs: Iterable[AuditEntry], *args: Any, as_stored: bool = False, **kwargs: Any
+    ) -> list[AuditEntry]:
+        """Append ``objs`` to the chain in their order (one transaction, chain head locked).
+
+        ``as_stored``: the entries carry ``previous`` and ``digest`` as they were stored
+        (a restore); they are written as they are.
+        """
         check_write("AuditEntry.objects.bulk_create")
-        return super().bulk_create(objs, *args, **kwargs)
+        entries = list(objs)
+        with transaction.atomic(using=self.db):
+            if not as_stored:
+                link(entries, self.db)
+            created: list[AuditEntry] = super().bulk_create(entries, *args, **kwargs)
+        return created
 
 
 class AuditEntry(models.Model):
     """One audited change of one registry row: who, when, what, before, after, why.
 
     Append-only: the model refuses updates and deletes, and database triggers refuse
-    ``UPDATE`` and ``DELETE`` on the table (migration 0002).
+    ``UPDATE``, ``DELETE``, ``TRUNCATE`` (PostgreSQL) and ``INSERT OR REPLACE`` (SQLite)
+    on the table (migrations 0002, 0003). Hash-chained: ``digest`` is the SHA-256 of the
+    entry's content and ``previous``, the digest of the entry before it (in id order),
+    so that an edited, removed or reordered entry shows (:func:`verify_chain`).
     """
 
     at = models.DateTimeField(db_index=True)
@@ -246,6 +266,12 @@ class AuditEntry(models.Model):
     before = models.JSONField(null=True)
     after = models.JSONField(null=True)
     reason = models.TextField(null=True)
+    previous = models.CharField(
+        max_length=64, default="", help_text="Digest of the entry before (chain link)"
+    )
+    digest = models.CharField(
+        max_length=64, default="", help_text="SHA-256 of this entry's content and previous"
+    )
 
     objects = models.Manager.from_queryset(AuditQuerySet)()
 
@@ -254,10 +280,187 @@ class AuditEntry(models.Model):
         ordering = ("id",)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        """Append the entry to the chain (chain head locked in the writing transaction)."""
         if self.pk is not None:
             raise PermissionError("audit entries are append-only: they cannot be changed")
         check_write("AuditEntry.save")
-        super().save(*args, **kwargs)
+        using = kwargs.get("using") or DEFAULT_DB_ALIAS
+        with transaction.atomic(using=using):
+            link([self], using)
+            super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("audit entries are append-only: they cannot be deleted")
+
+
+# ----------------------------------------------------------------- the audit hash chain
+#: Fields of an audit entry covered by its digest (with ``previous``), in this order.
+CHAIN_FIELDS = (
+    "at",
+    "actor",
+    "role",
+    "action",
+    "entity",
+    "record_id",
+    "centre_id",
+    "before",
+    "after",
+    "reason",
+)
+#: ``previous`` of the first entry of a registry.
+GENESIS = "0" * 64
+#: Key of the PostgreSQL transaction-level advisory lock on the chain head ("openect").
+CHAIN_LOCK = 0x6F70656E656374
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as JSON data that reads back the same from either database: integral
+    floats as integers (PostgreSQL's ``jsonb`` may give 1e16 back as an integer),
+    datetimes in UTC with microseconds."""
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return _canonical(json.loads(json.dumps(value)))
+
+
+def chain_digest(values: Mapping[str, Any], previous: str) -> str:
+    """SHA-256 (hex) of an entry's :data:`CHAIN_FIELDS` in ``values`` and ``previous``,
+    as canonical JSON (keys sorted, no blanks, UTF-8)."""
+    content = {name: _canonical(values.get(name)) for name in CHAIN_FIELDS}
+    content["previous"] = previous
+    text = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry_values(entry: Any) -> dict[str, Any]:
+    """The :data:`CHAIN_FIELDS` of an entry (a model instance, historical ones too)."""
+    return {name: getattr(entry, name) for name in CHAIN_FIELDS}
+
+
+def chain_head(using: str = DEFAULT_DB_ALIAS) -> str:
+    """Digest of the newest entry (:data:`GENESIS` for an empty trail)."""
+    last = AuditEntry.objects.using(using).order_by("-id").values_list("digest", flat=True)
+    return last.first() or GENESIS
+
+
+def lock_chain(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Hold the chain head until the transaction ends (PostgreSQL; SQLite's immediate
+    transactions already write one at a time). Re-entrant.
+
+    The services take it first in each write transaction, before any row lock: Django's
+    foreign keys are checked at commit (deferred), so a writer that took it only at its
+    audit entry would hold it while waiting for another writer's row lock.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+
+
+def link(entries: list[AuditEntry], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Set ``previous`` and ``digest`` of new ``entries``, in order, after the chain head.
+
+    Call inside the writing transaction: on PostgreSQL it takes a transaction-level
+    advisory lock (:data:`CHAIN_LOCK`) before reading the head, so that concurrent writers
+    chain in commit order; SQLite's immediate transactions already write one at a time.
+    """
+    lock_chain(using)
+    previous = chain_head(using)
+    for entry in entries:
+        entry.previous = previous
+        entry.digest = chain_digest(entry_values(entry), previous)
+        previous = entry.digest
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first entry at which the audit chain is broken, and how."""
+
+    id: int
+    entity: str
+    record_id: str
+    problem: str  # "edited", "missing" or "order"
+    detail: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of :func:`verify_chain`."""
+
+    entries: int
+    head: str
+    broken: ChainBreak | None
+
+    @property
+    def intact(self) -> bool:
+        """True when every entry matches its digest and follows the one before it."""
+        return self.broken is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data of the report."""
+        return {
+            "intact": self.intact,
+            "entries": self.entries,
+            "head": self.head,
+            "broken": None if self.broken is None else asdict(self.broken),
+        }
+
+
+def verify_chain(using: str = DEFAULT_DB_ALIAS) -> ChainReport:
+    """Walk the audit chain in id order; name the first broken entry.
+
+    * ``edited``: the entry's content (or its ``previous``) no longer gives its digest -
+      changed after it was written, or written without the chain (forged);
+    * ``order``: it follows another entry than the one before it;
+    * ``missing``: the entry it follows is not in the trail (removed or rewritten).
+
+    The removal of the newest entries, or a chain recomputed from the start, shows only
+    against a head digest kept elsewhere (``openect registry audit --verify`` prints it).
+    """
+    expected = GENESIS
+    count = 0
+    fields = ("id", "previous", "digest", *CHAIN_FIELDS)
+    rows = AuditEntry.objects.using(using).order_by("id").values(*fields)
+    for row in rows.iterator(chunk_size=2000):
+        count += 1
+        problem = detail = None
+        if chain_digest(row, row["previous"]) != row["digest"]:
+            problem = "edited"
+            detail = (
+                "its content does not match its digest (changed after it was written, or forged)"
+            )
+        elif row["previous"] != expected:
+            followed = (
+                AuditEntry.objects.using(using)
+                .filter(digest=row["previous"])
+                .values_list("id", flat=True)
+                .first()
+            )
+            if followed is not None or row["previous"] == GENESIS:
+                problem = "order"
+                detail = (
+                    f"it follows entry {followed}"
+                    if followed is not None
+                    else "it is a first entry"
+                ) + " but is stored after another (entries reordered)"
+            else:
+                problem = "missing"
+                detail = (
+                    "the entry it follows is not in the trail (removed, or rewritten with "
+                    "its digest)"
+                )
+        if problem is not None and detail is not None:
+            broken = ChainBreak(row["id"], row["entity"], row["record_id"], problem, detail)
+            return ChainReport(count, expected, broken)
+        expected = row["digest"]
+    return ChainReport(count, expected, None)

@@ -46,7 +46,7 @@ from openect.registry.access import (
     writable,
 )
 from openect.registry.guard import service_write
-from openect.registry.models import AuditAction, AuditEntry
+from openect.registry.models import AuditAction, AuditEntry, lock_chain
 from openect.registry.records import (
     centre_path,
     column_names,
@@ -230,7 +230,12 @@ def audit(
     reason: str | None,
     at: dt.datetime | None = None,
 ) -> AuditEntry:
-    """An unsaved audit entry (saved by the caller inside the same transaction)."""
+    """An unsaved audit entry (saved by the caller inside the same transaction).
+
+    Saving it (or ``AuditEntry.objects.bulk_create``) links it to the hash chain: its
+    ``previous`` and ``digest`` are set then, with the chain head locked
+    (:func:`openect.registry.models.link`).
+    """
     return AuditEntry(
         at=at or dt.datetime.now(dt.UTC),
         actor=actor.username,
@@ -319,6 +324,7 @@ def create(actor: Actor, item: R, reason: str | None = None) -> R:
     item = validated(record, to_row_values(item))
     key = str(getattr(item, record.id_field))
     with transaction.atomic():
+        lock_chain()  # the audit chain's head first, then rows (see lock_chain)
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, record.table)
         # Every rule of the record and its patient first: a refusal for a taken id then
@@ -380,6 +386,7 @@ def update(
     if kind.id_field in changes and changes[kind.id_field] != record_id:
         raise InputError(f"{kind.table}.{kind.id_field}: identifiers cannot be changed")
     with transaction.atomic():
+        lock_chain()  # the audit chain's head first, then rows (see lock_chain)
         row = _locked_row(actor, kind, record_id, "change")
         before = _row_values(kind, row)
         current = _record_of(kind, row)
@@ -425,6 +432,7 @@ def delete(
     """Delete one record (refused while other records refer to it); audited."""
     kind = entity(record)
     with transaction.atomic():
+        lock_chain()  # the audit chain's head first, then rows (see lock_chain)
         row = _locked_row(actor, kind, record_id, "delete")
         before = _row_values(kind, row)
         item = _record_of(kind, row)
