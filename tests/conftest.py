@@ -300,6 +300,10 @@ def pytest_configure(config: pytest.Config) -> None:
         static_root=static_root,
         allowed_hosts=["testserver", "localhost", "127.0.0.1"],  # Django's test client
     )
+    # Sign-in throttling off for the suite: Django's Client.login authenticates without a
+    # request, which django-axes refuses; tests/test_web_signin.py turns it on, and the
+    # browser tests (a real server) run with it.
+    options["AXES_ENABLED"] = False
     database = options["DATABASES"]["default"]
     if database["ENGINE"].endswith("sqlite3"):
         database["TEST"] = {"NAME": str(SQLITE_TEST_FILE)}

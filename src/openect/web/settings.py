@@ -22,6 +22,7 @@ a :class:`~openect.errors.ConfigurationError` naming every bad variable.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Sequence
@@ -87,6 +88,8 @@ def build_settings(
             "openect.web",
             # Swagger UI's JS and CSS from ninja's package (static files), not a CDN
             "ninja",
+            # sign-in throttling and its access log
+            "axes",
         ],
         "MIDDLEWARE": [
             "django.middleware.security.SecurityMiddleware",
@@ -101,6 +104,8 @@ def build_settings(
             "django.contrib.messages.middleware.MessageMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
             "openect.web.cache.RegistryPageCacheMiddleware",
+            # answers a locked-out sign-in with the lockout page (429); last, as axes asks
+            "axes.middleware.AxesMiddleware",
         ],
         "CACHES": {
             "default": {
@@ -138,6 +143,28 @@ def build_settings(
         },
         "AUTH_PASSWORD_VALIDATORS": [dict(v) for v in PASSWORD_VALIDATORS],
         "OPENECT_TOKEN_DAYS": settings.token_days,
+        # sign-in throttling (django-axes): per user name (from any address) and per
+        # address (any user name); a success resets the count; every attempt logged
+        "AUTHENTICATION_BACKENDS": [
+            "axes.backends.AxesStandaloneBackend",
+            "django.contrib.auth.backends.ModelBackend",
+        ],
+        "AXES_ENABLED": True,
+        "AXES_FAILURE_LIMIT": settings.login_failure_limit,
+        "AXES_COOLOFF_TIME": dt.timedelta(minutes=settings.login_cooloff_minutes),
+        "AXES_LOCKOUT_PARAMETERS": ["username", "ip_address"],
+        "AXES_RESET_ON_SUCCESS": True,
+        "AXES_ENABLE_ACCESS_FAILURE_LOG": True,
+        "AXES_HTTP_RESPONSE_CODE": 429,
+        "AXES_LOCKOUT_CALLABLE": "openect.web.pages.accounts.locked_out",
+        "AXES_VERBOSE": False,
+        # the client's address: REMOTE_ADDR, or behind the HTTPS proxy (OPENECT_HTTPS) the
+        # address that proxy appends to X-Forwarded-For (the last one; never one a client
+        # wrote itself)
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": (
+            ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if https else ("REMOTE_ADDR",)
+        ),
+        "AXES_IPWARE_PROXY_COUNT": 1 if https else None,
         "LOGIN_URL": "/login/",
         "LOGIN_REDIRECT_URL": "/",
         "LOGOUT_REDIRECT_URL": "/login/",

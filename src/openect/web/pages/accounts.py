@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +24,16 @@ from openect.web.pages.common import allow, with_actor
 
 #: Longest label of a token (the model's column).
 LABEL_LENGTH = 100
+
+
+def locked_out(request: HttpRequest, response: Any, credentials: Any) -> HttpResponse:
+    """The page of a refused sign-in (too many failures; django-axes calls it): 429."""
+    cooloff = settings.AXES_COOLOFF_TIME
+    context = {
+        "minutes": int(cooloff.total_seconds() // 60),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+    }
+    return render(request, "web/accounts/locked.html", context, status=429)
 
 
 def _admin_only(actor: Actor) -> None:
