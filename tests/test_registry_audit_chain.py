@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from openect.cli import main
 from openect.data.dataset import Dataset
 from openect.data.models import Assessment, Lesion
-from openect.registry import services
+from openect.registry import pseudonym, services
 from openect.registry.access import Actor
 from openect.registry.backup import backup, restore, snapshot
 from openect.registry.guard import service_write
@@ -224,7 +224,10 @@ def test_the_digest_covers_every_field() -> None:
 
 
 def test_backup_and_restore_keep_the_chain_verifiable(registry: Dataset, tmp_path: Path) -> None:
+    from openect.registry.models import PseudonymKeyCheck
+
     services.update(ADMIN, Lesion, "P1-L1", {"thickness_mm": 5.0}, reason="measured")
+    pseudonym.pseudonym("MRN-1", "C01", b"k" * 40)  # records the key's check value
     original = list(AuditEntry.objects.order_by("id").values_list("previous", "digest"))
     file = tmp_path / "registry.json.gz"
     backup(ADMIN, file)
@@ -238,6 +241,7 @@ def test_backup_and_restore_keep_the_chain_verifiable(registry: Dataset, tmp_pat
         for record in reversed(ENTITIES):
             registry_model(record).objects.all().delete()
         DatasetSource.objects.all().delete()
+    PseudonymKeyCheck.objects.all().delete()
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.all().delete()
@@ -247,6 +251,7 @@ def test_backup_and_restore_keep_the_chain_verifiable(registry: Dataset, tmp_pat
     assert len(restored) == len(original) + 1  # and the restore entry chained after them
     assert restored[-1][0] == original[-1][1]
     assert verify_chain().intact
+    assert PseudonymKeyCheck.objects.get().check_value == pseudonym.check_value(b"k" * 40)
 
 
 def test_migration_0003_chains_the_entries_of_an_existing_registry(registry: Dataset) -> None:
@@ -329,3 +334,70 @@ def test_concurrent_writers_keep_one_valid_chain(dataset: Dataset) -> None:
     report = verify_chain()
     assert report.intact, report.broken
     assert report.entries == before + 3 * rounds
+
+
+# ----------------------------------------------------------------- the key's check value
+KEY_A = "a" * 40
+KEY_B = "b" * 40
+PATIENT = {"centre_id": "C01", "sex": "F", "birth_year": 1960, "primary_tumour": "melanoma"}
+
+
+def test_another_pseudonym_key_is_refused_with_the_fix(
+    registry: Dataset, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from openect.registry.models import PseudonymKeyCheck
+    from openect.settings import get_settings
+
+    doctor = Actor("doctor", Role.CLINICIAN, "C01")
+
+    def start_with(key: str) -> None:  # a server or command started with this key
+        monkeypatch.setenv(pseudonym.KEY_ENV, key)
+        get_settings.cache_clear()
+
+    start_with(KEY_A)
+    first = services.register_patient(doctor, "MRN-1", PATIENT)
+    stored = PseudonymKeyCheck.objects.get()
+    assert stored.check_value == pseudonym.check_value(KEY_A.encode())
+    assert KEY_A not in stored.check_value  # a check value, never the key
+
+    start_with(KEY_B)
+    before = services.count(ADMIN, "patients")
+    for attempt in (
+        lambda: services.register_patient(doctor, "MRN-1", PATIENT),
+        lambda: services.register_patient(doctor, "MRN-2", PATIENT, key=KEY_B.encode()),
+        lambda: pseudonym.pseudonym("MRN-1", "C01"),  # a look-up
+    ):
+        with pytest.raises(pseudonym.PseudonymKeyError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert "not the key this registry's patients were registered with" in message
+        assert pseudonym.KEY_ENV in message
+        assert "Changing the key" in message
+        assert KEY_B not in message
+    assert services.count(ADMIN, "patients") == before  # the same person not registered twice
+
+    start_with(KEY_A)
+    assert pseudonym.pseudonym("MRN-1", "C01") == first.patient_id
+    with pytest.raises(services.RecordInvalidError, match="duplicate patient_id"):
+        services.register_patient(doctor, "MRN-1", PATIENT)
+
+    file = tmp_path / "backup.json"  # a backup carries the check value
+    backup(ADMIN, file)
+    assert json.loads(file.read_text())["key_checks"][0]["check_value"] == stored.check_value
+
+
+def test_the_key_may_be_corrected_until_a_patient_has_a_pseudonym(
+    registry: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openect.registry.models import PseudonymKeyCheck
+    from openect.settings import get_settings
+
+    pseudonym.pseudonym("MRN-1", "C01", KEY_A.encode())  # first use: A recorded
+    assert PseudonymKeyCheck.objects.get().check_value == pseudonym.check_value(KEY_A.encode())
+    monkeypatch.setenv(pseudonym.KEY_ENV, KEY_B)
+    get_settings.cache_clear()
+    created = services.register_patient(ADMIN, "MRN-1", PATIENT)  # no pseudonym yet: B
+    assert created.patient_id == pseudonym.pseudonym("MRN-1", "C01", KEY_B.encode())
+    assert PseudonymKeyCheck.objects.get().check_value == pseudonym.check_value(KEY_B.encode())
+    with pytest.raises(pseudonym.PseudonymKeyError):
+        pseudonym.pseudonym("MRN-1", "C01", KEY_A.encode())

@@ -1,9 +1,10 @@
 """Backup and restore of a whole registry as one portable JSON file (gzip when ``.gz``).
 
 The file holds every registry row in registry order, the audit trail, the imported
-``dataset.json`` records, and the users with their roles (password hashes, never
-passwords). It does not depend on the database engine: a SQLite registry restores into
-PostgreSQL and back. Restore needs an empty registry and runs in one transaction; it
+``dataset.json`` records, the users with their roles (password hashes, never
+passwords) and the check value of the pseudonymisation key (never the key). It does
+not depend on the database engine: a SQLite registry restores into PostgreSQL and
+back. Restore needs an empty registry and runs in one transaction; it
 brings back the audit trail as it was - with each entry's chain digests, so that
 ``openect registry audit --verify`` passes on the restored registry as on the original -
 and adds one audit entry, chained after them, saying what was restored, from which file.
@@ -28,7 +29,14 @@ from openect.data.models import ENTITIES
 from openect.errors import AccessDeniedError, InputError
 from openect.registry.access import Actor
 from openect.registry.guard import service_write
-from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Membership, Role
+from openect.registry.models import (
+    AuditAction,
+    AuditEntry,
+    DatasetSource,
+    Membership,
+    PseudonymKeyCheck,
+    Role,
+)
 from openect.registry.records import column_names, registry_model, to_json
 
 FORMAT = "openect-registry-backup"
@@ -95,6 +103,10 @@ def snapshot() -> dict[str, Any]:
             for s in DatasetSource.objects.order_by("id")
         ],
         "users": users,
+        "key_checks": [
+            {"name": c.name, "check_value": c.check_value, "recorded_at": c.recorded_at.isoformat()}
+            for c in PseudonymKeyCheck.objects.order_by("name")
+        ],
     }
 
 
@@ -184,6 +196,14 @@ def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
                 Membership.objects.create(
                     user=user, role=user_row["role"], centre_id=user_row["centre_id"]
                 )
+        for check in data.get("key_checks", []):  # the pseudonymisation key's check value
+            PseudonymKeyCheck.objects.update_or_create(
+                pk=check["name"],
+                defaults={
+                    "check_value": check["check_value"],
+                    "recorded_at": dt.datetime.fromisoformat(check["recorded_at"]),
+                },
+            )
         AuditEntry(
             at=dt.datetime.now(dt.UTC),
             actor=actor.username,

@@ -9,8 +9,9 @@ order rows were imported or created in, so that an export reproduces the importe
 files byte for byte.
 
 Besides the entities: :class:`AuditEntry` (append-only, hash-chained audit trail),
-:class:`Membership` (a user's role and centre) and :class:`DatasetSource` (the
-``dataset.json`` of each import).
+:class:`Membership` (a user's role and centre), :class:`DatasetSource` (the
+``dataset.json`` of each import) and :class:`PseudonymKeyCheck` (a check value of the
+pseudonymisation key).
 """
 
 from __future__ import annotations
@@ -291,6 +292,19 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("audit entries are append-only: they cannot be deleted")
+
+
+class PseudonymKeyCheck(models.Model):
+    """A check value of the registry's pseudonymisation key (never the key): HMAC-SHA256
+    of a fixed label with the key, stored at first use (:mod:`openect.registry.pseudonym`)
+    so that a server or command started with another key is refused."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    check_value = models.CharField(max_length=64, help_text="HMAC-SHA256(key, label), hex")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "openect_key_check"
 
 
 # ----------------------------------------------------------------- the audit hash chain

@@ -7,10 +7,18 @@ both read through :func:`openect.settings.get_settings`. The file is read each t
 key is needed, so that a key created after start-up is found.
 The same hospital number and key always give the same pseudonym, so a centre finds a
 patient again without the registry ever storing or logging the hospital number.
+
+The registry keeps a check value of its key (:func:`check_value`: an HMAC of a fixed
+label with the key, never the key) from the first use on. Where the registry's database
+is set up (the server, the services), :func:`pseudonym` refuses another key once a
+patient has been registered by pseudonym: the same person would otherwise be registered
+twice, under two ids. ``openect registry pseudonym`` computes without a database and
+checks nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -26,6 +34,12 @@ MIN_KEY_LENGTH = MIN_PSEUDONYM_KEY_LENGTH
 #: Pseudonyms look like ``PX-`` and 24 hexadecimal digits (96 bits of the HMAC).
 PREFIX = "PX-"
 DIGITS = 24
+#: What the check value of a key is the HMAC of (fixed; changing it breaks every check).
+CHECK_LABEL = b"openect pseudonymisation key check v1"
+#: Name of the check value's row in ``openect_key_check``.
+CHECK_NAME = "pseudonym_key"
+#: Where key rotation is described.
+ROTATION_DOC = "docs/registry.md, section 'Changing the key'"
 
 
 class PseudonymKeyError(ConfigurationError):
@@ -88,6 +102,58 @@ def pseudonym(hospital_number: str, centre_id: str, key: bytes | None = None) ->
     if not centre_id or not centre_id.strip():
         raise ValueError("centre_id: empty; the pseudonym is specific to a centre")
     secret = key if key is not None else load_key()
+    check_registry_key(secret)
     message = f"{centre_id.strip()}\x00{normalise(hospital_number)}".encode()
     digest = hmac.new(secret, message, hashlib.sha256)
     return PREFIX + digest.hexdigest()[:DIGITS]
+
+
+def check_value(key: bytes) -> str:
+    """The check value of ``key``: HMAC-SHA256 of :data:`CHECK_LABEL` (hex); it tells
+    two keys apart without revealing either."""
+    return hmac.new(key, CHECK_LABEL, hashlib.sha256).hexdigest()
+
+
+def _registry_database() -> bool:
+    """True when Django is set up with the registry app (its database is then the
+    registry's)."""
+    from django.apps import apps
+    from django.conf import settings
+
+    return bool(settings.configured) and apps.ready and apps.is_installed("openect.registry")
+
+
+def check_registry_key(key: bytes) -> None:
+    """Refuse ``key`` if it is not the key of the registry (where one is set up).
+
+    The check value is recorded at first use, and replaced while no patient has a
+    pseudonym yet (a wrong key can still be corrected then); once one has,
+    another key raises :class:`PseudonymKeyError` naming the problem and the fix.
+    """
+    if not _registry_database():
+        return
+    from openect.data.models import Patient
+    from openect.registry.models import PseudonymKeyCheck
+    from openect.registry.records import registry_model
+
+    value = check_value(key)
+    stored = (
+        PseudonymKeyCheck.objects.filter(pk=CHECK_NAME)
+        .values_list("check_value", flat=True)
+        .first()
+    )
+    if stored == value:
+        return
+    if stored is not None and (
+        registry_model(Patient).objects.filter(patient_id__startswith=PREFIX).exists()
+    ):
+        raise PseudonymKeyError(
+            "pseudonymisation key: not the key this registry's patients were registered "
+            f"with (its check value differs from the one the registry recorded); with it, "
+            "a patient would not be found again and would be registered twice. Start with "
+            f"the registry's key ({KEY_ENV}, or the file named by {KEY_FILE_ENV}); to move "
+            f"a registry to a new key see {ROTATION_DOC}"
+        )
+    PseudonymKeyCheck.objects.update_or_create(
+        pk=CHECK_NAME, defaults={"check_value": value, "recorded_at": dt.datetime.now(dt.UTC)}
+    )
