@@ -296,12 +296,6 @@ class Settings(BaseSettings):
         description="Minutes sign-in stays refused after too many failures (1 to 1440).",
         json_schema_extra=_extra("whole number", "`15`"),
     )
-    admin_totp_required: Flag = Field(
-        default=True,
-        description="Administrators must confirm a one-time code (TOTP, an authenticator "
-        "app) after their password; `false` only for tests and local trials.",
-        json_schema_extra=_extra("boolean", "true"),
-    )
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
