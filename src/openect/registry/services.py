@@ -327,16 +327,20 @@ def create(actor: Actor, item: R, reason: str | None = None) -> R:
         lock_chain()  # the audit chain's head first, then rows (see lock_chain)
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, record.table)
-        # Every rule of the record and its patient first: a refusal for a taken id then
-        # comes only for a record that is valid in every other respect.
+        taken = registry_model(record).objects.filter(pk=key).exists()
+        if taken and readable(actor, record).filter(pk=key).exists():
+            duplicate = (record.id_field, key, f"duplicate {record.id_field}")
+            raise RecordInvalidError(record.table, [duplicate])
+        # Every rule of the record and its patient before saying that another centre's
+        # id is taken: that refusal comes only for a record valid in every other respect.
         _check_patient(item, replaced=None)
-        if registry_model(record).objects.filter(pk=key).exists():
-            issue: tuple[str | None, str | None, str]
-            if readable(actor, record).filter(pk=key).exists():
-                issue = (record.id_field, key, f"duplicate {record.id_field}")
-            else:  # another centre's record: say no more than that the id is taken
-                issue = (record.id_field, None, f"{record.id_field} not available; choose another")
-            raise RecordInvalidError(record.table, [issue])
+        if taken:  # another centre's record: say no more than that the id is taken
+            unavailable = (
+                record.id_field,
+                None,
+                f"{record.id_field} not available; choose another",
+            )
+            raise RecordInvalidError(record.table, [unavailable])
         values = to_row_values(item)
         with service_write(f"create {record.table}"):
             try:
