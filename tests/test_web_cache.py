@@ -73,12 +73,13 @@ def test_api_lists_are_cached_per_token_and_a_deactivated_user_loses_access(
 
 
 def _insert_audit_entry(entry_id: int, record_id: str) -> None:
-    """An audit row with a chosen id, as a transaction that allocated it would commit it."""
+    """An audit row with a chosen id, as a transaction that allocated it would commit it
+    (its hash chain is not the point here: left empty)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO openect_audit (id, at, actor, role, action, entity, record_id, "
-            "centre_id, before, after, reason) VALUES (%s, %s, 'admin', 'admin', 'update', "
-            "'lesions', %s, 'C01', NULL, NULL, NULL)",
+            "centre_id, before, after, reason, previous, digest) VALUES (%s, %s, 'admin', "
+            "'admin', 'update', 'lesions', %s, 'C01', NULL, NULL, NULL, '', '')",
             [entry_id, dt.datetime.now(dt.UTC).isoformat(), record_id],
         )
 
