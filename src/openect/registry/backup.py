@@ -30,6 +30,7 @@ from openect.errors import AccessDeniedError, InputError
 from openect.registry.access import Actor
 from openect.registry.guard import service_write
 from openect.registry.models import (
+    CHAIN_FIELDS,
     AuditAction,
     AuditEntry,
     DatasetSource,
@@ -43,20 +44,8 @@ FORMAT = "openect-registry-backup"
 VERSION = 2
 #: Versions restore reads (1: audit entries without chain digests).
 READABLE_VERSIONS = (1, 2)
-AUDIT_FIELDS = (
-    "at",
-    "actor",
-    "role",
-    "action",
-    "entity",
-    "record_id",
-    "centre_id",
-    "before",
-    "after",
-    "reason",
-    "previous",
-    "digest",
-)
+#: Columns of an audit entry in a backup: the chained content, then the chain.
+AUDIT_FIELDS = (*CHAIN_FIELDS, "previous", "digest")
 
 
 def _open(path: Path, mode: str) -> IO[str]:
