@@ -9,14 +9,14 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
+from concurrent_jobs import run_together
 from openect.cli import main
 from openect.data.dataset import Dataset
 from openect.data.models import Assessment, Lesion
@@ -282,28 +282,6 @@ def test_migration_0003_chains_the_entries_of_an_existing_registry(registry: Dat
 
 
 # ----------------------------------------------------------------- concurrent writers
-def run_together(*jobs: Callable[[], None]) -> None:
-    """Start every job at once in its own thread (own connection); re-raise any failure."""
-    barrier = threading.Barrier(len(jobs))
-    failures: list[BaseException] = []
-
-    def wrap(job: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            job()
-        except BaseException as error:  # reported to the test below
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrap, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not failures, [str(f) for f in failures]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_keep_one_valid_chain(dataset: Dataset) -> None:
     if connection.vendor != "postgresql":

@@ -22,6 +22,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 
+from concurrent_jobs import run_together
 from openect.data.dataset import Dataset
 from openect.data.models import Lesion, Patient
 from openect.registry import services
@@ -59,29 +60,6 @@ def _empty_audit_on_sqlite(transactional_db: None) -> Iterator[None]:
         cursor.execute("DELETE FROM openect_audit")
         for sql in migration.SQLITE:
             cursor.execute(sql)
-
-
-def run_together(*jobs: Callable[[], None], timeout_s: float = 60.0) -> None:
-    """Start every job at once in its own thread (own connection); re-raise any failure."""
-    barrier = threading.Barrier(len(jobs))
-    failures: list[BaseException] = []
-
-    def wrap(job: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            job()
-        except BaseException as error:  # reported to the test below
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrap, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout_s)
-    assert not any(thread.is_alive() for thread in threads), "a writer did not finish"
-    assert not failures, failures
 
 
 def as_dict(value: object) -> dict[str, Any]:

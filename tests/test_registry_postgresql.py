@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from concurrent_jobs import run_together
 from openect.data.dataset import Dataset
 from openect.data.models import Assessment, Lesion
 from openect.registry import services
@@ -25,28 +25,6 @@ ROUNDS = 15
 def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers: PostgreSQL only (OPENECT_REGISTRY_TEST_BACKEND)")
-
-
-def run_together(*jobs: Callable[[], None]) -> None:
-    """Start every job at once in its own thread (own connection); re-raise any failure."""
-    barrier = threading.Barrier(len(jobs))
-    failures: list[BaseException] = []
-
-    def wrap(job: Callable[[], None]) -> None:
-        try:
-            barrier.wait()
-            job()
-        except BaseException as error:  # reported to the test below
-            failures.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrap, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not failures, failures
 
 
 def test_two_writers_on_one_row_lose_no_update(dataset: Dataset) -> None:
