@@ -154,7 +154,7 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
-            first = Client(port, "admin", "demo-admin")
+            first = Client(port, "admin", "electrode-keys-all")
             patient = re.search(r'href="/patients/([^/"]+)/"', first.get("/"))
             assert patient is not None, "no patient link on the patient list"
             api = {"Authorization": f"Bearer {token['token']}"}
@@ -187,7 +187,7 @@ def main() -> None:
                 }
                 report(args.clients, baseline, results, "wrk")
                 return
-            clients = [Client(port, "admin", "demo-admin") for _ in range(args.clients)]
+            clients = [Client(port, "admin", "electrode-keys-all") for _ in range(args.clients)]
             timings: dict[str, list[float]] = {name: [] for name in pages}
             lock = threading.Lock()
             barrier = threading.Barrier(len(clients))

@@ -255,10 +255,10 @@ def demo(
 
 #: Demo users of the demo registry: (user name, role, centre, password). DEMO ONLY.
 DEMO_USERS = (
-    ("clinician", "clinician", "C01", "demo-clinician"),
-    ("manager", "data_manager", "C02", "demo-manager"),
-    ("analyst", "analyst", None, "demo-analyst"),
-    ("admin", "admin", None, "demo-admin"),
+    ("clinician", "clinician", "C01", "bleomycin-ward-c01"),
+    ("manager", "data_manager", "C02", "registry-desk-c02"),
+    ("analyst", "analyst", None, "pooled-figures-all"),
+    ("admin", "admin", None, "electrode-keys-all"),
 )
 
 
