@@ -38,8 +38,9 @@ browser:
 		  sudo -n apt-get install -y -q chromium >/dev/null 2>&1; } || \
 		echo "chromium could not be installed: the browser tests will be skipped"; }
 
+#: The whole suite on every core (pytest-xdist); `pytest -p no:xdist` runs it in one process.
 unit: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4
 	@if [ -n "$$OPENECT_TEST_DATABASE_URL" ]; then \
 		echo "Registry tests on PostgreSQL ($$OPENECT_TEST_DATABASE_URL):"; \
 		OPENECT_REGISTRY_TEST_BACKEND=postgresql $(BIN)/pytest $(REGISTRY_DB_TESTS); \
