@@ -38,7 +38,7 @@ browser:
 		  sudo -n apt-get install -y -q chromium >/dev/null 2>&1; } || \
 		echo "chromium could not be installed: the browser tests will be skipped"; }
 
-#: The whole suite on every core (pytest-xdist); `pytest -p no:xdist` runs it in one process.
+#: The whole suite on up to 4 cores (pytest-xdist); `pytest -p no:xdist` runs it in one process.
 unit: $(STAMP) browser
 	$(BIN)/pytest -n auto --maxprocesses 4
 	@if [ -n "$$OPENECT_TEST_DATABASE_URL" ]; then \
