@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from centre_rules import CENTRE
 from openect.data.dataset import Dataset
 from openect.data.enums import Route
 from openect.data.models import Patient, Session
@@ -34,25 +35,6 @@ from openect.protocol.recording import (
     window_choices,
 )
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleSet, load_rule_set
-
-#: A centre's rule set on esope-2006 with its own pulse train and IV window.
-CENTRE = """
-[rule_set]
-id = "centre-x"
-base = "esope-2006"
-title = "Centre X protocol"
-
-[rules."pulses.train"]
-value = { pulses = 6, pulse_duration_us = 120, frequency_hz = 1 }
-status = "verified"
-source = "Centre X ECT protocol v1, 2025"
-
-[rules."window.iv"]
-value = { start_min = 5, end_min = 20 }
-unit = "min"
-status = "verified"
-source = "Centre X ECT protocol v1, 2025"
-"""
 
 
 @pytest.fixture

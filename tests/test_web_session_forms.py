@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from pydantic import Field, ValidationError
 
+from centre_rules import CENTRE
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug
 from openect.data.field_errors import field_errors
@@ -34,25 +35,6 @@ from openect.web.pages.sessions.forms import PlanForm
 
 ADMIN = Actor("admin", Role.ADMIN)
 PASSWORD = "correct-horse-battery"
-
-#: A centre's rule set on esope-2006 with its own pulse train and IV window.
-CENTRE = """
-[rule_set]
-id = "centre-x"
-base = "esope-2006"
-title = "Centre X protocol"
-
-[rules."pulses.train"]
-value = { pulses = 6, pulse_duration_us = 120, frequency_hz = 1 }
-status = "verified"
-source = "Centre X ECT protocol v1, 2025"
-
-[rules."window.iv"]
-value = { start_min = 5, end_min = 20 }
-unit = "min"
-status = "verified"
-source = "Centre X ECT protocol v1, 2025"
-"""
 
 
 def bound(model: type[Any], name: str, kind: type[Any]) -> float:
