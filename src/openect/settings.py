@@ -296,6 +296,15 @@ class Settings(BaseSettings):
         description="Minutes sign-in stays refused after too many failures (1 to 1440).",
         json_schema_extra=_extra("whole number", "`15`"),
     )
+    access_log_days: int = Field(
+        default=730,
+        ge=1,
+        le=3650,
+        description="Days entries of the access log (who read which patient's data) are "
+        "kept before `openect registry access-log --purge` may delete them (1 to 3650; a "
+        "local policy choice: two years is common in hospitals).",
+        json_schema_extra=_extra("whole number", "`730`"),
+    )
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
