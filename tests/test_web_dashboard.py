@@ -8,6 +8,7 @@ import io
 import zipfile
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -18,6 +19,7 @@ from openect.registry.access import Actor
 from openect.registry.models import Role
 from openect.registry.transfer import import_dataset
 from openect.synth import generate_cohort
+from second_factor import verify_session
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +28,13 @@ PASSWORD = "correct-horse-battery"
 
 
 def signed_in(username: str, role: str, centre: str | None = None) -> Client:
-    """A test client signed in as a new registry user."""
+    """A test client signed in as a new registry user (an administrator verified with a
+    second factor)."""
     accounts.set_user(ADMIN, username, role, centre, PASSWORD)
     client = Client()
     assert client.login(username=username, password=PASSWORD)
+    if role == "admin":
+        verify_session(client, get_user_model().objects.get(username=username))
     return client
 
 

@@ -17,6 +17,7 @@ from openect.registry.access import Actor
 from openect.registry.accounts import set_user
 from openect.registry.models import Role
 from openect.web.models import ApiToken, hash_token
+from second_factor import verify_session
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,10 @@ def _status(token: str) -> int:
 def _signed_in(username: str, role: str, centre: str | None = None) -> Client:
     set_user(ADMIN, username, role, centre, PASSWORD)
     client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
+    user = get_user_model().objects.get(username=username)
+    client.force_login(user)
+    if role == "admin":
+        verify_session(client, user)  # administrators reach no page without it
     return client
 
 

@@ -1,5 +1,6 @@
-"""``openect serve`` (the web application with waitress) and ``openect web token``,
-``web tokens`` and ``web token-revoke`` (API tokens: issue, list, revoke)."""
+"""``openect serve`` (the web application with waitress), ``openect web token``,
+``web tokens`` and ``web token-revoke`` (API tokens: issue, list, revoke) and
+``web otp-status`` and ``web otp-reset`` (the second factor: who has one, remove one)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ Database = Annotated[
 ]
 
 web_app = typer.Typer(
-    help="Web application helpers: API tokens (issue, list, revoke).", no_args_is_help=True
+    help="Web application helpers: API tokens (issue, list, revoke), second factor (status, "
+    "reset).",
+    no_args_is_help=True,
 )
 
 
@@ -257,4 +260,103 @@ def token_revoke(
         stdout.print(f"Token {token_id} was already revoked")
     else:
         stdout.print(f"Token {token_id} of {found.user.get_username()} revoked")
+    return 0
+
+
+def _second_factor_state(user: Any) -> tuple[str, Any, Any]:
+    """(state, since, last used) of a user's second factor: ``confirmed``, ``pending``
+    (set up begun, not confirmed) or ``none``."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    devices = list(TOTPDevice.objects.filter(user=user).order_by("pk"))
+    confirmed = [d for d in devices if d.confirmed]
+    if confirmed:
+        return "confirmed", confirmed[0].created_at, confirmed[0].last_used_at
+    return ("pending" if devices else "none"), None, None
+
+
+@web_app.command("otp-status")
+def otp_status(
+    username: Annotated[str | None, typer.Option("--user", help="Only this user.")] = None,
+    database: Database = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> int:
+    """List who has a second factor (TOTP): user, role, whether the role requires one,
+    state (confirmed, pending, none), set up, last used. Active users only."""
+    setup_web(database)
+    from django.contrib.auth import get_user_model
+
+    from openect.registry.models import Membership
+    from openect.web.pages.second_factor import required_roles
+
+    users = get_user_model().objects.filter(is_active=True).order_by("username")
+    if username is not None:
+        users = users.filter(username=username)
+        if not users.exists():
+            raise CliError(f"--user={username!r}: no such active user")
+    roles = dict(Membership.objects.values_list("user_id", "role"))
+    rows = []
+    for user in users:
+        role = roles.get(user.pk)
+        state, since, used = _second_factor_state(user)
+        rows.append(
+            {
+                "user": user.get_username(),
+                "role": role or "-",
+                "required": role in required_roles(),
+                "second_factor": state,
+                "since": _when(since),
+                "last_used": _when(used),
+            }
+        )
+    if as_json:
+        emit_json({"users": rows})
+    else:
+        columns = ("user", "role", "required", "second factor", "since", "last used")
+        shown = [
+            (r["user"], r["role"], "yes" if r["required"] else "no", *list(r.values())[3:])
+            for r in rows
+        ]
+        stdout.print(table("Second factor (UTC)", columns, shown))
+        missing = [r["user"] for r in rows if r["required"] and r["second_factor"] != "confirmed"]
+        if missing:
+            stderr.print(
+                f"Required but not set up (they set it up at their next sign-in): "
+                f"{', '.join(missing)}",
+                soft_wrap=True,
+            )
+    return 0
+
+
+@web_app.command("otp-reset")
+def otp_reset(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    database: Database = None,
+) -> int:
+    """Remove a user's second factor (a lost or new phone): their sessions need it again
+    and they set up a new one at their next sign-in (administrators must; others may).
+    Audited."""
+    setup_web(database)
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from openect.registry.access import Actor
+    from openect.web.pages.second_factor import log, record_change
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CliError(f"USERNAME={username!r}: no such user (list them: openect web otp-status)")
+    devices = TOTPDevice.objects.filter(user=user)
+    confirmed = devices.filter(confirmed=True).count()
+    removed, _ = devices.delete()
+    if confirmed == 0:
+        stdout.print(f"User {username} had no second factor set up; nothing to reset")
+        return 0
+    actor = Actor.command_line()
+    record_change(actor, username, confirmed, 0, "second factor reset (openect web otp-reset)")
+    log.warning("second factor: %s removed the authenticator of user %r", actor.username, username)
+    stdout.print(
+        f"Second factor of {username} removed ({removed} device(s)); "
+        "they set up a new one at their next sign-in"
+    )
     return 0

@@ -12,6 +12,7 @@ environment variables and ``DATABASE_URL``, validated once; see ``docs/settings.
 | ``OPENECT_HTTPS`` | ``true`` behind HTTPS: secure cookies, HSTS, redirect | false |
 | ``OPENECT_DEBUG`` | ``true`` shows debug pages (never in production) | false |
 | ``OPENECT_TIME_ZONE`` | local time zone of the pages (e.g. ``Europe/Ljubljana``) | ``UTC`` |
+| ``OPENECT_SECOND_FACTOR_MANAGERS`` | ``true``: data managers need a second factor too | false |
 
 ``secret.key`` lives in the data directory beside the SQLite registry.
 ``build_settings()`` gives the same settings as a dict (used by ``openect serve`` and the
@@ -90,6 +91,9 @@ def build_settings(
             "ninja",
             # sign-in throttling and its access log
             "axes",
+            # the second factor (TOTP devices)
+            "django_otp",
+            "django_otp.plugins.otp_totp",
         ],
         "MIDDLEWARE": [
             "django.middleware.security.SecurityMiddleware",
@@ -101,6 +105,10 @@ def build_settings(
             "django.middleware.common.CommonMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
+            # user.is_verified(); then a session still owing its code (or a device its
+            # role requires) reaches only that step and sign-out
+            "django_otp.middleware.OTPMiddleware",
+            "openect.web.pages.second_factor.SecondFactorMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
             "openect.web.cache.RegistryPageCacheMiddleware",
@@ -165,6 +173,12 @@ def build_settings(
             ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if https else ("REMOTE_ADDR",)
         ),
         "AXES_IPWARE_PROXY_COUNT": 1 if https else None,
+        # the second factor (docs/web.md#second-factor): roles that must set one up;
+        # a wrong code waits 2**(n-1) seconds after n failures of the device
+        "OPENECT_SECOND_FACTOR_ROLES": ["admin"]
+        + (["data_manager"] if settings.second_factor_managers else []),
+        "OTP_TOTP_ISSUER": "OpenECT",
+        "OTP_TOTP_THROTTLE_FACTOR": 1,
         "LOGIN_URL": "/login/",
         "LOGIN_REDIRECT_URL": "/",
         "LOGOUT_REDIRECT_URL": "/login/",
