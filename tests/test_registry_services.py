@@ -147,7 +147,7 @@ def test_invalid_values_are_refused_with_the_dataset_messages(registry: Dataset)
         services.update(
             CLINICIAN_C01, Assessment, "P1-L1-V1", {"assessment_date": dt.date(2000, 1, 1)}
         )
-    with pytest.raises(services.RecordInvalidError, match="duplicate lesion_id"):
+    with pytest.raises(services.RecordInvalidError, match=r"lesion_id=.P1-L1.: already in use"):
         services.create(CLINICIAN_C01, services.get(ADMIN, Lesion, "P1-L1"))
     assert audit_count() == before
     assert services.get(ADMIN, Lesion, "P1-L1") == registry.lesions[0]
@@ -286,11 +286,60 @@ def test_the_owner_of_a_record_cannot_be_changed(registry: Dataset) -> None:
     assert same.thickness_mm == 6.0  # type: ignore[attr-defined]
 
 
-def test_another_centres_id_is_not_echoed_when_taken(registry: Dataset) -> None:
+def test_a_centre_names_records_only_under_its_own_records(registry: Dataset) -> None:
+    """C02 cannot give a lesion of its patient P2 C01's id "P1-L1", nor any id outside
+    "P2-...": the refusal is the same for a taken and a free id, so it tells nothing."""
     copy = services.get(ADMIN, Lesion, "P1-L1").model_copy(update={"patient_id": "P2"})
-    with pytest.raises(services.RecordInvalidError) as caught:
-        services.create(MANAGER_C02, copy)
-    assert caught.value.issues == [("lesion_id", None, "lesion_id not available; choose another")]
+    before = services.count(ADMIN, Lesion, patient_id="P2")
+    answers = []
+    for lesion_id in ("P1-L1", "FREE-L1"):  # held by C01 / held by nobody
+        with pytest.raises(RecordInvalidError) as refused:
+            services.create(MANAGER_C02, copy.model_copy(update={"lesion_id": lesion_id}))
+        assert refused.value.issues == [
+            (
+                "lesion_id",
+                lesion_id,
+                "must begin with 'P2-' (its patient_id); leave it empty and the registry "
+                "numbers it",
+            )
+        ]
+        answers.append(str(refused.value).replace(lesion_id, "ID"))
+    assert answers[0] == answers[1]
+    assert services.count(ADMIN, Lesion, patient_id="P2") == before
+    # administrators (who see every centre) keep free identifiers
+    assert services.create(ADMIN, copy.model_copy(update={"lesion_id": "FREE-L1"})).id == "FREE-L1"
+
+
+def test_an_id_in_use_gets_one_answer_whoever_holds_it(registry: Dataset) -> None:
+    """An id under C02's own patient that C01 holds (possible only for records made
+    before the rule, or by an administrator) is refused in the words of C02's own
+    duplicate, before any other rule is checked, as a duplicate always is."""
+    lesion = services.get(ADMIN, Lesion, "P1-L1")
+    services.create(ADMIN, lesion.model_copy(update={"lesion_id": "P2-L7"}))  # C01's lesion
+    mine = lesion.model_copy(update={"patient_id": "P2"})
+    answers = []
+    for lesion_id in ("P2-L7", "P2-L1"):  # held by C01 / held by C02
+        with pytest.raises(RecordInvalidError) as refused:
+            services.create(MANAGER_C02, mine.model_copy(update={"lesion_id": lesion_id}))
+        answers.append(str(refused.value).replace(lesion_id, "ID"))
+    assert answers[0] == answers[1]
+    assert "already in use; leave it empty and the registry numbers it" in answers[0]
+
+
+def test_the_registry_numbers_new_records_under_their_parent(registry: Dataset) -> None:
+    values = services.get(ADMIN, Lesion, "P1-L1").model_dump()
+    values.pop("lesion_id")
+    first = services.create_numbered(CLINICIAN_C01, Lesion, values)
+    second = services.create_numbered(CLINICIAN_C01, Lesion, {**values, "lesion_id": ""})
+    assert (first.lesion_id, second.lesion_id) == ("P1-L3", "P1-L4")  # L1, L2 exist
+    patient = services.get(ADMIN, Patient, "P2").model_dump()
+    patient.pop("patient_id")
+    assert services.create_numbered(MANAGER_C02, Patient, patient).patient_id == "C02-P1"
+    # a missing parent is reported, not the identifier the registry would have made
+    del values["patient_id"]
+    with pytest.raises(RecordInvalidError) as refused:
+        services.create_numbered(CLINICIAN_C01, Lesion, values)
+    assert [issue[0] for issue in refused.value.issues] == ["patient_id"]
 
 
 def test_recording_a_later_session_moves_the_last_contact_date(registry: Dataset) -> None:
@@ -322,7 +371,7 @@ def test_a_refused_session_leaves_the_last_contact_date(registry: Dataset) -> No
 
 def test_another_centres_id_is_not_testable_through_other_errors(registry: Dataset) -> None:
     """C02 cannot learn that C01 holds "P1-S1": a session that breaks a rule of its patient
-    (after P2's death) is refused for that rule whether its id is free or taken."""
+    (after P2's death) gets the same answer whether its id is free or taken."""
     session = services.get(ADMIN, Session, "P1-S1")
     probe = session.model_copy(
         update={"patient_id": "P2", "session_date": dt.date(2021, 1, 5), "session_number": 2}

@@ -284,6 +284,31 @@ def test_another_centre_sees_nothing_of_c01(c02: Api) -> None:
     assert c02.get("/api/lesions/P1-L9").status_code == 404
 
 
+def test_the_server_numbers_a_new_record_and_keeps_ids_in_the_centres_namespace(
+    c01: Api, c02: Api
+) -> None:
+    """Without an id the server numbers the lesion under its patient (P1-L1 and P1-L2
+    exist); an id outside the patient's namespace is refused whether another centre holds
+    it or not, so the answer never tells."""
+    numbered = c01.post("/api/lesions/", new_lesion(lesion_id=None))
+    assert numbered.status_code == 201
+    assert numbered.json()["lesion_id"] == "P1-L3"
+    left_out = {k: v for k, v in new_lesion().items() if k != "lesion_id"}
+    assert c01.post("/api/lesions/", left_out).json()["lesion_id"] == "P1-L4"
+    answers = []
+    for lesion_id in ("P1-L1", "NOBODY-L1"):  # held by C01 / held by nobody
+        refused = c02.post("/api/lesions/", new_lesion(lesion_id=lesion_id, patient_id="P2"))
+        assert refused.status_code == 422
+        (item,) = refused.json()["detail"]
+        assert item["loc"] == ["lesion_id"]
+        answers.append(item["msg"])
+    assert answers[0] == answers[1] == (
+        "must begin with 'P2-' (its patient_id); leave it empty and the registry numbers it"
+    )
+    schema = c01.get("/api/openapi.json").json()["components"]["schemas"]["NewLesion"]
+    assert "lesion_id" not in schema.get("required", [])
+
+
 def test_an_analyst_reads_everything_but_writes_nothing(analyst: Api) -> None:
     assert analyst.get("/api/patients/").json()["count"] == 2
     assessment = analyst.get("/api/assessments/P1-L2-V1").json()
@@ -366,7 +391,9 @@ def test_validation_errors_name_field_value_and_rule(c01: Api) -> None:
     required_null = c01.patch("/api/lesions/P1-L1", {"layer": None}).json()["detail"][0]
     assert required_null["msg"] == "required; must not be empty"
     duplicate = c01.post("/api/lesions/", new_lesion(lesion_id="P1-L1"))
-    assert duplicate.json()["detail"][0]["msg"] == "duplicate lesion_id"
+    assert duplicate.json()["detail"][0]["msg"] == (
+        "already in use; leave it empty and the registry numbers it"
+    )
     unknown_patient = c01.post("/api/lesions/", new_lesion(patient_id="P404"))
     assert unknown_patient.status_code == 422
     assert "unknown patient_id" in unknown_patient.json()["detail"][0]["msg"]
@@ -420,7 +447,9 @@ def test_a_patient_is_registered_by_hospital_number(
     assert "MRN-0042" not in json.dumps(entry.after)
     again = c01.post("/api/patients/register", body)
     assert again.status_code == 422
-    assert again.json()["detail"][0]["msg"] == "duplicate patient_id"
+    assert again.json()["detail"][0]["msg"] == (
+        "this hospital number is already registered at this centre"
+    )
     bad = c01.post("/api/patients/register", {**body, "hospital_number": "   ", "birth_year": 1})
     assert bad.status_code == 422
     assert all("MRN" not in json.dumps(item) for item in bad.json()["detail"])

@@ -571,13 +571,18 @@ def test_without_a_key_a_data_manager_types_the_id_and_a_clinician_is_told_why(
     body = text(client.get("/patients/new/"))
     assert 'name="patient_id"' in body
     assert 'name="hospital_number"' not in body
+    outside = text(client.post("/patients/new/", {**PATIENT, "patient_id": "P9"}))
+    assert "must begin with 'C01-' (its centre_id)" in outside
+    assert services.count(ADMIN, Patient, patient_id="P9") == 0
     response = client.post(
-        "/patients/new/", {**PATIENT, "patient_id": "P9", "centre_id": "C02"}, follow=True
+        "/patients/new/", {**PATIENT, "patient_id": "C01-P9", "centre_id": "C02"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == "/patients/P9/"
-    assert services.get(ADMIN, Patient, "P9").centre_id == "C01"
-    assert AuditEntry.objects.get(record_id="P9").actor == "dm.c01"
-    assert 'href="/patients/P9/"' in text(client.get("/"))
+    assert response.redirect_chain[-1][0] == "/patients/C01-P9/"
+    assert services.get(ADMIN, Patient, "C01-P9").centre_id == "C01"
+    assert AuditEntry.objects.get(record_id="C01-P9").actor == "dm.c01"
+    assert 'href="/patients/C01-P9/"' in text(client.get("/"))
+    numbered = client.post("/patients/new/", {**PATIENT, "patient_id": ""}, follow=True)
+    assert numbered.redirect_chain[-1][0] == "/patients/C01-P1/"
 
 
 # ------------------------------------------------------------------ HTTP methods

@@ -256,7 +256,9 @@ def test_an_invalid_session_is_refused_with_the_registry_message(
     )
     response = clinician.post(reverse("session-new", args=["P1"]), data)
     assert response.status_code == 200
-    assert "duplicate session_id" in response.content.decode()
+    assert "already in use; leave it empty and the registry numbers it" in (
+        response.content.decode()
+    )
     assert services.count(ADMIN, Session, patient_id="P1") == 1
 
 

@@ -100,6 +100,11 @@ class Record(BaseModel):
     table: ClassVar[str]
     #: Name of the identifier field (always the first field).
     id_field: ClassVar[str]
+    #: The reference column a new record's identifier is numbered under
+    #: (``<that value>-<id_prefix><n>``, e.g. ``P1-L2``), or None (centres: chosen).
+    id_parent: ClassVar[str | None] = None
+    #: Letters between the parent's identifier and the number (``L`` for lesions).
+    id_prefix: ClassVar[str] = ""
 
     @property
     def id(self) -> str:
@@ -127,6 +132,8 @@ class Patient(Record):
 
     table: ClassVar[str] = "patients"
     id_field: ClassVar[str] = "patient_id"
+    id_parent: ClassVar[str | None] = "centre_id"
+    id_prefix: ClassVar[str] = "P"
 
     patient_id: str = _id("Pseudonym; never a hospital number or a name")
     centre_id: str = _ref("centres", "Treating centre")
@@ -179,6 +186,8 @@ class Lesion(Record):
 
     table: ClassVar[str] = "lesions"
     id_field: ClassVar[str] = "lesion_id"
+    id_parent: ClassVar[str | None] = "patient_id"
+    id_prefix: ClassVar[str] = "L"
 
     lesion_id: str = _id("Lesion identifier")
     patient_id: str = _ref("patients", "Patient")
@@ -210,6 +219,8 @@ class Session(Record):
 
     table: ClassVar[str] = "sessions"
     id_field: ClassVar[str] = "session_id"
+    id_parent: ClassVar[str | None] = "patient_id"
+    id_prefix: ClassVar[str] = "S"
 
     session_id: str = _id("Session identifier")
     patient_id: str = _ref("patients", "Patient")
@@ -268,6 +279,8 @@ class Application(Record):
 
     table: ClassVar[str] = "applications"
     id_field: ClassVar[str] = "application_id"
+    id_parent: ClassVar[str | None] = "session_id"
+    id_prefix: ClassVar[str] = "A"
 
     application_id: str = _id("Application identifier")
     session_id: str = _ref("sessions", "Session")
@@ -297,6 +310,8 @@ class Assessment(Record):
 
     table: ClassVar[str] = "assessments"
     id_field: ClassVar[str] = "assessment_id"
+    id_parent: ClassVar[str | None] = "lesion_id"
+    id_prefix: ClassVar[str] = "V"
 
     assessment_id: str = _id("Assessment identifier")
     lesion_id: str = _ref("lesions", "Lesion")
@@ -347,6 +362,8 @@ class AdverseEvent(Record):
 
     table: ClassVar[str] = "adverse_events"
     id_field: ClassVar[str] = "event_id"
+    id_parent: ClassVar[str | None] = "patient_id"
+    id_prefix: ClassVar[str] = "AE"
 
     event_id: str = _id("Adverse event identifier")
     patient_id: str = _ref("patients", "Patient")
@@ -367,6 +384,8 @@ class PatientReported(Record):
 
     table: ClassVar[str] = "patient_reported"
     id_field: ClassVar[str] = "report_id"
+    id_parent: ClassVar[str | None] = "patient_id"
+    id_prefix: ClassVar[str] = "PRO"
 
     report_id: str = _id("Report identifier")
     patient_id: str = _ref("patients", "Patient")
@@ -389,6 +408,8 @@ class SystemicTherapy(Record):
 
     table: ClassVar[str] = "systemic_therapies"
     id_field: ClassVar[str] = "therapy_id"
+    id_parent: ClassVar[str | None] = "patient_id"
+    id_prefix: ClassVar[str] = "T"
 
     therapy_id: str = _id("Therapy identifier")
     patient_id: str = _ref("patients", "Patient")

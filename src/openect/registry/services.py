@@ -70,10 +70,13 @@ __all__ = [
     "NotFoundError",
     "RecordInUseError",
     "RecordInvalidError",
+    "check_namespace",
     "create",
+    "create_numbered",
     "delete",
     "get",
     "list_records",
+    "numbered_id",
     "patient_records",
     "record_session",
     "redacted",
@@ -316,38 +319,131 @@ def _refused(record: type[Record], error: IntegrityError) -> RecordInvalidError:
     )
 
 
+# ------------------------------------------------------------------------- identifiers
+def numbered_id(record: type[Record], parent_id: str) -> str:
+    """The first free ``<parent_id>-<prefix><n>`` (n = 1, 2, ...) of ``record``'s table.
+
+    Free in the whole registry, not only in a scope: the number says nothing of other
+    centres' records, because no other centre can hold an id under this parent (see
+    :func:`check_namespace`). Call inside the writing transaction, which holds the
+    chain's lock, so that two concurrent writers never get the same number.
+    """
+    stem = f"{parent_id}-{record.id_prefix}"
+    taken = set(
+        registry_model(record)
+        .objects.filter(pk__startswith=stem)
+        .values_list("pk", flat=True)
+    )
+    n = 1
+    while f"{stem}{n}" in taken:
+        n += 1
+    return f"{stem}{n}"
+
+
+def check_namespace(actor: Actor, item: Record) -> None:
+    """Refuse an identifier chosen outside the actor's own namespace.
+
+    A user of a centre names new records only under records of their centre: a patient
+    ``<centre_id>-...``, a lesion, session, adverse event, report or therapy
+    ``<patient_id>-...``, an application ``<session_id>-...``, an assessment
+    ``<lesion_id>-...`` (the parent is in their scope, else the reference is refused).
+    Two centres' namespaces are then disjoint, so a refusal because an identifier is in
+    use can only concern the actor's own centre, and never tells whether another centre
+    holds an identifier. Administrators and the command line (who see every centre) and
+    imports keep free identifiers.
+    """
+    record = type(item)
+    if actor.centre_id is None or record.id_parent is None:
+        return
+    parent = str(getattr(item, record.id_parent))
+    if not item.id.startswith(f"{parent}-"):
+        raise RecordInvalidError(
+            record.table,
+            [
+                (
+                    record.id_field,
+                    item.id,
+                    f"must begin with '{parent}-' (its {record.id_parent}); "
+                    "leave it empty and the registry numbers it",
+                )
+            ],
+        )
+
+
+def with_new_id(record: type[Record], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with the record's identifier numbered under its parent when none is
+    given (see :func:`numbered_id`); unchanged when it is given or has no parent."""
+    out = dict(values)
+    if out.get(record.id_field) in (None, "") and record.id_parent is not None:
+        parent = out.get(record.id_parent)
+        if isinstance(parent, str) and parent:
+            out[record.id_field] = numbered_id(record, parent)
+    return out
+
+
+def _validated_new(record: type[R], values: Mapping[str, Any], numbered: bool) -> R:
+    """The new record of ``values``, numbered under its parent if ``numbered`` and no id
+    is given; then a missing id is not reported (the missing parent is)."""
+    if not numbered:
+        return validated(record, values)
+    given = values.get(record.id_field) not in (None, "")
+    try:
+        return validated(record, with_new_id(record, values))
+    except RecordInvalidError as error:
+        others = [issue for issue in error.issues if issue[0] != record.id_field]
+        if given or not others:
+            raise
+        raise RecordInvalidError(record.table, others) from None
+
+
 # ------------------------------------------------------------------------- writes
-@retry_write
 def create(actor: Actor, item: R, reason: str | None = None) -> R:
     """Create ``item`` (a canonical record) after checks; audited. Returns it."""
-    record = type(item)
-    item = validated(record, to_row_values(item))
-    key = str(getattr(item, record.id_field))
+    return _create(actor, type(item), to_row_values(item), reason, namespaced=True)
+
+
+def create_numbered(
+    actor: Actor, record: type[R], values: Mapping[str, Any], reason: str | None = None
+) -> R:
+    """Create a ``record`` from ``values``, numbering its identifier under its parent
+    (e.g. ``P1-L3``) when none is given; otherwise as :func:`create`."""
+    return _create(actor, record, values, reason, numbered=True, namespaced=True)
+
+
+@retry_write
+def _create(
+    actor: Actor,
+    record: type[R],
+    values: Mapping[str, Any],
+    reason: str | None,
+    *,
+    namespaced: bool,
+    numbered: bool = False,
+    in_use: str = "already in use; leave it empty and the registry numbers it",
+) -> R:
+    """Create a ``record`` from ``values``: scope, namespace, rules, then the write."""
+    if not numbered:
+        validated(record, values)  # the row's own errors before any database work
     with transaction.atomic():
         lock_chain()  # the audit chain's head first, then rows (see lock_chain)
+        item = _validated_new(record, values, numbered)
+        key = str(getattr(item, record.id_field))
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, record.table)
-        taken = registry_model(record).objects.filter(pk=key).exists()
-        if taken and readable(actor, record).filter(pk=key).exists():
-            duplicate = (record.id_field, key, f"duplicate {record.id_field}")
-            raise RecordInvalidError(record.table, [duplicate])
-        # Every rule of the record and its patient before saying that another centre's
-        # id is taken: that refusal comes only for a record valid in every other respect.
+        if namespaced:
+            check_namespace(actor, item)
+        # In use: said at once, in the same words whoever holds the id (a centre's
+        # namespace holds only its own records; see check_namespace).
+        if registry_model(record).objects.filter(pk=key).exists():
+            raise RecordInvalidError(record.table, [(record.id_field, key, in_use)])
         _check_patient(item, replaced=None)
-        if taken:  # another centre's record: say no more than that the id is taken
-            unavailable = (
-                record.id_field,
-                None,
-                f"{record.id_field} not available; choose another",
-            )
-            raise RecordInvalidError(record.table, [unavailable])
-        values = to_row_values(item)
+        row = to_row_values(item)
         with service_write(f"create {record.table}"):
             try:
-                registry_model(record).objects.create(**values, position=_next_position(record))
+                registry_model(record).objects.create(**row, position=_next_position(record))
             except IntegrityError as error:
                 raise _refused(record, error) from error
-            audit(actor, AuditAction.CREATE, record, key, centre_id, None, values, reason).save()
+            audit(actor, AuditAction.CREATE, record, key, centre_id, None, row, reason).save()
     return item
 
 
@@ -489,7 +585,15 @@ def register_patient(
         )
     patient_id = pseudonyms.pseudonym(hospital_number, centre_id, key)
     item = validated(Patient, {**values, "patient_id": patient_id})
-    return create(actor, item, reason)
+    # The pseudonym is made by the registry: outside the centre's chosen namespace.
+    return _create(
+        actor,
+        Patient,
+        to_row_values(item),
+        reason,
+        namespaced=False,
+        in_use="this hospital number is already registered at this centre",
+    )
 
 
 @retry_write

@@ -30,6 +30,7 @@ from openect.web.api.schemas import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     changes_model,
+    creation_model,
     derived_from,
     enum_values,
     filter_model,
@@ -136,13 +137,16 @@ def _add_entity(record: type[Record]) -> None:
         tags=tags,
     )
 
+    new = creation_model(record)
+
     def create_view(
         request: HttpRequest,
-        item: record,  # type: ignore[valid-type]
+        item: new,  # type: ignore[valid-type]
         reason: str | None = Reason,
     ) -> Status[Record]:
-        naive_times(table, dict(item))
-        created = services.create(_actor(request), item, reason)
+        values = item.model_dump()  # type: ignore[attr-defined]
+        naive_times(table, values)
+        created = services.create_numbered(_actor(request), record, enum_values(values), reason)
         return Status(201, created)
 
     router.add_api_operation(
@@ -153,10 +157,16 @@ def _add_entity(record: type[Record]) -> None:
         operation_id=f"{table}_create",
         url_name=f"{table}-collection",
         summary=f"Create a {name.lower()} row",
-        description="Validated like `openect data validate`; audited with you as actor.",
+        description="Validated like `openect data validate`; audited with you as actor. "
+        + (
+            f"Leave `{record.id_field}` out and the registry numbers it under its "
+            f"`{record.id_parent}`; one you choose must begin with that id and `-`."
+            if record.id_parent is not None
+            else ""
+        ),
         tags=tags,
     )
-    register_body(f"{table}-collection", record)
+    register_body(f"{table}-collection", new)
 
     def update_view(
         request: HttpRequest,

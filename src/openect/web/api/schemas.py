@@ -15,7 +15,7 @@ import json
 import types
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum, StrEnum
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Optional, Union, get_args, get_origin
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
@@ -433,6 +433,27 @@ def changes_model(record: type[Record]) -> type[BaseModel]:
         f"{record.__name__}Changes",
         __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
         __doc__=f"Columns of {record.table} to change (others keep their values).",
+        **fields,
+    )
+    return derived_from(model, record)
+
+
+def creation_model(record: type[Record]) -> type[BaseModel]:
+    """POST body of ``record``: its columns, the identifier optional where the registry
+    numbers it under its parent (``P1-L3``; see ``services.create_numbered``)."""
+    if record.id_parent is None:
+        return record
+    fields: dict[str, Any] = {
+        name: (Optional[info.annotation], optional_copy(info))  # noqa: UP045
+        if name == record.id_field
+        else (info.annotation, info)
+        for name, info in record.model_fields.items()
+    }
+    model = create_model(
+        f"New{record.__name__}",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+        __doc__=f"A new row of {record.table}. Leave `{record.id_field}` out and the "
+        f"registry numbers it: `<{record.id_parent}>-{record.id_prefix}<n>`.",
         **fields,
     )
     return derived_from(model, record)

@@ -153,9 +153,12 @@ def _patient_form(
         _lock(form, "patient_id", form.initial.get("patient_id"))
         form.fields["reason"] = _reason_field()
     elif mode == "manual":
+        form.fields["patient_id"].required = False
         form.fields["patient_id"].help_text = (
-            "A pseudonym agreed with the centre (letters, digits and . _ : -); "
-            "never a hospital number or a name."
+            "Leave empty and the registry numbers the patient (<centre>-P1, -P2, ...). "
+            "An id you type is a pseudonym agreed with the centre (letters, digits and "
+            ". _ : -) that begins with the centre's id and '-', never a hospital number "
+            "or a name."
         )
     return form
 
@@ -182,7 +185,7 @@ def _register(
     values = cleaned_values(form)
     try:
         if mode == "manual":
-            return services.create(actor, _unsaved(Patient, values))
+            return services.create_numbered(actor, Patient, values)
         return _by_hospital_number(actor, form, values, key)
     except RecordInvalidError as error:
         if mode == "pseudonym" and any(c == "patient_id" for c, _, _ in error.issues):
@@ -261,16 +264,20 @@ class Kind:
 
     record: type[Record]
     noun: str
-    prefix: str
-    """Id suggestion: patient id (or lesion id for assessments) + ``-`` + prefix + n."""
+
+    @property
+    def prefix(self) -> str:
+        """Id suggestion: parent id (the patient's, or the lesion's for assessments) +
+        ``-`` + this prefix + n, as the registry numbers records (``Record.id_prefix``)."""
+        return self.record.id_prefix
 
 
 KINDS: dict[str, Kind] = {
-    "lesions": Kind(Lesion, "lesion", "L"),
-    "assessments": Kind(Assessment, "assessment", "V"),
-    "adverse-events": Kind(AdverseEvent, "adverse event", "AE"),
-    "reports": Kind(PatientReported, "patient-reported outcome", "PRO"),
-    "therapies": Kind(SystemicTherapy, "systemic therapy", "T"),
+    "lesions": Kind(Lesion, "lesion"),
+    "assessments": Kind(Assessment, "assessment"),
+    "adverse-events": Kind(AdverseEvent, "adverse event"),
+    "reports": Kind(PatientReported, "patient-reported outcome"),
+    "therapies": Kind(SystemicTherapy, "systemic therapy"),
 }
 
 
