@@ -246,7 +246,9 @@ def demo(
             + "; ".join(
                 f"{name} / {password} ({role}{' ' + centre if centre else ''})"
                 for name, role, centre, password in DEMO_USERS
-            ),
+            )
+            + ". The admin first sets up a second factor (an authenticator app, TOTP) on "
+            "the page shown after the password; the others need none.",
             soft_wrap=True,
         )
         stdout.print(f"Dataset in {directory}/ - try: openect analyse {directory}")

@@ -281,8 +281,11 @@ def otp_status(
     database: Database = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
 ) -> int:
-    """List who has a second factor (TOTP): user, role, whether the role requires one,
-    state (confirmed, pending, none), set up, last used. Active users only."""
+    """List active users' second factor (TOTP): role, required, state, set up, last used.
+
+    State: confirmed, pending (set-up begun, not confirmed) or none; the users whose role
+    requires one and who have none are named on stderr.
+    """
     setup_web(database)
     from django.contrib.auth import get_user_model
 
@@ -333,9 +336,8 @@ def otp_reset(
     username: Annotated[str, typer.Argument(metavar="USERNAME")],
     database: Database = None,
 ) -> int:
-    """Remove a user's second factor (a lost or new phone): their sessions need it again
-    and they set up a new one at their next sign-in (administrators must; others may).
-    Audited."""
+    """Remove a user's second factor (a lost or new phone); audited. An administrator
+    (or a role that requires one) sets up a new one at the next sign-in; others may."""
     setup_web(database)
     from django.contrib.auth import get_user_model
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -356,7 +358,7 @@ def otp_reset(
     record_change(actor, username, confirmed, 0, "second factor reset (openect web otp-reset)")
     log.warning("second factor: %s removed the authenticator of user %r", actor.username, username)
     stdout.print(
-        f"Second factor of {username} removed ({removed} device(s)); "
-        "they set up a new one at their next sign-in"
+        f"Second factor of {username} removed ({removed} device(s)); a new one is set up "
+        "on the account page (/account/), where the role requires it at the next sign-in"
     )
     return 0
