@@ -213,9 +213,13 @@ def test_plan_dose_intratumoural(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     plan = json.loads(out)
     # pi/6 * 10 * 8^2 = 335.1 mm3 -> 0.335 cm3 x 1,000 IU/cm3 = 335 IU;
-    # pi/6 * 12^3 = 904.8 mm3 -> 0.905 cm3 x 500 IU/cm3 = 452 IU.
-    assert [d["dose_iu"] for d in plan["lesion_doses"]] == [335, 452]
-    assert plan["dose_iu"] == 787
+    # pi/6 * 12^3 = 904.8 mm3 -> 0.905 cm3 x 500 IU/cm3 = 452 IU, but never less than
+    # the 1,000 IU/cm3 x 0.5 cm3 = 500 IU just under the 0.5 cm3 step -> 500 IU.
+    assert [d["dose_iu"] for d in plan["lesion_doses"]] == [335, 500]
+    assert plan["dose_iu"] == 835
+    # 1 mm either way: 9 x 7 mm -> 231 IU, 11 x 9 mm -> 467 IU
+    first = plan["lesion_doses"][0]
+    assert (first["dose_if_1mm_smaller"], first["dose_if_1mm_larger"]) == (231, 467)
     assert plan["dose_per_m2_iu"] is None
     assert plan["pulse_window_min"] == [0, 10]
 

@@ -7,6 +7,7 @@ from the code under test.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -319,12 +320,14 @@ def test_it_bleomycin_of_a_10_by_8_mm_lesion_is_335_iu(policy: str) -> None:
 
 def test_it_bleomycin_step_table_for_three_sizes() -> None:
     # 10 x 8:  0.33510 cm3 * 1,000 = 335.1 -> 335 IU
-    # 12 x 12: pi/6 * 12 * 144 / 1000 = 0.90478 cm3 * 500 = 452.4 -> 452 IU
-    # 15 x 14: pi/6 * 15 * 196 / 1000 = 1.53938 cm3 * 250 = 384.8 -> 385 IU
+    # 12 x 12: pi/6 * 12 * 144 / 1000 = 0.90478 cm3 * 500 = 452.4, but never below the
+    #          1,000 IU/cm3 x 0.5 cm3 = 500 IU reached just under the step -> 500 IU
+    # 15 x 14: pi/6 * 15 * 196 / 1000 = 1.53938 cm3 * 250 = 384.8, but never below
+    #          500 IU/cm3 x 1.0 cm3 = 500 IU -> 500 IU
     options = PlanOptions.model_validate({"rules": "esope-2006", "route": "intratumoural"})
     plan = dose_plan(patient(), options, [(10, 8), (12, 12), (15, 14)])
-    assert [d.dose_iu for d in plan.lesion_doses] == [335, 452, 385]
-    assert plan.dose_iu == 335 + 452 + 385
+    assert [d.dose_iu for d in plan.lesion_doses] == [335, 500, 500]
+    assert plan.dose_iu == 335 + 500 + 500
     assert plan.provenance["dose_iu"] == ["dose.it_bleomycin", "dose.it_policy"]
 
 
@@ -339,59 +342,78 @@ def test_it_bleomycin_flat_policy_for_three_sizes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("volume", "iu_per_cm3"),
+    ("volume", "iu_per_cm3", "total_iu"),
     [
-        (0.4999, 1000),  # V < 0.5
-        (0.5, 500),  # 0.5 <= V <= 1
-        (0.5001, 500),
-        (0.9999, 500),
-        (1.0, 500),  # 1.0 is still in the middle band
-        (1.0001, 250),  # V > 1
-        (5.0, 250),
+        (0.4999, 1000, 499.9),  # V < 0.5: 1,000 IU/cm3
+        (0.5, 500, 500.0),  # 0.5 <= V <= 1: 500 IU/cm3, but never below 1,000 x 0.5
+        (0.5001, 500, 500.0),
+        (0.9999, 500, 500.0),
+        (1.0, 500, 500.0),  # 1.0 is still in the middle band: 500 x 1.0
+        (1.0001, 250, 500.0),  # V > 1: 250 IU/cm3, but never below 500 x 1.0
+        (2.0, 250, 500.0),  # 250 x 2 overtakes the carried 500 IU here
+        (5.0, 250, 1250.0),
     ],
 )
-def test_it_bleomycin_volume_step_boundaries(volume: float, iu_per_cm3: float) -> None:
+def test_it_bleomycin_volume_step_boundaries(
+    volume: float, iu_per_cm3: float, total_iu: float
+) -> None:
     assert concentration_by_volume(ESOPE, "dose.it_bleomycin", "iu_per_cm3", volume) == iu_per_cm3
     iu, rule_id = it_bleomycin_iu(ESOPE, ItPolicy.STEP, volume)
-    assert iu == pytest.approx(iu_per_cm3 * volume)
+    assert iu == pytest.approx(total_iu)
     assert rule_id == "dose.it_bleomycin"
 
 
 @pytest.mark.parametrize(
-    ("volume", "mg_per_cm3"),
-    [(0.4999, 2.0), (0.5, 1.0), (1.0, 1.0), (1.0001, 0.5)],
+    ("volume", "total_mg"),
+    [(0.4999, 0.9998), (0.5, 1.0), (1.0, 1.0), (1.0001, 1.0), (2.0, 1.0), (3.0, 1.5)],
 )
-def test_it_cisplatin_volume_step_boundaries(volume: float, mg_per_cm3: float) -> None:
+def test_it_cisplatin_volume_step_boundaries(volume: float, total_mg: float) -> None:
     mg, rule_id = it_cisplatin_mg(ESOPE, volume)
-    assert mg == pytest.approx(mg_per_cm3 * volume)
+    assert mg == pytest.approx(total_mg)
     assert rule_id == "dose.it_cisplatin"
 
 
 def test_it_cisplatin_step_table_for_three_sizes() -> None:
-    # 0.33510 * 2 mg = 0.67 mg; 0.90478 * 1 mg = 0.90 mg; 1.53938 * 0.5 mg = 0.77 mg
+    # 0.33510 * 2 mg = 0.67 mg; 0.90478 * 1 mg = 0.90 mg, but never below 2 mg x 0.5 cm3
+    # = 1.0 mg; 1.53938 * 0.5 mg = 0.77 mg, but never below 1 mg x 1.0 cm3 = 1.0 mg
     options = PlanOptions.model_validate(
         {"rules": "esope-2006", "route": "intratumoural", "drug": "cisplatin"}
     )
     plan = dose_plan(patient(), options, [(10, 8), (12, 12), (15, 14)])
     assert plan.drug is Drug.CISPLATIN
-    assert [d.dose_mg for d in plan.lesion_doses] == [0.67, 0.90, 0.77]
-    assert plan.dose_mg == pytest.approx(0.67 + 0.90 + 0.77)
+    assert [d.dose_mg for d in plan.lesion_doses] == [0.67, 1.0, 1.0]
+    assert plan.dose_mg == pytest.approx(0.67 + 1.0 + 1.0)
     assert plan.dose_iu is None
     assert plan.cumulative_bleomycin_iu is None
     assert plan.provenance["dose_mg"] == ["dose.it_cisplatin"]
 
 
-def test_the_published_step_table_gives_less_drug_just_above_a_volume_step() -> None:
-    # A property of the ESOPE table itself (not of its implementation): at 0.5 cm3 the
-    # concentration halves, so 0.4999 cm3 -> 499.9 IU but 0.5 cm3 -> 250 IU; the flat
-    # policy has no such drop (499.9 -> 500 IU).
-    below, _ = it_bleomycin_iu(ESOPE, ItPolicy.STEP, 0.4999)
-    at, _ = it_bleomycin_iu(ESOPE, ItPolicy.STEP, 0.5)
-    assert below == pytest.approx(499.9)
-    assert at == pytest.approx(250.0)
-    flat_below, _ = it_bleomycin_iu(ESOPE, ItPolicy.FLAT, 0.4999)
-    flat_at, _ = it_bleomycin_iu(ESOPE, ItPolicy.FLAT, 0.5)
-    assert flat_below < flat_at
+def test_a_nodule_1_mm_larger_never_gets_half_the_dose() -> None:
+    # The ESOPE table read literally (concentration x volume) halves the total at
+    # 0.5 cm3: a round 9.8 mm nodule (0.493 cm3) 493 IU, a 9.9 mm one (0.508 cm3) 254 IU.
+    literal = [
+        concentration_by_volume(ESOPE, "dose.it_bleomycin", "iu_per_cm3", v) * v
+        for v in (ellipsoid_volume_cm3(9.8, None), ellipsoid_volume_cm3(9.9, None))
+    ]
+    assert [round(x) for x in literal] == [493, 254]
+    # The plan carries the total over the step: 493 IU, then 500 IU.
+    options = PlanOptions.model_validate({"rules": "esope-2006", "route": "intratumoural"})
+    plan = dose_plan(patient(), options, [(9.8, 9.8), (9.9, 9.9)])
+    assert [d.dose_iu for d in plan.lesion_doses] == [493, 500]
+    # ... and says how far a 1 mm error moves it: 8.8 mm -> 0.357 cm3 -> 357 IU,
+    # 10.8 mm -> 0.660 cm3 -> 500 IU (carried over the 0.5 cm3 step).
+    first = plan.lesion_doses[0]
+    assert (first.dose_if_1mm_smaller, first.dose_if_1mm_larger) == (357, 500)
+
+
+@pytest.mark.parametrize("rule_set", ["esope-2006", "sop-2018"])
+def test_the_intratumoural_total_never_falls_as_the_volume_grows(rule_set: str) -> None:
+    rules = load_rule_set(rule_set)
+    volumes = [i / 1000 for i in range(1, 5001)]  # 0.001 to 5 cm3, 0.001 steps
+    totals = [it_bleomycin_iu(rules, ItPolicy.STEP, v)[0] for v in volumes]
+    assert all(b >= a for a, b in itertools.pairwise(totals))
+    mg = [it_cisplatin_mg(rules, v)[0] for v in volumes]
+    assert all(b >= a for a, b in itertools.pairwise(mg))
 
 
 def test_cisplatin_is_never_given_intravenously() -> None:

@@ -309,13 +309,19 @@ def test_plan_follows_the_suggested_route_unless_one_is_chosen() -> None:
 
 
 def test_intratumoural_session_doses_each_lesion_by_volume() -> None:
-    # L1 10 x 8: 0.3351 cm3 * 1,000 = 335 IU; L2 12 x 12: 0.9048 cm3 * 500 = 452 IU
+    # L1 10 x 8: 0.3351 cm3 * 1,000 = 335 IU; L2 12 x 12: 0.9048 cm3 * 500 = 452 IU, but
+    # never below 1,000 IU/cm3 x 0.5 cm3 = 500 IU (the total just under the step)
     larger = lesion_dict("L2", longest_diameter_mm=12, perpendicular_diameter_mm=12)
     result = plan([lesion_dict("L1"), larger])
     assert result.route is Route.INTRATUMOURAL
-    assert [lp.dose_iu for lp in result.lesions] == [335, 452]
+    assert [lp.dose_iu for lp in result.lesions] == [335, 500]
     assert [lp.volume_cm3 for lp in result.lesions] == [0.335, 0.905]
-    assert result.dose_iu == 787
+    assert result.dose_iu == 835
+    # 9 x 7 and 11 x 9 mm for L1: 231 and 467 IU
+    assert (result.lesions[0].dose_if_1mm_smaller, result.lesions[0].dose_if_1mm_larger) == (
+        231,
+        467,
+    )
     assert result.pulse_window_min == (0, 10)
     assert result.lesions[0].rule_ids[-1] == "dose.it_bleomycin"
 

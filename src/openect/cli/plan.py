@@ -390,12 +390,16 @@ def print_dose(plan: DosePlan) -> None:
     if plan.dose_iu is None and plan.dose_mg is None:
         rows.append(["DOSE", "[bold red]none (contraindicated)[/]"])
     for i, lesion in enumerate(plan.lesion_doses, start=1):
-        amount = (
-            number(lesion.dose_iu, "IU", digits=0)
-            if lesion.dose_iu is not None
-            else number(lesion.dose_mg, "mg", digits=2)
+        unit, digits = ("IU", 0) if lesion.dose_iu is not None else ("mg", 2)
+        amount = number(lesion.dose_iu if unit == "IU" else lesion.dose_mg, unit, digits=digits)
+        spread = (
+            f" ({number(lesion.dose_if_1mm_smaller, digits=digits)} to "
+            f"{number(lesion.dose_if_1mm_larger, unit, digits=digits)} if measured 1 mm "
+            "smaller or larger)"
+            if lesion.dose_if_1mm_smaller is not None and lesion.dose_if_1mm_larger is not None
+            else ""
         )
-        rows.append([f"  lesion {i}", f"{lesion.volume_cm3:.3f} cm3 -> {amount}"])
+        rows.append([f"  lesion {i}", f"{lesion.volume_cm3:.3f} cm3 -> {amount}{spread}"])
     if plan.cumulative_bleomycin_iu is not None:
         rows.append(
             ["lifetime bleomycin after", number(plan.cumulative_bleomycin_iu, "IU", digits=0)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from openect.errors import RuleError
@@ -149,18 +150,59 @@ def concentration_by_volume(rules: RuleSet, rule_id: str, key: str, volume_cm3: 
     raise RuleError(f"rule {rule_id}: no row for a volume of {volume_cm3:.3f} cm3")
 
 
+def total_by_volume(rules: RuleSet, rule_id: str, key: str, volume_cm3: float) -> float:
+    """Total dose for one tumour volume (cm3) from a volume step table, never less than
+    the total of any smaller volume.
+
+    A step table read literally (concentration x volume) gives less drug just above a
+    step than just below it: the ESOPE bleomycin table halves the concentration at
+    0.5 cm3, so 0.499 cm3 gets 499 IU and 0.5 cm3 250 IU. Here the total carries the
+    largest total reached below each step (1,000 x 0.5 = 500 IU) until the band's own
+    concentration overtakes it (250 IU/cm3 x 2 cm3), so the dose never falls as the
+    tumour grows and a 1 mm difference in a measurement never halves it.
+    """
+    total = concentration_by_volume(rules, rule_id, key, volume_cm3) * volume_cm3
+    for row in rules.rows(rule_id):
+        for bound in ("volume_below_cm3", "volume_up_to_cm3"):
+            if bound in row and _number(row, bound, rule_id) <= volume_cm3:
+                edge = _number(row, bound, rule_id)
+                total = max(total, _number(row, key, rule_id) * edge)
+    return total
+
+
 def it_bleomycin_iu(rules: RuleSet, policy: ItPolicy, volume_cm3: float) -> tuple[float, str]:
-    """Intratumoural bleomycin (IU) for one tumour volume (cm3), and the rule id used."""
+    """Intratumoural bleomycin (IU) for one tumour volume (cm3), and the rule id used
+    (the step table's total never falls as the volume grows: :func:`total_by_volume`)."""
     if policy is ItPolicy.FLAT:
         return rules.number("dose.it_bleomycin_flat") * volume_cm3, "dose.it_bleomycin_flat"
-    per_cm3 = concentration_by_volume(rules, "dose.it_bleomycin", "iu_per_cm3", volume_cm3)
-    return per_cm3 * volume_cm3, "dose.it_bleomycin"
+    return total_by_volume(rules, "dose.it_bleomycin", "iu_per_cm3", volume_cm3), (
+        "dose.it_bleomycin"
+    )
 
 
 def it_cisplatin_mg(rules: RuleSet, volume_cm3: float) -> tuple[float, str]:
-    """Intratumoural cisplatin (mg) for one tumour volume (cm3), and the rule id used."""
-    per_cm3 = concentration_by_volume(rules, "dose.it_cisplatin", "mg_per_cm3", volume_cm3)
-    return per_cm3 * volume_cm3, "dose.it_cisplatin"
+    """Intratumoural cisplatin (mg) for one tumour volume (cm3), and the rule id used
+    (the total never falls as the volume grows: :func:`total_by_volume`)."""
+    return total_by_volume(rules, "dose.it_cisplatin", "mg_per_cm3", volume_cm3), (
+        "dose.it_cisplatin"
+    )
+
+
+def it_dose_range(
+    dose: Callable[[float], float],
+    longest_mm: float,
+    perpendicular_mm: float | None,
+    error_mm: float = 1.0,
+) -> tuple[float, float]:
+    """The intratumoural dose for diameters ``error_mm`` smaller and larger (both
+    diameters), as (low, high): how much a measurement error moves the dose.
+
+    ``dose`` maps a volume (cm3) to a dose; diameters are floored at 0.1 mm.
+    """
+    b = longest_mm if perpendicular_mm is None else perpendicular_mm
+    low = ellipsoid_volume_cm3(max(0.1, longest_mm - error_mm), max(0.1, b - error_mm))
+    high = ellipsoid_volume_cm3(longest_mm + error_mm, b + error_mm)
+    return dose(low), dose(high)
 
 
 def _check_ascending(rules: RuleSet, rule_id: str, key: str) -> None:

@@ -24,6 +24,7 @@ from openect.protocol.dose import (
     ellipsoid_volume_cm3,
     it_bleomycin_iu,
     it_cisplatin_mg,
+    it_dose_range,
     iv_dose_per_m2,
 )
 from openect.protocol.electrodes import plan_electrode
@@ -62,6 +63,14 @@ class LesionDose(BaseModel):
     dose_iu: float | None = Field(None, description="Bleomycin (IU)")
     dose_mg: float | None = Field(None, description="Cisplatin (mg)")
     rule_id: str | None = None
+    dose_if_1mm_smaller: float | None = Field(
+        None,
+        description="The dose (IU or mg, as the dose) had both diameters measured 1 mm "
+        "smaller: how much a measurement error moves it",
+    )
+    dose_if_1mm_larger: float | None = Field(
+        None, description="The dose (IU or mg) had both diameters measured 1 mm larger"
+    )
 
 
 class DosePlan(BaseModel):
@@ -111,6 +120,12 @@ class LesionPlan(BaseModel):
     target_area_cm2: float
     dose_iu: float | None = Field(None, description="Intratumoural bleomycin for this lesion")
     dose_mg: float | None = Field(None, description="Intratumoural cisplatin for this lesion")
+    dose_if_1mm_smaller: float | None = Field(
+        None, description="Its dose (IU or mg) had both diameters measured 1 mm smaller"
+    )
+    dose_if_1mm_larger: float | None = Field(
+        None, description="Its dose (IU or mg) had both diameters measured 1 mm larger"
+    )
     priority: int
     rule_ids: list[str]
     notes: list[str]
@@ -136,11 +151,13 @@ def plan_dose(
     patient: PatientToPlan,
     options: PlanOptions,
     route: Route,
-    volumes_cm3: Sequence[float] = (),
+    diameters_mm: Sequence[tuple[float, float | None]] = (),
     rules: RuleSet | None = None,
 ) -> DosePlan:
-    """Dose of the drug by ``route``: IV per m2 of BSA, IT per lesion volume (cm3)."""
+    """Dose of the drug by ``route``: IV per m2 of BSA, IT per lesion by the ellipsoid
+    volume of its (longest, perpendicular) diameters (mm)."""
     rules = rules if rules is not None else load_rule_set(options.rules)
+    volumes_cm3 = [ellipsoid_volume_cm3(a, b) for a, b in diameters_mm]
     provenance: dict[str, list[str]] = {}
     warnings: list[str] = []
     if options.drug is Drug.CISPLATIN and route is Route.INTRAVENOUS:
@@ -185,10 +202,17 @@ def plan_dose(
     elif options.drug is Drug.BLEOMYCIN:
         it_policy = options.it_policy or ItPolicy(rules.text("dose.it_policy", tuple(ItPolicy)))
         dose_policy = f"intratumoural-{it_policy.value}"
-        for volume in volumes_cm3:
+        for volume, (a, b) in zip(volumes_cm3, diameters_mm, strict=True):
             iu, rule_id = it_bleomycin_iu(rules, it_policy, volume)
+            low, high = it_dose_range(lambda v: it_bleomycin_iu(rules, it_policy, v)[0], a, b)
             lesion_doses.append(
-                LesionDose(volume_cm3=round(volume, 3), dose_iu=round(iu), rule_id=rule_id)
+                LesionDose(
+                    volume_cm3=round(volume, 3),
+                    dose_iu=round(iu),
+                    rule_id=rule_id,
+                    dose_if_1mm_smaller=round(low),
+                    dose_if_1mm_larger=round(high),
+                )
             )
         dose_iu = float(sum(d.dose_iu or 0 for d in lesion_doses))
         policy_source = "option:it_policy" if options.it_policy else "dose.it_policy"
@@ -196,10 +220,17 @@ def plan_dose(
         provenance["dose_iu"] = [*used, policy_source]
     else:
         dose_policy = "intratumoural-step"
-        for volume in volumes_cm3:
+        for volume, (a, b) in zip(volumes_cm3, diameters_mm, strict=True):
             mg, rule_id = it_cisplatin_mg(rules, volume)
+            low, high = it_dose_range(lambda v: it_cisplatin_mg(rules, v)[0], a, b)
             lesion_doses.append(
-                LesionDose(volume_cm3=round(volume, 3), dose_mg=round(mg, 2), rule_id=rule_id)
+                LesionDose(
+                    volume_cm3=round(volume, 3),
+                    dose_mg=round(mg, 2),
+                    rule_id=rule_id,
+                    dose_if_1mm_smaller=round(low, 2),
+                    dose_if_1mm_larger=round(high, 2),
+                )
             )
         dose_mg = round(sum(d.dose_mg or 0.0 for d in lesion_doses), 2)
         provenance["dose_mg"] = ["dose.it_cisplatin"]
@@ -303,8 +334,9 @@ def dose_plan(
     """``openect plan dose``: route from the options (default intravenous) and, for the
     intratumoural route, one (longest, perpendicular) diameter pair (mm) per lesion."""
     rules = load_rule_set(options.rules)
-    volumes = [ellipsoid_volume_cm3(a, b) for a, b in lesion_diameters_mm]
-    plan = plan_dose(patient, options, options.route or Route.INTRAVENOUS, volumes, rules)
+    plan = plan_dose(
+        patient, options, options.route or Route.INTRAVENOUS, lesion_diameters_mm, rules
+    )
     _cite(plan, rules, set())
     return plan
 
@@ -333,11 +365,8 @@ def plan_session(
         route = options.route
         route_reason = f"chosen (suggested: {suggested.value}, {why})"
         route_rules = ["option:route"]
-    volumes = [
-        ellipsoid_volume_cm3(lesion.longest_diameter_mm, lesion.perpendicular_diameter_mm)
-        for lesion in lesions
-    ]
-    dose = plan_dose(patient, options, route, volumes, rules)
+    diameters = [(les.longest_diameter_mm, les.perpendicular_diameter_mm) for les in lesions]
+    dose = plan_dose(patient, options, route, diameters, rules)
     anaesthesia, anaesthesia_reason = suggest_anaesthesia(rules, lesions)
 
     margin, margin_rule = rules.number_or_option("margin_mm", options.margin_mm, "coverage.margin")
@@ -371,7 +400,9 @@ def plan_session(
     if not budget.fits:
         warnings.append(budget.note)
 
-    lesion_doses = dose.lesion_doses or [LesionDose(volume_cm3=round(v, 3)) for v in volumes]
+    lesion_doses = dose.lesion_doses or [
+        LesionDose(volume_cm3=round(ellipsoid_volume_cm3(a, b), 3)) for a, b in diameters
+    ]
     lesion_plans: list[LesionPlan] = []
     for lesion, electrode, lesion_dose in zip(lesions, electrodes, lesion_doses, strict=True):
         warnings.extend(f"{lesion.lesion_id}: {note}" for note in electrode.notes)
@@ -392,6 +423,8 @@ def plan_session(
                 target_area_cm2=electrode.target_area_cm2,
                 dose_iu=lesion_dose.dose_iu,
                 dose_mg=lesion_dose.dose_mg,
+                dose_if_1mm_smaller=lesion_dose.dose_if_1mm_smaller,
+                dose_if_1mm_larger=lesion_dose.dose_if_1mm_larger,
                 priority=priority(lesion),
                 rule_ids=electrode.rule_ids
                 + ([lesion_dose.rule_id] if lesion_dose.rule_id else []),
