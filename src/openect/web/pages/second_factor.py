@@ -169,7 +169,7 @@ def _wait_message(device: TOTPDevice) -> str | None:
     return f"code: too many wrong codes; try again in {seconds} second(s)"
 
 
-def _check(request: HttpRequest, device_id: int, code: str) -> tuple[TOTPDevice | None, str]:
+def _check(device_id: int, code: str) -> tuple[TOTPDevice | None, str]:
     """Verify ``code`` with the device (its row locked: two tries cannot both pass).
 
     Returns (the device, "") on success, (None, :data:`REFUSED`) when refused and
@@ -243,7 +243,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
     code = _typed_code(request)
     if code is None:
         return page(error=MALFORMED, status=422)
-    verified, message = _check(request, device.pk, code)
+    verified, message = _check(device.pk, code)
     if verified is None:
         response: HttpResponse = _refused(request, message, page)
         return response
@@ -324,7 +324,7 @@ def account(request: HttpRequest, actor: Actor) -> HttpResponse:
     code = _typed_code(request)
     if code is None:
         return page(error=MALFORMED, status=422)
-    verified, message = _check(request, pending.pk, code)
+    verified, message = _check(pending.pk, code)
     if verified is None:
         response: HttpResponse = _refused(request, message, page)
         return response
