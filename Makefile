@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 #: Registry tests that run again on PostgreSQL when OPENECT_TEST_DATABASE_URL is set.
 REGISTRY_DB_TESTS := tests/test_registry_services.py tests/test_registry_transfer.py \
 	tests/test_registry_postgresql.py tests/test_registry_concurrency.py \
-	tests/test_registry_audit_chain.py
+	tests/test_registry_audit_chain.py tests/test_registry_access_log.py
 
 #: Debian's chromium for the browser tests (never a downloaded browser).
 browser:

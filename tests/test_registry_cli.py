@@ -74,10 +74,10 @@ def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_pat
                                "--limit", "0").stdout)  # fmt: skip
     original = json.loads(openect("registry", "audit", "--database", first, "--json",
                                   "--limit", "0").stdout)  # fmt: skip
-    assert trail["total"] == original["total"] + 1  # plus the restore itself
-    assert trail["entries"][-1]["action"] == "restore"
+    assert trail["total"] == original["total"] + 2  # plus the restore and the export after it
+    assert [e["action"] for e in trail["entries"][-2:]] == ["restore", "export"]
     strip = [{k: v for k, v in e.items() if k != "id"} for e in original["entries"]]
-    assert [{k: v for k, v in e.items() if k != "id"} for e in trail["entries"][:-1]] == strip
+    assert [{k: v for k, v in e.items() if k != "id"} for e in trail["entries"][:-2]] == strip
     again = openect("registry", "restore", str(backup), "--database", second)
     assert again.returncode == 2
     assert "restore needs an empty registry" in again.stderr

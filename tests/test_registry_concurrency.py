@@ -48,17 +48,20 @@ ROUNDS = 20
 
 @pytest.fixture(autouse=True)
 def _empty_audit_on_sqlite(transactional_db: None) -> Iterator[None]:
-    """SQLite: empty the append-only audit table after the test (its trigger refuses the
-    ``DELETE`` of the test database's flush; PostgreSQL's ``TRUNCATE`` passes it)."""
+    """SQLite: empty the append-only audit table and access log after the test (their
+    triggers refuse the ``DELETE`` of the test database's flush; PostgreSQL's
+    ``TRUNCATE`` passes them)."""
     yield
     if connection.vendor != "sqlite":
         return
     migration = importlib.import_module("openect.registry.migrations.0002_audit_append_only")
+    access = importlib.import_module("openect.registry.migrations.0005_access_log")
     with connection.cursor() as cursor:
-        for sql in migration.SQLITE_REVERSE:
+        for sql in migration.SQLITE_REVERSE + access.SQLITE_REVERSE:
             cursor.execute(sql)
         cursor.execute("DELETE FROM openect_audit")
-        for sql in migration.SQLITE:
+        cursor.execute("DELETE FROM openect_access_log")
+        for sql in migration.SQLITE + access.SQLITE:
             cursor.execute(sql)
 
 

@@ -7,6 +7,7 @@ file in the user's data directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -191,10 +192,16 @@ def export(
         raise CliError(f"DIR={str(directory)!r}: exists and is not empty; choose a new folder")
     _open(database)
     from openect.data.csvio import write_dataset
+    from openect.registry.access_log import Channel, record_export
     from openect.registry.transfer import export_dataset
 
     with stderr.status("Exporting...", spinner="dots"):
-        dataset = export_dataset(_actor())
+        actor = _actor()
+        dataset = export_dataset(actor)
+        what = format_ if format_ != "csv" else ("csv round-trip" if round_trip else "csv")
+        # logged (access log and audit trail) before anything is written: an export
+        # that cannot be logged is not made
+        record_export(actor, Channel.CLI, None, dataset.counts(), f"{what} to {directory}")
         if format_ == "csv":
             write_dataset(dataset, directory, for_people=not round_trip)
             path = directory
@@ -312,6 +319,124 @@ def _verify_audit(as_json: bool) -> int:
             soft_wrap=True,
         )
     return 0 if report.intact else 2
+
+
+@app.command("access-log")
+def access_log(
+    centre: Annotated[
+        str | None,
+        typer.Option("--centre", help="Only entries about this centre's data or by its users."),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's entries.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action", help="Only this action (view, list, export, report, sign_in, ...)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="From this day on (YYYY-MM-DD, UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Up to this day, included (YYYY-MM-DD, UTC).")
+    ] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write the entries to this new CSV file (for spreadsheets)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show the newest N entries.")] = 50,
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge",
+            help="Delete the entries older than OPENECT_ACCESS_LOG_DAYS whose retention has "
+            "passed (the database refuses any other), and say how many.",
+        ),
+    ] = False,
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """The access log: who read which patient's data, when and from where; sign-ins,
+    sign-outs and API tokens."""
+    if csv_file is not None and csv_file.exists():
+        raise CliError(f"--csv={str(csv_file)!r}: exists; choose a new file")
+    _open(database)
+    from openect.errors import InputError
+    from openect.registry import access_log as log
+
+    if purge:
+        if any(v is not None for v in (centre, user, action, since, until, csv_file)):
+            raise CliError("--purge: applies the retention to the whole log; give it alone")
+        days = log.retention_days()
+        removed = log.purge(days=days)
+        if as_json:
+            emit_json({"purged": removed, "retention_days": days})
+        else:
+            stdout.print(f"Purged {removed} access log entries older than {days} days")
+        return 0
+    try:
+        filters = log.Filters.parse(
+            {"user": user, "action": action, "centre": centre, "since": since, "until": until},
+            {"action": "--action", "since": "--since", "until": "--until"},
+        )
+    except InputError as error:
+        raise CliError(str(error)) from error
+    if filters.centre:
+        from openect.data.models import Centre
+        from openect.registry.records import registry_model
+
+        known = list(registry_model(Centre).objects.order_by("pk").values_list("pk", flat=True))
+        if filters.centre not in known:
+            raise CliError(
+                f"--centre={filters.centre!r}: unknown centre; allowed "
+                f"{', '.join(map(str, known)) or 'none (the registry holds no centre)'}"
+            )
+    entries = log.filter_entries(log.visible_entries(_actor()), filters)
+    if csv_file is not None:
+        with csv_file.open("x", encoding="utf-8", newline="") as stream:
+            count = log.write_csv(entries.iterator(), stream)
+        if as_json:
+            emit_json({"csv": str(csv_file), "entries": count})
+        else:
+            stdout.print(f"Wrote {count} access log entries to {csv_file}", soft_wrap=True)
+        return 0
+    total = entries.count()
+    shown = list(entries[:limit]) if limit > 0 else list(entries)
+    if as_json:
+        emit_json({"entries": [log.as_row(e) for e in shown], "total": total})
+        return 0
+    rows = [
+        [
+            e.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.role,
+            e.action,
+            e.entity,
+            e.record_id or e.query,
+            e.centre_id or "",
+            e.address or "",
+            e.channel,
+        ]
+        for e in shown
+    ]
+    stdout.print(
+        table(
+            f"Access log ({len(shown)} of {total}, newest first)",
+            [
+                "at (UTC)",
+                "who",
+                "role",
+                "action",
+                "what",
+                "record / query",
+                "centre",
+                "from",
+                "via",
+            ],
+            rows,
+        )
+    )
+    return 0
 
 
 @app.command("pseudonym")

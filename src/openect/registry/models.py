@@ -9,9 +9,10 @@ order rows were imported or created in, so that an export reproduces the importe
 files byte for byte.
 
 Besides the entities: :class:`AuditEntry` (append-only, hash-chained audit trail),
-:class:`Membership` (a user's role and centre), :class:`DatasetSource` (the
-``dataset.json`` of each import) and :class:`PseudonymKeyCheck` (a check value of the
-pseudonymisation key).
+:class:`AccessEntry` (the access log: who read which patient's data; append-only until
+its retention has passed), :class:`Membership` (a user's role and centre),
+:class:`DatasetSource` (the ``dataset.json`` of each import) and
+:class:`PseudonymKeyCheck` (a check value of the pseudonymisation key).
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ class AuditAction(StrEnum):
     DELETE = "delete"
     IMPORT = "import"
     RESTORE = "restore"
+    EXPORT = "export"
 
 
 class AuditQuerySet(models.QuerySet):
@@ -292,6 +294,119 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("audit entries are append-only: they cannot be deleted")
+
+
+class AccessAction(StrEnum):
+    """What an access-log entry records (a closed vocabulary)."""
+
+    VIEW = "view"
+    LIST = "list"
+    EXPORT = "export"
+    REPORT = "report"
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    TOKEN_ISSUED = "token_issued"
+    TOKEN_REVOKED = "token_revoked"
+
+
+class Channel(StrEnum):
+    """How the data were reached."""
+
+    PAGE = "page"
+    API = "api"
+    CLI = "cli"
+
+
+class AccessQuerySet(models.QuerySet):
+    """Access-log rows can be added but never changed; they are removed only by
+    :meth:`purge_expired`, once their retention has passed."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("access log entries are append-only: they cannot be changed")
+
+    def bulk_update(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("access log entries are append-only: they cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError(
+            "access log entries are removed only by `openect registry access-log --purge`, "
+            "once their retention has passed"
+        )
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Delete the rows of this query whose ``keep_until`` is before ``now``; return
+        how many (the database's trigger refuses any other row)."""
+        expired = self.filter(keep_until__lt=now)
+        deleted, _ = models.QuerySet.delete(expired)
+        return int(deleted)
+
+
+class AccessEntry(models.Model):
+    """One access to patient-level data, or one sign-in, sign-out or token event: who
+    (user name, role, centre), when (UTC), what (action, table, record id or the query
+    of a list), whose data (the centre of the data read), from where (address, channel).
+
+    Append-only: the model refuses changes, and database triggers (migration 0005) refuse
+    ``UPDATE``, ``TRUNCATE`` (PostgreSQL), an insert over an existing entry (SQLite) and
+    the ``DELETE`` of an entry whose ``keep_until`` has not passed. ``keep_until`` is
+    set when the entry is written (``at`` plus ``OPENECT_ACCESS_LOG_DAYS``), so that a
+    later, shorter setting cannot shorten the life of entries already written.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.CharField(max_length=150, db_index=True, help_text="User name")
+    role = models.CharField(max_length=16, blank=True, help_text="Role (blank: none)")
+    actor_centre_id = models.CharField(
+        max_length=ID_LENGTH, null=True, help_text="Centre of the user (none: all centres)"
+    )
+    action = models.CharField(
+        max_length=16, choices=[(a.value, a.value.replace("_", " ")) for a in AccessAction]
+    )
+    entity = models.CharField(max_length=32, blank=True, help_text="Table (or what) read")
+    record_id = models.CharField(max_length=200, blank=True, db_index=True)
+    query = models.CharField(max_length=500, blank=True, help_text="Filters of a list read")
+    centre_id = models.CharField(
+        max_length=ID_LENGTH,
+        null=True,
+        db_index=True,
+        help_text="Centre of the data read (none: several or all centres)",
+    )
+    address = models.GenericIPAddressField(null=True, help_text="Client address")
+    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    keep_until = models.DateTimeField(
+        db_index=True, help_text="Kept at least until then (at + retention when written)"
+    )
+
+    objects = models.Manager.from_queryset(AccessQuerySet)()
+
+    class Meta:
+        db_table = "openect_access_log"
+        ordering = ("id",)
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(action__in=[a.value for a in AccessAction]),
+                name="access_log_action_allowed",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=[c.value for c in Channel]),
+                name="access_log_channel_allowed",
+            ),
+            models.CheckConstraint(
+                condition=Q(keep_until__gt=F("at")), name="access_log_kept_after_written"
+            ),
+        )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Append the entry (an entry once written is never saved again)."""
+        if self.pk is not None:
+            raise PermissionError("access log entries are append-only: they cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(
+            "access log entries are removed only by `openect registry access-log --purge`"
+        )
 
 
 class PseudonymKeyCheck(models.Model):
