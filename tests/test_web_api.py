@@ -17,6 +17,7 @@ from openect.registry.access import Actor
 from openect.registry.accounts import set_user
 from openect.registry.models import AuditEntry, Role
 from openect.registry.transfer import import_dataset
+from openect.settings import get_settings
 from openect.web.api.planning import LESION_METHOD
 from openect.web.models import ApiToken
 
@@ -430,6 +431,7 @@ def test_a_patient_is_registered_by_hospital_number(
     c01: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENECT_PSEUDONYM_KEY", "k" * 40)
+    get_settings.cache_clear()  # read once per process: issuing c01's token read them
     body = {
         "hospital_number": "MRN-0042",
         "centre_id": "C01",

@@ -12,3 +12,9 @@ class WebConfig(AppConfig):
     label = "web"
     verbose_name = "OpenECT web"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Log sign-ins, failed sign-ins and sign-outs in the access log."""
+        from openect.web import access_log
+
+        access_log.connect()

@@ -15,6 +15,11 @@ last would leave the newest id unchanged and the pages cached in between stale.
 The key holds the user's role and centre as the registry has them now, so a change of
 role or membership (audited or not) drops that user's cached pages at once, in every
 worker. Pages with pending messages are never served from or written to the cache.
+
+A page served from memory is a read like any other: the reads its view logged in the
+access log (:mod:`openect.web.access_log`) are kept with it and logged again, now and
+from this request's address, each time it is served; when they cannot be logged the
+page is not served from memory (the view runs and answers 503).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 
 from openect.data.models import ENTITIES
+from openect.registry.access_log import AccessLogUnavailableError
 from openect.registry.models import AuditEntry, Membership
+from openect.web.access_log import reads_of, replay
 
 #: Paths whose GET responses are cached.
 CACHED_PATHS = (
@@ -104,8 +111,12 @@ class RegistryPageCacheMiddleware:
         raw = f"{identity}|{request.get_full_path()}|{registry_version()}"
         key = "openect-page:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
         hit = cache.get(key)
-        if hit is not None:
-            content, content_type = hit
+        if isinstance(hit, tuple) and len(hit) == 3:
+            content, content_type, reads = hit
+            try:
+                replay(request, reads)
+            except AccessLogUnavailableError:
+                return self.get_response(request)  # the view refuses it (503)
             response = HttpResponse(content, content_type=content_type)
             response["X-OpenECT-Cache"] = "hit"
             return response
@@ -113,5 +124,6 @@ class RegistryPageCacheMiddleware:
         storage = getattr(request, "_messages", None)
         used = bool(getattr(storage, "used", False))
         if response.status_code == 200 and not response.streaming and not used:
-            cache.set(key, (response.content, response.get("Content-Type")), TIMEOUT_S)
+            entry = (response.content, response.get("Content-Type"), reads_of(request))
+            cache.set(key, entry, TIMEOUT_S)
         return response

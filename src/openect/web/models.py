@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -43,8 +43,17 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
         return usable
 
     def revoke(self) -> int:
-        """Mark the tokens not yet revoked as revoked now; return how many."""
-        count: int = self.filter(revoked__isnull=True).update(revoked=timezone.now())
+        """Mark the tokens not yet revoked as revoked now, each logged in the access log
+        (never blocked by it); return how many."""
+        from openect.registry.access_log import AccessAction
+        from openect.web.access_log import log_token
+
+        pending = list(self.filter(revoked__isnull=True).select_related("user"))
+        count: int = ApiToken.every.filter(
+            pk__in=[token.pk for token in pending], revoked__isnull=True
+        ).update(revoked=timezone.now())
+        for token in pending:
+            log_token(token.user, token.pk, token.name, AccessAction.TOKEN_REVOKED)
         return count
 
 
@@ -83,11 +92,16 @@ class ApiToken(models.Model):
 
     @classmethod
     def issue(cls, user: object, name: str, days: int | None = None) -> str:
-        """Create a token for ``user`` valid ``days`` (default ``OPENECT_TOKEN_DAYS``);
-        return it (the only time it is visible)."""
+        """Create a token for ``user`` valid ``days`` (default ``OPENECT_TOKEN_DAYS``),
+        logged in the access log; return it (the only time it is visible)."""
+        from openect.registry.access_log import AccessAction
+        from openect.web.access_log import log_token
+
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         expires = default_expiry() if days is None else timezone.now() + dt.timedelta(days=days)
-        cls.every.create(user=user, name=name, digest=hash_token(token), expires=expires)
+        with transaction.atomic():  # a token that cannot be logged is not issued
+            made = cls.every.create(user=user, name=name, digest=hash_token(token), expires=expires)
+            log_token(user, made.pk, name, AccessAction.TOKEN_ISSUED)
         return token
 
     @property

@@ -4,7 +4,9 @@ The routes are generated from :data:`openect.data.models.ENTITIES` (``/api/centr
 ``/api/patients/``, ``/api/lesions/`` ...); the schemas are the pydantic records or
 models derived from them. Every call goes through :mod:`openect.registry.services`
 with the caller's role and centre, so reads are scoped and every change is validated
-and audited with the API user as actor. ``/api/audit/`` shows the audit trail.
+and audited with the API user as actor; reads of patient-level rows (one row, or a page
+of a list) are logged in the access log (:mod:`openect.web.access_log`). ``/api/audit/``
+shows the audit trail.
 """
 
 # No ``from __future__ import annotations`` here: the views are made in a loop and ninja
@@ -25,7 +27,9 @@ from openect.data.models import ENTITIES, Centre, Patient, Record
 from openect.errors import AccessDeniedError
 from openect.registry import services
 from openect.registry.access import Actor
+from openect.registry.access_log import AccessAction, Read, centre_of, list_centre
 from openect.registry.models import AuditEntry, Role
+from openect.web.access_log import log_read
 from openect.web.api.schemas import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -88,7 +92,12 @@ def _add_entity(record: type[Record]) -> None:
         chosen = {column: value for column, value in given.items() if value is not None}
         actor = _actor(request)
         rows = services.list_records(actor, record, offset=offset, limit=limit, **chosen)
-        return _page(rows, services.count(actor, record, **chosen), limit, offset)
+        total = services.count(actor, record, **chosen)
+        if record is not Centre:  # patient-level rows: the read is logged (503 if it cannot be)
+            centre = list_centre(actor, record, chosen)
+            query = request.GET.urlencode()
+            log_read(request, actor, Read(AccessAction.LIST, table, "", query, centre))
+        return _page(rows, total, limit, offset)
 
     if filters is not None:
         model = filters
@@ -123,7 +132,12 @@ def _add_entity(record: type[Record]) -> None:
     )
 
     def get_view(request: HttpRequest, record_id: str = RecordId) -> Record:
-        return services.get(_actor(request), record, record_id)
+        actor = _actor(request)
+        item = services.get(actor, record, record_id)
+        if record is not Centre:  # patient-level row: the read is logged (503 if it cannot be)
+            centre = centre_of(record, record_id)
+            log_read(request, actor, Read(AccessAction.VIEW, table, record_id, "", centre))
+        return item
 
     router.add_api_operation(
         f"/{table}/{{openect_id:record_id}}",

@@ -32,8 +32,10 @@ from openect.outcomes.rates import cluster_robust_ci, proportion_ci
 from openect.outcomes.survival import KaplanMeier
 from openect.outcomes.tables import lesion_table, patient_table
 from openect.registry.access import Actor
+from openect.registry.access_log import AccessAction, Read
 from openect.registry.transfer import export_dataset
 from openect.response.evaluation import ResponseEvaluation
+from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 
 log = logging.getLogger(__name__)
@@ -308,5 +310,9 @@ def dashboard_context(actor: Actor) -> dict[str, Any]:
 @allow("GET")
 @with_actor
 def dashboard(request: HttpRequest, *, actor: Actor) -> HttpResponse:
-    """The dashboard of the actor's centre (or of every centre for pooled roles)."""
-    return render(request, "web/dashboard.html", dashboard_context(actor))
+    """The dashboard of the actor's centre (or of every centre for pooled roles): the
+    centre's outcomes report, logged in the access log."""
+    context = dashboard_context(actor)
+    scope = "all-centres" if actor.pooled else str(actor.centre_id)
+    log_read(request, actor, Read(AccessAction.REPORT, "outcomes", scope, "", actor.centre_id))
+    return render(request, "web/dashboard.html", context)

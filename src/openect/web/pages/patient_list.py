@@ -3,7 +3,8 @@
 A page makes a fixed number of queries whatever the number of patients: the scoped
 patient rows, aggregate counts of lesions and sessions, the concurrent-immunotherapy
 filter from two aggregate queries, and one bulk load of the page's records for the
-per-patient response (:func:`openect.response.patient_responses`).
+per-patient response (:func:`openect.response.patient_responses`); and one entry in the
+access log (the list read, with its query).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from openect.data.models import (
 from openect.data.summary import CONCURRENT_WINDOW_DAYS, concurrent_immunotherapy_patients
 from openect.formatting import words
 from openect.registry.access import Actor, readable
+from openect.registry.access_log import AccessAction, Read
 from openect.registry.models import Role
 from openect.registry.records import column_names
 from openect.response import patient_responses
+from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 
 #: Patients per page of the list.
@@ -207,6 +210,8 @@ def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     ]
     query = request.GET.copy()
     query.pop("page", None)
+    shown = request.GET.urlencode()
+    log_read(request, actor, Read(AccessAction.LIST, "patients", "", shown, actor.centre_id))
     context = {
         "search": search,
         "page": page,

@@ -1,7 +1,8 @@
 """A patient's page (summary, body map, lesion table, timeline) and a lesion's page.
 
 The views read the patient's records through :func:`openect.registry.services.patient_records`
-(scope: another centre's patient looks absent), derive the responses with
+(scope: another centre's patient looks absent), log the read in the access log
+(:func:`openect.web.access_log.log_read`), derive the responses with
 :func:`openect.response.evaluate` and render the view models of
 :mod:`openect.web.pages.patient_views`.
 """
@@ -16,7 +17,9 @@ from openect.data.models import Lesion, Patient
 from openect.errors import NotFoundError
 from openect.registry import services
 from openect.registry.access import Actor
+from openect.registry.access_log import AccessAction, Read
 from openect.response import CRITERIA, evaluate, load_criteria
+from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.patient_views import (
     assessment_rows,
@@ -53,6 +56,7 @@ def _criteria_options() -> list[tuple[str, str]]:
 def patient_detail(request: HttpRequest, patient_id: str, *, actor: Actor) -> HttpResponse:
     """A patient: summary, body map with the lesions' current response, timeline."""
     patient, dataset = patient_dataset(actor, patient_id)
+    log_read(request, actor, Read(AccessAction.VIEW, "patients", patient_id, "", patient.centre_id))
     criteria = _criteria_name(request)
     lesion_responses, assessment_responses = evaluate(dataset, criteria)
     writable = actor.may_write(patient.centre_id)
@@ -81,6 +85,7 @@ def lesion_detail(
     if lesion.patient_id != patient_id:
         raise NotFoundError(f"lesions: no lesion_id={lesion_id!r} of patient {patient_id!r}")
     patient, dataset = patient_dataset(actor, patient_id)
+    log_read(request, actor, Read(AccessAction.VIEW, "lesions", lesion_id, "", patient.centre_id))
     criteria = _criteria_name(request)
     other = "who" if criteria == "recist" else "recist"
     lesion_responses, responses = evaluate(dataset, criteria)

@@ -1,5 +1,5 @@
-"""URLs of the pages: patients and records, sessions, dashboard, audit, export (one URL
-module per page module; see each for its table of URLs, methods and names)."""
+"""URLs of the pages: patients and records, sessions, dashboard, audit, export, access log
+(one URL module per page module; see each for its table of URLs, methods and names)."""
 
 from __future__ import annotations
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("openect.web.pages.dashboard_urls")),
     path("", include("openect.web.pages.audit_urls")),
     path("", include("openect.web.pages.export_urls")),
+    path("", include("openect.web.pages.access_log_urls")),
 ]

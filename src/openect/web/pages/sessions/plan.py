@@ -34,6 +34,8 @@ from openect.protocol.recording import TO_VERIFY, next_session, prior_bleomycin_
 from openect.protocol.session_plan import SessionPlan
 from openect.registry import services
 from openect.registry.access import Actor
+from openect.registry.access_log import AccessAction, Read
+from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.forms import add_errors, add_field_errors, cleaned_values
 from openect.web.pages.sessions import rule_sets
@@ -188,6 +190,8 @@ def session_plan(request: HttpRequest, patient_id: str, *, actor: Actor) -> Http
     """GET: the planning form (with the plan when the registry's defaults are complete);
     POST: the plan of the form's values."""
     page = PlanPage.load(actor, patient_id)
+    centre = page.patient.centre_id
+    log_read(request, actor, Read(AccessAction.VIEW, "patients", patient_id, "", centre))
     if request.method == "POST":
         form = page.plan_form(request.POST)
     else:

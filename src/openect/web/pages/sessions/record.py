@@ -48,6 +48,8 @@ from openect.protocol.rules import RuleSet
 from openect.protocol.session_plan import LesionPlan
 from openect.registry import services
 from openect.registry.access import Actor
+from openect.registry.access_log import AccessAction, Read
+from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.forms import add_errors, cleaned_values
 from openect.web.pages.sessions import rule_sets
@@ -161,7 +163,10 @@ def render_record(
 @with_actor
 def session_record(request: HttpRequest, session_id: str, *, actor: Actor) -> HttpResponse:
     """The recording page: countdown, bolus end time, applications."""
-    return render_record(request, RecordPage.load(actor, session_id, variant_of(request)))
+    page = RecordPage.load(actor, session_id, variant_of(request))
+    centre = page.patient.centre_id
+    log_read(request, actor, Read(AccessAction.VIEW, "sessions", session_id, "", centre))
+    return render_record(request, page)
 
 
 @allow("POST")
