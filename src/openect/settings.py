@@ -296,6 +296,12 @@ class Settings(BaseSettings):
         description="Minutes sign-in stays refused after too many failures (1 to 1440).",
         json_schema_extra=_extra("whole number", "`15`"),
     )
+    second_factor_managers: Flag = Field(
+        default=False,
+        description="Data managers must also enrol a second factor (TOTP) before they "
+        "reach any page; administrators always must.",
+        json_schema_extra=_extra("boolean", "false"),
+    )
     access_log_days: int = Field(
         default=730,
         ge=1,
