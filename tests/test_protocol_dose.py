@@ -47,7 +47,8 @@ def patient(**fields: object) -> PatientToPlan:
 
 
 def iv_plan(rules: str = "esope-2006", **fields: object) -> DosePlan:
-    options = {k: fields.pop(k) for k in ("iv_policy", "bsa_formula", "window") if k in fields}
+    names = ("iv_policy", "bsa_formula", "window", "specialist_override")
+    options = {k: fields.pop(k) for k in names if k in fields}
     return dose_plan(patient(**fields), PlanOptions.model_validate({"rules": rules, **options}))
 
 
@@ -179,7 +180,7 @@ def test_esope_gives_the_full_dose_to_an_old_patient_with_poor_kidneys() -> None
 )
 def test_sop_2018_reduces_the_dose_over_65(age: int, per_m2: float) -> None:
     plan = iv_plan("sop-2018", age_years=age)
-    assert plan.dose_policy == "age_renal"
+    assert plan.dose_policy == "age_label"
     assert plan.standard_dose_per_m2_iu == 15_000
     assert plan.dose_per_m2_iu == per_m2
     assert plan.dose_iu == per_m2 * 2.0  # BSA 2.00 m2
@@ -203,14 +204,80 @@ def test_sop_2018_renal_rows(crcl: float, per_m2: float) -> None:
     assert "dose.iv_renal_reduction" in dose.rule_ids
 
 
-def test_sop_2018_takes_the_lower_of_age_and_renal_reductions() -> None:
+def test_the_inspect_option_takes_the_lower_of_age_and_renal_reductions() -> None:
     # age 70 -> 10,000; CrCl 25 -> 7,500: min = 7,500 IU/m2 -> 7,500 * 2.00 = 15,000 IU
-    plan = iv_plan("sop-2018", age_years=70, creatinine_clearance_ml_min=25)
+    plan = iv_plan("sop-2018", age_years=70, creatinine_clearance_ml_min=25, iv_policy="age_renal")
     assert plan.dose_per_m2_iu == 7_500
     assert plan.dose_iu == 15_000
     assert len(plan.dose_reduction) == 2
+    assert plan.dose_rule == "dose.iv_renal_reduction"
     # age 70 -> 10,000; CrCl 55 -> 13,500: min = 10,000
-    assert iv_dose_per_m2(SOP, IvPolicy.AGE_RENAL, 70, 55).per_m2_iu == 10_000
+    dose = iv_dose_per_m2(SOP, IvPolicy.AGE_RENAL, 70, 55)
+    assert (dose.per_m2_iu, dose.deciding_rule) == (10_000, "dose.iv_age_reduction")
+
+
+@pytest.mark.parametrize(
+    ("crcl", "per_m2", "rule", "status"),
+    [
+        # the label's table: > 50 full, 40-50 70 %, 30-40 60 %, 20-30 55 %, 10-20 45 %,
+        # 5-10 40 %; below 10 mL/min (dose.iv_renal_stop) no IV plan without a specialist
+        (55, 15_000, None, "eligible"),
+        (35, 9_000, "dose.label_renal_table", "caution"),  # 60 % of 15,000
+        (15, 6_750, "dose.label_renal_table", "caution"),  # 45 %
+        (8, None, None, "contraindicated"),  # stop: 40 % only by a specialist's decision
+        (3, None, None, "contraindicated"),  # below the label's table as well
+    ],
+)
+def test_sop_2018_follows_the_label_and_stops_below_10_ml_min(
+    crcl: float, per_m2: float | None, rule: str | None, status: str
+) -> None:
+    plan = iv_plan("sop-2018", age_years=50, creatinine_clearance_ml_min=crcl)
+    assert plan.dose_policy == "age_label"
+    assert plan.dose_per_m2_iu == per_m2
+    assert plan.dose_rule == rule
+    assert plan.eligibility.status.value == status
+    assert ("dose.iv_renal_stop" in finding_ids(plan)) is (crcl < 10)
+
+
+def test_a_specialists_recorded_decision_lifts_the_renal_stop_not_the_label() -> None:
+    decision = "Dr A. Novak (nephrology), 2026-12-01: benefit outweighs the risk"
+    plan = iv_plan(
+        "sop-2018", age_years=50, creatinine_clearance_ml_min=8, specialist_override=decision
+    )
+    assert plan.eligibility.status.value == "caution"
+    assert plan.dose_per_m2_iu == 6_000  # the label's 40 % at 5-10 mL/min
+    assert plan.specialist_override == decision
+    stop = next(f for f in plan.eligibility.findings if f.rule_id == "dose.iv_renal_stop")
+    assert stop.severity.value == "caution"
+    assert decision in stop.message
+    # below the label's table no decision gives a dose
+    lower = iv_plan(
+        "sop-2018", age_years=50, creatinine_clearance_ml_min=3, specialist_override=decision
+    )
+    assert lower.eligibility.status.value == "contraindicated"
+    assert lower.dose_iu is None
+
+
+def test_dialysis_stops_an_intravenous_plan_whatever_the_clearance() -> None:
+    plan = iv_plan("sop-2018", age_years=50, creatinine_clearance_ml_min=60, dialysis=True)
+    assert plan.eligibility.status.value == "contraindicated"
+    (stop,) = [f for f in plan.eligibility.findings if f.rule_id == "dose.iv_renal_stop"]
+    assert stop.message.startswith("on dialysis: no intravenous bleomycin")
+    assert plan.dose_iu is None
+
+
+def test_the_lowest_reduction_wins_and_the_plan_names_it() -> None:
+    # age 70 -> 10,000 IU/m2 (age); CrCl 45 -> 70 % = 10,500: the age reduction gives it
+    older = iv_plan("sop-2018", age_years=70, creatinine_clearance_ml_min=45)
+    assert (older.dose_per_m2_iu, older.dose_rule) == (10_000, "dose.iv_age_reduction")
+    assert len(older.dose_reduction) == 2
+    # age 70, CrCl 25 -> 55 % = 8,250 < 10,000: the label gives it
+    renal = iv_plan("sop-2018", age_years=70, creatinine_clearance_ml_min=25)
+    assert (renal.dose_per_m2_iu, renal.dose_rule) == (8_250, "dose.label_renal_table")
+    # the evidence of the age reduction travels with the plan's rules
+    (age_rule,) = [r for r in older.rules if r["id"] == "dose.iv_age_reduction"]
+    assert "28 patients over 65" in age_rule["evidence"]
+    assert "Head Neck 2018;40(1):120-125" in age_rule["source"]
 
 
 def test_sop_2018_unknown_age_is_not_assessed_but_reported() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from openect.errors import RuleError
-from openect.protocol.inputs import PatientToPlan, PlanOptions, SessionRequest
+from openect.protocol.inputs import IvPolicy, PatientToPlan, PlanOptions, SessionRequest
 from openect.protocol.rules import DEFAULT_RULE_SET, RuleStatus, load_rule_set, shipped_rule_sets
 from openect.protocol.session_plan import dose_plan, plan_session
 
@@ -83,7 +83,7 @@ def test_sop_2018_inherits_from_esope_2006_and_overrides_the_iv_policy() -> None
     assert sop.chain == ["sop-2018", "esope-2006"]
     assert set(sop.rules) == set(esope.rules)
     policy = sop.rule("dose.iv_policy")
-    assert policy.value == "age_renal"
+    assert policy.value == "age_label"
     assert policy.origin == "sop-2018"
     assert policy.source != esope.rule("dose.iv_policy").source
     # every rule it does not list is esope-2006's, unchanged
@@ -503,7 +503,7 @@ def test_renal_rows_out_of_order_are_refused_not_silently_misread(tmp_path: Path
         age_years=50, height_cm=170, weight_kg=70, creatinine_clearance_ml_min=20
     )
     with pytest.raises(RuleError, match="rows must be in increasing crcl_below_ml_min order"):
-        dose_plan(patient, options)
+        dose_plan(patient, options.model_copy(update={"iv_policy": IvPolicy.AGE_RENAL}))
 
 
 def test_label_rows_out_of_order_are_refused(tmp_path: Path) -> None:

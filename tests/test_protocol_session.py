@@ -360,7 +360,10 @@ def test_each_hard_stop_contraindicates_ect(flag: str) -> None:
     assert [(f.rule_id, f.severity) for f in findings] == [
         ("eligibility.hard_stops", Severity.CONTRAINDICATION)
     ]
-    assert findings[0].message == flag.replace("_", " ")
+    expected = flag.replace("_", " ")
+    if flag == "pregnancy":  # a stop a specialist's recorded decision may lift
+        expected += ": no treatment without a specialist's recorded decision (specialist_override)"
+    assert findings[0].message == expected
     assert findings[0].source == ESOPE.rule("eligibility.hard_stops").source
     assert status_of(findings) is EligibilityStatus.CONTRAINDICATED
 
@@ -383,8 +386,24 @@ def test_hard_stops_and_cautions_cover_every_flag_of_the_input() -> None:
         "severely_reduced_lung_function",
         "ataxia_telangiectasia",
         "breast_feeding",
+        "pregnancy",
     ]
-    assert CAUTIONS == ["pregnancy", "pacemaker", "arrhythmia", "anticoagulation"]
+    assert CAUTIONS == ["pacemaker", "arrhythmia", "anticoagulation"]
+
+
+def test_pregnancy_stops_ect_unless_a_specialist_decides_otherwise() -> None:
+    pregnant = patient_with(contraindications={"pregnancy": True})
+    assert status_of(patient_findings(ESOPE, pregnant)) is EligibilityStatus.CONTRAINDICATED
+    decision = "Dr B. Kos (oncology), tumour board 2026-12-02: bleeding lesion, 2nd trimester"
+    (finding,) = patient_findings(ESOPE, pregnant, decision)
+    assert finding.severity is Severity.CAUTION
+    assert finding.message == f"pregnancy; treated by a specialist's decision: {decision}"
+    # a decision never lifts an absolute contraindication
+    allergic = patient_with(contraindications={"bleomycin_hypersensitivity": True})
+    lifted = patient_findings(ESOPE, allergic, decision)
+    assert status_of(lifted) is EligibilityStatus.CONTRAINDICATED
+    assert "pregnancy" in ESOPE.rule("eligibility.hard_stops").source.lower()
+    assert "Category D" in ESOPE.rule("eligibility.hard_stops").source
 
 
 def test_a_patient_without_findings_is_eligible() -> None:
@@ -406,7 +425,7 @@ def test_age_caution_over_70(age: int, caution: bool) -> None:
 
 
 def test_contraindication_outweighs_cautions() -> None:
-    p = patient_with(age_years=80, contraindications={"breast_feeding": True, "pregnancy": True})
+    p = patient_with(age_years=80, contraindications={"breast_feeding": True, "pacemaker": True})
     findings = patient_findings(ESOPE, p)
     assert {f.rule_id for f in findings} == {
         "eligibility.hard_stops",

@@ -51,7 +51,19 @@ BsaOption = Annotated[
 ]
 PolicyOption = Annotated[
     str | None,
-    typer.Option("--dose-policy", help="IV reduction: none, age_renal or label_renal."),
+    typer.Option(
+        "--dose-policy",
+        help="IV reduction: none, age_label (age and the label's renal table), label_renal "
+        "or age_renal (the InspECT series' renal doses).",
+    ),
+]
+OverrideOption = Annotated[
+    str | None,
+    typer.Option(
+        "--specialist-override",
+        help="A specialist's decision to treat past a stop that allows it (renal stop, "
+        "pregnancy): who decided and why (10-500 characters).",
+    ),
 ]
 ItPolicyOption = Annotated[
     str | None, typer.Option("--it-policy", help="IT dose by volume: step or flat.")
@@ -146,6 +158,7 @@ def session(
     margin_mm: Annotated[
         float | None, typer.Option("--margin-mm", help="Margin around each lesion (mm).")
     ] = None,
+    specialist_override: OverrideOption = None,
     coverage: Annotated[
         bool,
         typer.Option(
@@ -169,6 +182,7 @@ def session(
         window=window,
         minutes_per_application=minutes_per_application,
         margin_mm=margin_mm,
+        specialist_override=specialist_override,
     )
     options = _options(request.options.model_dump(), overrides)
     request = SessionRequest(patient=request.patient, lesions=request.lesions, options=options)
@@ -229,6 +243,9 @@ def dose(
     prior_bleomycin_iu: Annotated[
         float, typer.Option("--prior-bleomycin-iu", help="Lifetime bleomycin so far (IU).")
     ] = 0.0,
+    dialysis: Annotated[
+        bool, typer.Option("--dialysis", help="On haemodialysis or peritoneal dialysis.")
+    ] = False,
     route: RouteOption = None,
     drug: DrugOption = None,
     lesion_mm: Annotated[
@@ -244,6 +261,7 @@ def dose(
     dose_policy: PolicyOption = None,
     it_policy: ItPolicyOption = None,
     window: WindowOption = None,
+    specialist_override: OverrideOption = None,
     as_json: JsonFlag = False,
 ) -> int:
     """Dose of bleomycin (or cisplatin) for one patient: BSA, renal function, policy."""
@@ -257,6 +275,7 @@ def dose(
             creatinine_umol_l=creatinine_umol_l,
             creatinine_clearance_ml_min=crcl,
             prior_bleomycin_iu=prior_bleomycin_iu,
+            dialysis=dialysis,
         )
     except ValidationError as error:
         raise input_problems(error, "plan dose", set(PatientToPlan.model_fields)) from error
@@ -268,6 +287,7 @@ def dose(
         iv_policy=dose_policy,
         it_policy=it_policy,
         window=window,
+        specialist_override=specialist_override,
     )
     options = _options({}, overrides)
     diameters = [_diameters(text) for text in lesion_mm or []]
@@ -378,11 +398,15 @@ def print_dose(plan: DosePlan) -> None:
     if plan.dose_per_m2_iu is not None:
         reduced = (
             f" (standard {number(plan.standard_dose_per_m2_iu, digits=0)}; lowest of: "
-            f"{'; '.join(plan.dose_reduction)})"
+            f"{'; '.join(plan.dose_reduction)}"
+            + (f"; given by {plan.dose_rule}" if plan.dose_rule else "")
+            + ")"
             if plan.dose_reduction
             else ""
         )
         rows.append(["dose per m²", f"{number(plan.dose_per_m2_iu, 'IU/m²', digits=0)}{reduced}"])
+    if plan.specialist_override:
+        rows.append(["specialist's decision", plan.specialist_override])
     if plan.dose_iu is not None:
         rows.append(["DOSE", f"[bold]{number(plan.dose_iu, 'IU', digits=0)} bleomycin[/]"])
     if plan.dose_mg is not None:
@@ -412,7 +436,11 @@ def print_dose(plan: DosePlan) -> None:
 
 
 def print_warnings(plan: DosePlan) -> None:
-    """Warnings, one per line."""
+    """The evidence of the reduction that gave the dose, then warnings, one per line."""
+    if plan.dose_rule is not None:
+        evidence = next((r.get("evidence") for r in plan.rules if r["id"] == plan.dose_rule), None)
+        if evidence:
+            stdout.print(f"Evidence of {plan.dose_rule}: {evidence}", soft_wrap=True)
     for warning in plan.warnings:
         stdout.print(f"[yellow]! {warning}[/]")
 

@@ -30,6 +30,8 @@ class IvDose:
     refusal: str | None = None
     #: What the policy could not assess (unknown age or renal function).
     unassessed: list[str] = field(default_factory=list)
+    #: The rule that gave the dose when a reduction applies (the lowest dose wins).
+    deciding_rule: str | None = None
 
 
 def ellipsoid_volume_cm3(longest_mm: float, perpendicular_mm: float | None) -> float:
@@ -41,14 +43,26 @@ def ellipsoid_volume_cm3(longest_mm: float, perpendicular_mm: float | None) -> f
     return math.pi / 6.0 * longest_mm * b * b / 1000.0
 
 
+#: The policies that apply the age reduction (``dose.iv_age_reduction``).
+AGE_POLICIES = frozenset({IvPolicy.AGE_RENAL, IvPolicy.AGE_LABEL})
+#: The policies that apply the label's renal table (``dose.label_renal_table``).
+LABEL_POLICIES = frozenset({IvPolicy.LABEL_RENAL, IvPolicy.AGE_LABEL})
+
+
 def iv_dose_per_m2(
     rules: RuleSet, policy: IvPolicy, age_years: int | None, crcl_ml_min: float | None
 ) -> IvDose:
     """IV bleomycin IU/m2: the standard dose, reduced by age and/or renal function.
 
-    ``age_renal`` takes the lower of the age and the renal reductions (never above the
-    standard); ``label_renal`` multiplies the standard dose by the label's fraction
-    for the creatinine clearance.
+    Every reduction the policy names is computed and the lowest dose wins
+    (``deciding_rule`` says which rule gave it):
+
+    * ``age_label``: the age reduction and the label's renal table (fraction of the
+      standard dose for the creatinine clearance);
+    * ``label_renal``: the label's renal table only;
+    * ``age_renal``: the age reduction and the reduced doses of the InspECT series for
+      renal dysfunction (``dose.iv_renal_reduction``), a centre option;
+    * ``none``: the standard dose.
     """
     standard = rules.number("dose.iv_bleomycin_per_m2")
     ids = ["dose.iv_bleomycin_per_m2", "dose.iv_policy"]
@@ -56,55 +70,61 @@ def iv_dose_per_m2(
         return IvDose(standard, standard, policy, [], ids)
     reasons: list[str] = []
     unassessed: list[str] = []
-    if policy is IvPolicy.AGE_RENAL:
-        per_m2 = standard
+    candidates: list[tuple[float, str]] = []  # (dose per m2, rule id)
+    if policy in AGE_POLICIES:
         age_rule = rules.table("dose.iv_age_reduction")
         ids.append("dose.iv_age_reduction")
         if age_years is None:
             unassessed.append("age unknown: age dose reduction not assessed")
         elif age_years > _number(age_rule, "age_above_years", "dose.iv_age_reduction"):
             reduced = _number(age_rule, "dose_per_m2", "dose.iv_age_reduction")
-            per_m2 = min(per_m2, reduced)
+            candidates.append((reduced, "dose.iv_age_reduction"))
             reasons.append(
                 f"age {age_years} > {age_rule['age_above_years']} years: "
-                f"{number(reduced, 'IU/m²', digits=0)}"
+                f"{number(reduced, 'IU/m²', digits=0)} (dose.iv_age_reduction)"
             )
+    if policy is IvPolicy.AGE_RENAL and crcl_ml_min is not None:
+        ids.append("dose.iv_renal_reduction")
+        _check_ascending(rules, "dose.iv_renal_reduction", "crcl_below_ml_min")
+        for row in rules.rows("dose.iv_renal_reduction"):
+            if crcl_ml_min < _number(row, "crcl_below_ml_min", "dose.iv_renal_reduction"):
+                reduced = _number(row, "dose_per_m2", "dose.iv_renal_reduction")
+                candidates.append((reduced, "dose.iv_renal_reduction"))
+                reasons.append(
+                    f"creatinine clearance {number(crcl_ml_min)} < "
+                    f"{number(row['crcl_below_ml_min'], 'mL/min')}: "
+                    f"{number(reduced, 'IU/m²', digits=0)} (dose.iv_renal_reduction)"
+                )
+                break
+    if policy in LABEL_POLICIES:
+        ids.append("dose.label_renal_table")
         if crcl_ml_min is not None:
-            ids.append("dose.iv_renal_reduction")
-            _check_ascending(rules, "dose.iv_renal_reduction", "crcl_below_ml_min")
-            for row in rules.rows("dose.iv_renal_reduction"):
-                if crcl_ml_min < _number(row, "crcl_below_ml_min", "dose.iv_renal_reduction"):
-                    reduced = _number(row, "dose_per_m2", "dose.iv_renal_reduction")
-                    per_m2 = min(per_m2, reduced)
-                    reasons.append(
-                        f"creatinine clearance {number(crcl_ml_min)} < "
-                        f"{number(row['crcl_below_ml_min'], 'mL/min')}: "
-                        f"{number(reduced, 'IU/m²', digits=0)}"
-                    )
-                    break
-        return IvDose(standard, min(per_m2, standard), policy, reasons, ids, None, unassessed)
-    # Label renal table.
-    ids.append("dose.label_renal_table")
-    if crcl_ml_min is None:
-        return IvDose(standard, standard, policy, [], ids, None, unassessed)
-    fraction = label_fraction(rules, crcl_ml_min)
-    if fraction is None:
-        return IvDose(
-            standard,
-            None,
-            policy,
-            [],
-            ids,
-            refusal=(
-                f"creatinine clearance {number(crcl_ml_min, 'mL/min')} is below the label's table"
-            ),
-        )
-    if fraction < 1.0:
-        reasons.append(
-            f"creatinine clearance {number(crcl_ml_min, 'mL/min')}: "
-            f"{percent(fraction, digits=0)} of dose"
-        )
-    return IvDose(standard, standard * fraction, policy, reasons, ids)
+            fraction = label_fraction(rules, crcl_ml_min)
+            if fraction is None:
+                return IvDose(
+                    standard,
+                    None,
+                    policy,
+                    reasons,
+                    ids,
+                    refusal=(
+                        f"creatinine clearance {number(crcl_ml_min, 'mL/min')} is below the "
+                        "label's table: no intravenous bleomycin dose"
+                    ),
+                    unassessed=unassessed,
+                    deciding_rule="dose.label_renal_table",
+                )
+            if fraction < 1.0:
+                candidates.append((standard * fraction, "dose.label_renal_table"))
+                reasons.append(
+                    f"creatinine clearance {number(crcl_ml_min, 'mL/min')}: "
+                    f"{percent(fraction, digits=0)} of dose = "
+                    f"{number(standard * fraction, 'IU/m²', digits=0)} (dose.label_renal_table)"
+                )
+    lowest = min(candidates, default=None, key=lambda candidate: candidate[0])
+    if lowest is None or lowest[0] >= standard:
+        return IvDose(standard, standard, policy, reasons, ids, None, unassessed)
+    return IvDose(standard, lowest[0], policy, reasons, ids, None, unassessed, lowest[1])
 
 
 def label_fraction(rules: RuleSet, crcl_ml_min: float) -> float | None:

@@ -41,10 +41,28 @@ def _label(flag: str) -> str:
     return flag.replace("_", " ")
 
 
-def patient_findings(rules: RuleSet, patient: PatientToPlan) -> list[Finding]:
-    """Findings from the patient's flags, age and renal function."""
+def overridable(rules: RuleSet) -> frozenset[str]:
+    """The stops a specialist's recorded decision may turn into a caution
+    (``eligibility.overridable``: hard-stop flags and rule ids)."""
+    return frozenset(rules.words("eligibility.overridable"))
+
+
+def overridden(message: str, override: str) -> str:
+    """The message of a stop a specialist decided to go past."""
+    return f"{message}; treated by a specialist's decision: {override}"
+
+
+def patient_findings(
+    rules: RuleSet, patient: PatientToPlan, override: str | None = None
+) -> list[Finding]:
+    """Findings from the patient's flags, age and renal function.
+
+    ``override`` (a specialist's recorded decision) turns the hard stops listed in
+    ``eligibility.overridable`` into cautions that quote it; the others stay stops.
+    """
     flags = patient.contraindications
     known = set(Contraindications.model_fields)
+    may_override = overridable(rules)
     findings: list[Finding] = []
     for rule_id, severity in (
         ("eligibility.hard_stops", Severity.CONTRAINDICATION),
@@ -57,10 +75,17 @@ def patient_findings(rules: RuleSet, patient: PatientToPlan) -> list[Finding]:
                     f"rule {rule_id}: unknown finding {flag!r}; known: {', '.join(sorted(known))}"
                 )
             if getattr(flags, flag):
+                message, weight = _label(flag), severity
+                if severity is Severity.CONTRAINDICATION and flag in may_override:
+                    if override:
+                        message, weight = overridden(message, override), Severity.CAUTION
+                    else:
+                        message += (
+                            ": no treatment without a specialist's recorded decision "
+                            "(specialist_override)"
+                        )
                 findings.append(
-                    Finding(
-                        rule_id=rule_id, severity=severity, message=_label(flag), source=rule.source
-                    )
+                    Finding(rule_id=rule_id, severity=weight, message=message, source=rule.source)
                 )
     crcl = patient.creatinine_clearance
     renal = rules.number("eligibility.renal_caution")

@@ -63,6 +63,7 @@ class PatientToPlan(_Input):
     creatinine_clearance_ml_min: float | None = Field(
         None, gt=0, le=300, description="Measured or estimated creatinine clearance (mL/min)"
     )
+    dialysis: bool = Field(False, description="On haemodialysis or peritoneal dialysis")
     prior_bleomycin_iu: float = Field(
         0.0, ge=0, le=2_000_000, description="Lifetime bleomycin before this session (IU)"
     )
@@ -130,8 +131,12 @@ class IvPolicy(StrEnum):
     """Intravenous bleomycin dose-reduction policy."""
 
     NONE = "none"
+    #: The age reduction and the InspECT series' reduced doses for renal dysfunction.
     AGE_RENAL = "age_renal"
+    #: The label's renal table only.
     LABEL_RENAL = "label_renal"
+    #: The age reduction and the label's renal table; the lowest dose wins.
+    AGE_LABEL = "age_label"
 
 
 class ItPolicy(StrEnum):
@@ -162,6 +167,13 @@ class PlanOptions(_Input):
         None, gt=0, le=30, description="Minutes per application"
     )
     margin_mm: float | None = Field(None, ge=0, le=20, description="Margin around each lesion (mm)")
+    specialist_override: str | None = Field(
+        None,
+        min_length=10,
+        max_length=500,
+        description="A specialist's decision to treat past a stop that allows it (renal "
+        "stop, pregnancy): who decided and why; kept in the session's audit trail",
+    )
 
 
 class SessionRequest(_Input):
@@ -193,6 +205,7 @@ def session_request(
     creatinine_umol_l: float | None = None,
     creatinine_clearance_ml_min: float | None = None,
     prior_bleomycin_iu: float = 0.0,
+    dialysis: bool = False,
     contraindications: Contraindications | None = None,
     options: PlanOptions | None = None,
 ) -> SessionRequest:
@@ -214,6 +227,7 @@ def session_request(
             creatinine_umol_l=creatinine_umol_l,
             creatinine_clearance_ml_min=creatinine_clearance_ml_min,
             prior_bleomycin_iu=prior_bleomycin_iu,
+            dialysis=dialysis,
             contraindications=contraindications or Contraindications(),
         ),
         lesions=[LesionToTreat.model_validate(lesion.model_dump()) for lesion in lesions],

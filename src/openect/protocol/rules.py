@@ -57,6 +57,8 @@ class Rule(BaseModel):
     status: RuleStatus
     source: str = Field(min_length=1)
     note: str | None = None
+    #: What the number rests on, where a study gave it: population, size, tumour type.
+    evidence: str | None = None
     #: Id of the rule set whose file defined this rule.
     origin: str
 
@@ -69,6 +71,7 @@ class _RuleEntry(BaseModel):
     status: RuleStatus
     source: str = Field(min_length=1)
     note: str | None = None
+    evidence: str | None = None
 
 
 class _Header(BaseModel):

@@ -32,6 +32,8 @@ from openect.protocol.eligibility import (
     EligibilityStatus,
     Finding,
     Severity,
+    overridable,
+    overridden,
     patient_findings,
     status_of,
 )
@@ -92,6 +94,12 @@ class DosePlan(BaseModel):
     standard_dose_per_m2_iu: float | None
     dose_policy: str
     dose_reduction: list[str]
+    dose_rule: str | None = Field(
+        None, description="The rule that gave the dose per m2 when reduced (the lowest wins)"
+    )
+    specialist_override: str | None = Field(
+        None, description="A specialist's decision to treat past a stop, as given"
+    )
     lesion_doses: list[LesionDose]
     cumulative_bleomycin_iu: float | None
     pulse_window_min: tuple[float, float] | None
@@ -175,13 +183,15 @@ def plan_dose(
     crcl = patient.creatinine_clearance
     if crcl is None:
         warnings.append("creatinine clearance unknown: renal function not assessed")
-    findings = patient_findings(rules, patient)
+    override = options.specialist_override
+    findings = patient_findings(rules, patient, override)
 
     dose_iu: float | None = None
     dose_mg: float | None = None
     per_m2: float | None = None
     standard: float | None = None
     reduction: list[str] = []
+    deciding: str | None = None
     lesion_doses: list[LesionDose] = []
     if route is Route.INTRAVENOUS:
         policy = options.iv_policy or IvPolicy(rules.text("dose.iv_policy", tuple(IvPolicy)))
@@ -196,6 +206,11 @@ def plan_dose(
             findings.append(
                 _finding(rules, "dose.label_renal_table", Severity.CONTRAINDICATION, iv.refusal)
             )
+        stop = _renal_stop(rules, patient.dialysis, crcl, override)
+        if stop is not None:
+            findings.append(stop)
+            provenance["dose_per_m2_iu"].append("dose.iv_renal_stop")
+        deciding = iv.deciding_rule
         if per_m2 is not None:
             dose_iu = float(round(per_m2 * bsa))
             provenance["dose_iu"] = [*provenance["dose_per_m2_iu"], *provenance["bsa_m2"]]
@@ -278,6 +293,7 @@ def plan_dose(
     plan_window: tuple[float, float] | None = (window.start_min, window.end_min)
     if status is EligibilityStatus.CONTRAINDICATED:
         dose_iu = dose_mg = per_m2 = None
+        deciding = None
         plan_window = None
         lesion_doses = [LesionDose(volume_cm3=d.volume_cm3) for d in lesion_doses]
         for key in ("dose_iu", "dose_mg", "pulse_window_min"):
@@ -301,6 +317,8 @@ def plan_dose(
         standard_dose_per_m2_iu=standard,
         dose_policy=dose_policy,
         dose_reduction=reduction,
+        dose_rule=deciding,
+        specialist_override=override,
         lesion_doses=lesion_doses,
         cumulative_bleomycin_iu=cumulative,
         pulse_window_min=plan_window,
@@ -309,6 +327,32 @@ def plan_dose(
         provenance=provenance,
         rules=[],
         software={"openect": __version__},
+    )
+
+
+def _renal_stop(
+    rules: RuleSet, dialysis: bool, crcl: float | None, override: str | None
+) -> Finding | None:
+    """The stop of intravenous bleomycin below ``dose.iv_renal_stop`` or on dialysis: a
+    contraindication, or with a specialist's recorded decision a caution quoting it."""
+    threshold = rules.number("dose.iv_renal_stop")
+    reasons = (["on dialysis"] if dialysis else []) + (
+        [f"creatinine clearance {number(crcl, 'mL/min')} < {number(threshold, 'mL/min')}"]
+        if crcl is not None and crcl < threshold
+        else []
+    )
+    if not reasons:
+        return None
+    why = " and ".join(reasons)
+    if override and "dose.iv_renal_stop" in overridable(rules):
+        message = overridden(f"{why}: intravenous bleomycin", override)
+        return _finding(rules, "dose.iv_renal_stop", Severity.CAUTION, message)
+    return _finding(
+        rules,
+        "dose.iv_renal_stop",
+        Severity.CONTRAINDICATION,
+        f"{why}: no intravenous bleomycin without a specialist's recorded decision "
+        "(specialist_override); bleomycin is cleared by the kidneys",
     )
 
 

@@ -179,7 +179,8 @@ class CalibrationParameters:
 
     # ---- practice where the protocol leaves a choice (doses, electrodes, pulses,
     # margins and windows themselves come from the session's rule set)
-    #: Under a rule set with the ``age_renal`` dose policy (dose.iv_policy), the share of
+    #: Under a rule set whose dose policy has the age reduction (``age_label``,
+    #: ``age_renal``; dose.iv_policy), the share of
     #: sessions of patients over the age limit whose operator applies the age reduction
     #: (dose.iv_age_reduction); the others get the renal-adjusted dose (assumed: the
     #: InspECT centres mostly gave the full dose).

@@ -32,7 +32,12 @@ from pathlib import Path
 
 from openect.data.enums import Anaesthesia, BodySite, Layer, Route
 from openect.protocol.body import BsaFormula, body_surface_area
-from openect.protocol.dose import ellipsoid_volume_cm3, it_bleomycin_iu, iv_dose_per_m2
+from openect.protocol.dose import (
+    AGE_POLICIES,
+    ellipsoid_volume_cm3,
+    it_bleomycin_iu,
+    iv_dose_per_m2,
+)
 from openect.protocol.electrodes import (
     Electrode,
     ElectrodePlan,
@@ -117,12 +122,13 @@ class SessionRules:
     ) -> tuple[float | None, float | None]:
         """Intravenous bleomycin (IU/m2) with and without the age reduction applied.
 
-        The two differ only under the ``age_renal`` policy for a patient above the age
-        limit whose renal-adjusted dose is higher than the age-reduced one. None where
+        The two differ only under a policy with the age reduction (``age_label``,
+        ``age_renal``) for a patient above the age limit whose renal-adjusted dose is
+        higher than the age-reduced one. None where
         the policy gives no dose (a clearance below the label's table).
         """
         with_age = iv_dose_per_m2(self.rules, self.iv_policy, age_years, clearance_ml_min)
-        if self.iv_policy is not IvPolicy.AGE_RENAL:
+        if self.iv_policy not in AGE_POLICIES:
             return with_age.per_m2_iu, with_age.per_m2_iu
         without = iv_dose_per_m2(self.rules, self.iv_policy, None, clearance_ml_min)
         return with_age.per_m2_iu, without.per_m2_iu

@@ -83,7 +83,8 @@ class PlanForm(forms.Form):
         PlanOptions,
         "iv_policy",
         empty_label=AS_RULES,
-        help_text="none: full dose; age_renal / label_renal: reductions for age or renal function",
+        help_text="none: full dose; age_label: age and the label's renal table, the lowest "
+        "dose wins; label_renal: renal table only; age_renal: the InspECT series' renal doses",
     )
     it_policy = model_field(
         PlanOptions,
@@ -106,6 +107,7 @@ class PlanForm(forms.Form):
         "creatinine_clearance_ml_min",
         help_text="Measured, or estimated (Cockcroft-Gault is computed from serum creatinine)",
     )
+    dialysis = model_field(PatientToPlan, "dialysis")
     prior_bleomycin_iu = model_field(
         PatientToPlan,
         "prior_bleomycin_iu",
@@ -123,6 +125,13 @@ class PlanForm(forms.Form):
     )
     minutes_per_application = model_field(PlanOptions, "minutes_per_application")
     margin_mm = model_field(PlanOptions, "margin_mm")
+    specialist_override = model_field(
+        PlanOptions,
+        "specialist_override",
+        label="Specialist's decision",
+        help_text="Only to treat past a stop that allows it (pregnancy, renal function below "
+        "the stop or dialysis): who decided and why. Kept in the audit trail with the session.",
+    )
 
     def __init__(
         self,

@@ -137,14 +137,19 @@ def session_initial(page: PlanPage, plan: SessionPlan, form: PlanForm) -> dict[s
     }
 
 
-def record_session(request: HttpRequest, page: PlanPage, values: dict[str, Any]) -> Session:
+def record_session(
+    request: HttpRequest, page: PlanPage, values: dict[str, Any], override: str | None = None
+) -> Session:
     """Create the session (:func:`services.record_session`: the patient's last contact
-    date moves up with it) and say so. RecordInvalidError if refused."""
+    date moves up with it) and say so. A specialist's decision to treat past a stop
+    (``override``) is kept in the audit trail with the session. RecordInvalidError if
+    refused."""
     patient = page.patient
     item = services.validated(Session, values | {"patient_id": patient.patient_id})
-    created, moved_from = services.record_session(
-        page.actor, item, reason="recorded from the session plan (web)"
-    )
+    reason = "recorded from the session plan (web)"
+    if override:
+        reason += f"; specialist's decision to treat past a stop: {override}"
+    created, moved_from = services.record_session(page.actor, item, reason=reason)
     if moved_from is not None:
         messages.info(
             request,
@@ -220,7 +225,9 @@ def session_new(request: HttpRequest, patient_id: str, *, actor: Actor) -> HttpR
     recording = session_form(request.POST, session_initial(page, plan, form))
     if recording.is_valid():
         try:
-            created = record_session(request, page, cleaned_values(recording))
+            created = record_session(
+                request, page, cleaned_values(recording), plan.specialist_override
+            )
         except RecordInvalidError as error:
             add_errors(recording, error)
         else:
