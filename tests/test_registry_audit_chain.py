@@ -307,7 +307,7 @@ def test_concurrent_writers_keep_one_valid_chain(dataset: Dataset) -> None:
             services.update(doctor, Lesion, "P1-L1", {"thickness_mm": 1.0 + i})
 
     before = AuditEntry.objects.count()
-    run_together(add(doctor, first, "A"), add(manager, second, "B"), measure)
+    run_together(add(doctor, first, "P1-L1-A"), add(manager, second, "P1-L2-B"), measure)
     assert AuditEntry.objects.count() == before + 3 * rounds
     report = verify_chain()
     assert report.intact, report.broken
@@ -356,7 +356,7 @@ def test_another_pseudonym_key_is_refused_with_the_fix(
 
     start_with(KEY_A)
     assert pseudonym.pseudonym("MRN-1", "C01") == first.patient_id
-    with pytest.raises(services.RecordInvalidError, match="duplicate patient_id"):
+    with pytest.raises(services.RecordInvalidError, match="already registered at this centre"):
         services.register_patient(doctor, "MRN-1", PATIENT)
 
     file = tmp_path / "backup.json"  # a backup carries the check value

@@ -67,7 +67,7 @@ def test_two_writers_creating_rows_lose_none(dataset: Dataset) -> None:
         return job
 
     before = AuditEntry.objects.count()
-    run_together(add(doctor, first, "A"), add(manager, second, "B"))
+    run_together(add(doctor, first, "P1-L1-A"), add(manager, second, "P1-L2-B"))
     ids = {a.assessment_id for a in services.list_records(Actor("admin", Role.ADMIN), Assessment)}  # type: ignore[attr-defined]
-    assert {f"A-{i}" for i in range(ROUNDS)} | {f"B-{i}" for i in range(ROUNDS)} <= ids
+    assert {f"P1-L1-A-{i}" for i in range(ROUNDS)} | {f"P1-L2-B-{i}" for i in range(ROUNDS)} <= ids
     assert AuditEntry.objects.count() == before + 2 * ROUNDS

@@ -163,7 +163,7 @@ def test_pseudonyms_are_keyed_hmacs_and_never_stored_raw(
     assert hospital.lower() not in caplog.text.lower()
     for entry in AuditEntry.objects.filter(record_id=expected):
         assert hospital not in json.dumps(entry.after)
-    with pytest.raises(services.RecordInvalidError, match="duplicate patient_id"):
+    with pytest.raises(services.RecordInvalidError, match="already registered at this centre"):
         services.register_patient(
             ADMIN, hospital, {"centre_id": "C01", "sex": "F", "birth_year": 1960,
                               "primary_tumour": "melanoma"},

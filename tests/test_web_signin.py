@@ -130,6 +130,26 @@ def test_five_failures_lock_the_account_and_the_address(throttled: None) -> None
     assert PASSWORD not in str(list(AccessAttempt.objects.values()))
 
 
+def test_behind_the_https_proxy_the_address_it_appended_is_throttled(
+    throttled: None, settings: Any
+) -> None:
+    """With OPENECT_HTTPS the proxy appends the client's address to X-Forwarded-For: that
+    address is counted, not the proxy's (every user's REMOTE_ADDR) nor one the client
+    wrote itself in front of it."""
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    settings.AXES_IPWARE_PROXY_COUNT = 1
+
+    def via_proxy(username: str, password: str, forwarded: str) -> Any:
+        client = Client(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR=forwarded)
+        return client.post("/login/", {"username": username, "password": password})
+
+    for n in range(5):  # a client forging a new first address each time
+        answer = via_proxy("dr.one", "wrong-password-x", f"6.6.6.{n}, 203.0.113.9")
+    assert answer.status_code == 429
+    assert via_proxy("dr.two", PASSWORD, "203.0.113.9").status_code == 429  # same client
+    assert via_proxy("dr.two", PASSWORD, "198.51.100.7").status_code == 302  # another one
+
+
 def test_the_lock_ends_after_the_cool_off(throttled: None) -> None:
     from axes.models import AccessAttempt
 

@@ -173,6 +173,9 @@ def build_settings(
             ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if https else ("REMOTE_ADDR",)
         ),
         "AXES_IPWARE_PROXY_COUNT": 1 if https else None,
+        # read by this function (django-ipware, which would read the two above, is not
+        # a dependency): the same address as the access log's
+        "AXES_CLIENT_IP_CALLABLE": "openect.web.access_log.client_address",
         # the second factor (docs/web.md#second-factor): roles that must set one up;
         # a wrong code waits 2**(n-1) seconds after n failures of the device
         "OPENECT_SECOND_FACTOR_ROLES": ["admin"]
