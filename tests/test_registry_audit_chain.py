@@ -135,6 +135,8 @@ def test_every_entry_is_chained_to_the_one_before(
         "entries": len(entries),
         "head": entries[-1].digest,
         "broken": None,
+        "anchor": None,
+        "anchor_entry": None,
     }
 
 
@@ -159,6 +161,39 @@ def test_an_entry_edited_behind_the_triggers_is_named(
     shown = capsys.readouterr().out
     for words in (f"entry {target.pk}", "P1-L2", "edited"):
         assert words in shown
+
+
+def test_a_trail_cut_at_its_end_shows_against_a_head_kept_elsewhere(
+    registry: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Removing the newest entries leaves a valid chain: only the head digest printed
+    earlier (and kept outside the database) shows it."""
+    capsys.readouterr()
+    assert main(["registry", "audit", "--verify", "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)["head"]
+    services.update(ADMIN, Lesion, "P1-L1", {"thickness_mm": 5.0}, reason="later change")
+    assert main(["registry", "audit", "--verify", "--head", kept]) == 0  # still in the trail
+    assert "nothing before it was removed or rewritten" in capsys.readouterr().out
+    newest = ids()[-1]
+    as_owner(f"DELETE FROM openect_audit WHERE id >= {newest - 1}")  # the last two entries
+    code, report = verify_command(capsys)
+    assert (code, report["intact"]) == (0, True)  # the chain alone cannot tell
+    assert main(["registry", "audit", "--verify", "--head", kept]) == 2
+    shown = capsys.readouterr().out
+    assert "no entry has the head digest kept earlier" in shown
+    assert kept in shown
+
+
+def test_a_head_that_is_no_digest_is_refused_with_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    capsys.readouterr()
+    assert main(["registry", "audit", "--verify", "--head", "abc"]) == 2
+    assert "--head='abc': allowed: a SHA-256 digest, 64 hexadecimal digits" in (
+        capsys.readouterr().err
+    )
+    assert main(["registry", "audit", "--head", "0" * 64]) == 2
+    assert "--head: only with --verify" in capsys.readouterr().err
 
 
 def test_a_deleted_entry_is_named(registry: Dataset, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -249,13 +250,29 @@ def audit(
             "entry (exit 2), else print the number of entries and the head digest (exit 0).",
         ),
     ] = False,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="With --verify: a head digest printed earlier and kept outside the database; "
+            "exit 2 unless an entry of the trail still has it (entries removed from the end, "
+            "or the trail rewritten).",
+        ),
+    ] = None,
     database: Database = None,
     as_json: JsonFlag = False,
 ) -> int:
     """The audit trail: who changed what, when, before and after, and why."""
+    if head is not None and not verify:
+        raise CliError("--head: only with --verify")
+    if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head):
+        raise CliError(
+            f"--head={head[:80]!r}: allowed: a SHA-256 digest, 64 hexadecimal digits "
+            "(as `registry audit --verify` prints it)"
+        )
     _open(database)
     if verify:
-        return _verify_audit(as_json)
+        return _verify_audit(as_json, head)
     from openect.registry.transfer import audit_entries
 
     if table_name is not None:
@@ -297,15 +314,29 @@ def audit(
     return 0
 
 
-def _verify_audit(as_json: bool) -> int:
-    """``registry audit --verify``: walk the chain; 0 when intact, 2 when broken."""
+def _verify_audit(as_json: bool, head: str | None = None) -> int:
+    """``registry audit --verify``: walk the chain; 0 when intact, 2 when broken or when
+    the kept ``head`` digest is no longer in the trail."""
     from openect.registry.models import verify_chain
 
     with stderr.status("Verifying the audit chain...", spinner="dots"):
-        report = verify_chain()
+        report = verify_chain(anchor=head)
     if as_json:
         emit_json(report.to_dict())
+    elif report.broken is None and report.anchor_missing:
+        stdout.print(
+            f"[red]Audit trail changed[/red]: no entry has the head digest kept earlier "
+            f"({head}); entries were removed from its end, or it was rewritten "
+            f"({report.entries} entries now, head {report.head})",
+            soft_wrap=True,
+        )
     elif report.broken is None:
+        if head is not None:
+            stdout.print(
+                f"The head digest kept earlier is entry {report.anchor_entry}'s: "
+                "nothing before it was removed or rewritten.",
+                soft_wrap=True,
+            )
         stdout.print(
             f"Audit trail intact: {report.entries} entries; head digest {report.head} "
             "(keep it elsewhere to detect a trail rewritten from the start)",

@@ -529,11 +529,22 @@ class ChainReport:
     entries: int
     head: str
     broken: ChainBreak | None
+    #: A head digest kept outside the database, when one was given to check.
+    anchor: str | None = None
+    #: The entry (id) whose digest the anchor is; None when it is not in the trail.
+    anchor_entry: int | None = None
+
+    @property
+    def anchor_missing(self) -> bool:
+        """True when a kept head digest was given and no entry of the trail has it: the
+        entries after it were removed, or the trail was rewritten."""
+        return self.anchor is not None and self.anchor_entry is None
 
     @property
     def intact(self) -> bool:
-        """True when every entry matches its digest and follows the one before it."""
-        return self.broken is None
+        """True when every entry matches its digest and follows the one before it, and a
+        kept head digest (if given) is still in the trail."""
+        return self.broken is None and not self.anchor_missing
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data of the report."""
@@ -542,10 +553,12 @@ class ChainReport:
             "entries": self.entries,
             "head": self.head,
             "broken": None if self.broken is None else asdict(self.broken),
+            "anchor": self.anchor,
+            "anchor_entry": self.anchor_entry,
         }
 
 
-def verify_chain(using: str = DEFAULT_DB_ALIAS) -> ChainReport:
+def verify_chain(using: str = DEFAULT_DB_ALIAS, anchor: str | None = None) -> ChainReport:
     """Walk the audit chain in id order; name the first broken entry.
 
     * ``edited``: the entry's content (or its ``previous``) no longer gives its digest -
@@ -554,10 +567,13 @@ def verify_chain(using: str = DEFAULT_DB_ALIAS) -> ChainReport:
     * ``missing``: the entry it follows is not in the trail (removed or rewritten).
 
     The removal of the newest entries, or a chain recomputed from the start, shows only
-    against a head digest kept elsewhere (``openect registry audit --verify`` prints it).
+    against a head digest kept elsewhere (``openect registry audit --verify`` prints it):
+    give it as ``anchor`` and the report says whether an entry of the intact trail still
+    has it (:attr:`ChainReport.anchor_missing`).
     """
     expected = GENESIS
     count = 0
+    anchor_entry: int | None = None
     fields = ("id", "previous", "digest", *CHAIN_FIELDS)
     rows = AuditEntry.objects.using(using).order_by("id").values(*fields)
     for row in rows.iterator(chunk_size=2000):
@@ -590,6 +606,8 @@ def verify_chain(using: str = DEFAULT_DB_ALIAS) -> ChainReport:
                 )
         if problem is not None and detail is not None:
             broken = ChainBreak(row["id"], row["entity"], row["record_id"], problem, detail)
-            return ChainReport(count, expected, broken)
+            return ChainReport(count, expected, broken, anchor, anchor_entry)
         expected = row["digest"]
-    return ChainReport(count, expected, None)
+        if anchor is not None and expected == anchor:
+            anchor_entry = row["id"]
+    return ChainReport(count, expected, None, anchor, anchor_entry)
