@@ -326,6 +326,23 @@ def test_intratumoural_session_doses_each_lesion_by_volume() -> None:
     assert result.lesions[0].rule_ids[-1] == "dose.it_bleomycin"
 
 
+def test_general_anaesthesia_with_bleomycin_comes_with_the_oxygen_advice_first() -> None:
+    # 8 lesions: more than the 7 of local anaesthesia with sedation -> general
+    many = [lesion_dict(f"L{i}") for i in range(8)]
+    result = plan(many)
+    assert result.anaesthesia is Anaesthesia.GENERAL
+    assert result.warnings[0].startswith(
+        "general anaesthesia with bleomycin: keep the inspired oxygen fraction below 30 %"
+    )
+    assert "anaesthesia.oxygen_after_bleomycin" in result.provenance["anaesthesia"]
+    cited = {r["id"]: r for r in result.rules}
+    assert "Frerk" in cited["anaesthesia.oxygen_after_bleomycin"]["source"]
+    # local anaesthesia, or cisplatin: no such advice
+    assert not any("inspired oxygen" in w for w in plan([lesion_dict("L1")]).warnings)
+    cisplatin = plan(many, drug="cisplatin")
+    assert not any("inspired oxygen" in w for w in cisplatin.warnings)
+
+
 def test_cisplatin_by_iv_route_is_refused_in_a_session() -> None:
     with pytest.raises(ValueError, match="cisplatin"):
         plan([lesion_dict()], drug="cisplatin", route="intravenous")

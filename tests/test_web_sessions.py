@@ -311,6 +311,20 @@ def application_post(time: str, lesion: str = "P1-L1") -> dict[str, str]:
     }
 
 
+def test_under_general_anaesthesia_the_recording_page_says_to_keep_oxygen_low(
+    clinician: Client, session_s2: Session
+) -> None:
+    url = reverse("session-record", args=["P1-S2"])
+    assert 'id="oxygen-advice"' not in clinician.get(url).content.decode()  # none recorded
+    services.update(ADMIN, Session, "P1-S2", {"anaesthesia": "general"})
+    text = clinician.get(url).content.decode()
+    assert 'id="oxygen-advice"' in text
+    assert "keep the inspired oxygen fraction below 30 %" in text
+    assert "Eur J Anaesthesiol 2007;24(2):205" in text
+    services.update(ADMIN, Session, "P1-S2", {"anaesthesia": "local"})
+    assert 'id="oxygen-advice"' not in clinician.get(url).content.decode()
+
+
 def test_recording_page_has_the_countdown_with_the_window(
     clinician: Client, session_s2: Session
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from openect.data.enums import Anaesthesia, Route
+from openect.data.enums import Anaesthesia, Drug, Route
 from openect.protocol.inputs import LesionToTreat
 from openect.protocol.rules import RuleSet
 
@@ -45,3 +45,20 @@ def suggest_anaesthesia(
     else:
         choice = Anaesthesia.GENERAL
     return choice, f"{count} lesion(s), largest {largest:g} mm"
+
+
+#: The rule on inspired oxygen under general anaesthesia after bleomycin.
+OXYGEN_RULE = "anaesthesia.oxygen_after_bleomycin"
+
+
+def oxygen_advice(rules: RuleSet, anaesthesia: Anaesthesia | None, drug: Drug) -> str | None:
+    """Under general anaesthesia with bleomycin: keep the inspired oxygen fraction low
+    (rule ``anaesthesia.oxygen_after_bleomycin``); None otherwise."""
+    if anaesthesia is not Anaesthesia.GENERAL or drug is not Drug.BLEOMYCIN:
+        return None
+    limit = rules.number(OXYGEN_RULE, "fio2_below_percent")
+    return (
+        f"general anaesthesia with bleomycin: keep the inspired oxygen fraction below "
+        f"{limit:g} % (the lowest that keeps the saturation) during and after the session; "
+        f"high inspired oxygen after bleomycin can cause respiratory failure ({OXYGEN_RULE})"
+    )

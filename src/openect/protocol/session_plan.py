@@ -45,7 +45,12 @@ from openect.protocol.inputs import (
     SessionRequest,
     WindowVariant,
 )
-from openect.protocol.route import suggest_anaesthesia, suggest_route
+from openect.protocol.route import (
+    OXYGEN_RULE,
+    oxygen_advice,
+    suggest_anaesthesia,
+    suggest_route,
+)
 from openect.protocol.rules import RuleSet, RuleStatus, load_rule_set
 from openect.protocol.time_budget import TimeBudget, priority, time_budget
 from openect.protocol.window import pulse_window
@@ -412,6 +417,7 @@ def plan_session(
     diameters = [(les.longest_diameter_mm, les.perpendicular_diameter_mm) for les in lesions]
     dose = plan_dose(patient, options, route, diameters, rules)
     anaesthesia, anaesthesia_reason = suggest_anaesthesia(rules, lesions)
+    oxygen = oxygen_advice(rules, anaesthesia, options.drug)
 
     margin, margin_rule = rules.number_or_option("margin_mm", options.margin_mm, "coverage.margin")
     electrodes = [plan_electrode(rules, lesion, margin, margin_rule) for lesion in lesions]
@@ -475,7 +481,10 @@ def plan_session(
                 notes=electrode.notes,
             )
         )
-    provenance = {**dose.provenance, "route": route_rules, "anaesthesia": ["anaesthesia.choice"]}
+    if oxygen is not None:
+        warnings.insert(0, oxygen)  # it changes what the anaesthetist does: first
+    anaesthesia_rules = ["anaesthesia.choice"] + ([OXYGEN_RULE] if oxygen is not None else [])
+    provenance = {**dose.provenance, "route": route_rules, "anaesthesia": anaesthesia_rules}
     plan = SessionPlan(
         **{**dose.model_dump(), "warnings": warnings, "provenance": provenance},
         route_reason=route_reason,

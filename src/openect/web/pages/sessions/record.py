@@ -44,6 +44,7 @@ from openect.protocol.recording import (
     session_window,
     window_choices,
 )
+from openect.protocol.route import OXYGEN_RULE, oxygen_advice
 from openect.protocol.rules import RuleSet
 from openect.protocol.session_plan import LesionPlan
 from openect.registry import services
@@ -155,6 +156,8 @@ def render_record(
             "may_write": page.may_write,
             "electrodes": [e.value for e in Electrode],
             "to_verify": TO_VERIFY,
+            "oxygen": oxygen_advice(page.rules, session.anaesthesia, session.drug),
+            "oxygen_source": page.rules.rule(OXYGEN_RULE).source,
         },
     )
 
