@@ -2,11 +2,13 @@
 
 Loads a small synthetic register (``--patients``, default 40) into a new registry, starts
 ``openect serve`` (gunicorn, the production server, default workers) on 127.0.0.1 and has
-1, 4 and 16 writers each change their own lesion again and again through the REST API
-(``PATCH /api/lesions/ID``, bearer token, keep-alive) for ``--seconds`` (default 10 s)
-each, at most ``--max-writes`` per writer. Prints, per database and number of writers, the
-writes per second, the median and p95 latency (ms), the server errors (HTTP 5xx), other
-refusals (HTTP 4xx) and broken connections. Every write must succeed: errors > 0 is a bug.
+1, 4 and 16 (``--writers``) writers each change their own lesion again and again through
+the REST API (``PATCH /api/lesions/ID``, bearer token, keep-alive) for ``--seconds``
+(default 10 s) each, at most ``--max-writes`` per writer. Prints, per database and number
+of writers, the writes per second, the median and p95 latency (ms), the server errors
+(HTTP 5xx), other refusals (HTTP 4xx), broken connections and lost updates (lesions whose
+stored value is not their writer's last successful write). Every write must succeed and
+none be lost: a count > 0 is a bug.
 
 SQLite: a new file in a temporary folder. PostgreSQL: with ``--postgresql URL`` (or
 ``OPENECT_TEST_DATABASE_URL``), a new database ``openect_bench_<pid>`` is created next to
@@ -63,6 +65,8 @@ class Tally:
     server_errors: int = 0
     refused: int = 0
     broken: int = 0
+    #: The thickness (mm) of the writer's last successful write: the lesion must keep it.
+    last_mm: float | None = None
 
 
 def writer(
@@ -90,6 +94,7 @@ def writer(
             continue
         if response.status == 200:
             tally.latencies_ms.append((time.perf_counter() - began) * 1000.0)
+            tally.last_mm = 1.0 + (n % 100) / 10.0
         elif response.status >= 500:
             tally.server_errors += 1
         else:
@@ -122,6 +127,15 @@ def load(
         thread.join(timeout=seconds + 300)
     wall = time.perf_counter() - began
     latencies = [ms for t in tallies for ms in t.latencies_ms]
+    lost = 0  # lesions whose stored thickness is not their writer's last successful write
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for i, tally in enumerate(tallies):
+        client.request(
+            "GET", f"/api/lesions/{lesions[i]}", headers={"Authorization": f"Bearer {token}"}
+        )
+        stored = json.loads(client.getresponse().read())["thickness_mm"]
+        lost += tally.last_mm is not None and stored != tally.last_mm
+    client.close()
     return {
         "writes": float(len(latencies)),
         "per_s": len(latencies) / wall,
@@ -130,6 +144,7 @@ def load(
         "server_errors": float(sum(t.server_errors for t in tallies)),
         "refused": float(sum(t.refused for t in tallies)),
         "broken": float(sum(t.broken for t in tallies)),
+        "lost": float(lost),
     }
 
 
@@ -185,7 +200,7 @@ def bench(
         lesions = [item["lesion_id"] for item in items]
         assert len(lesions) >= max(WRITER_COUNTS), "too few lesions: raise --patients"
         load(port, token["token"], lesions, 4, 2.0, 50)  # warm-up of every worker
-        for writers in WRITER_COUNTS:
+        for writers in args.writers:
             result = load(port, token["token"], lesions, writers, args.seconds, args.max_writes)
             rows.append((name, writers, result))
             print(f"  {name}, {writers} writer(s): {result['per_s']:.0f} writes/s, "
@@ -207,6 +222,12 @@ def main() -> None:
         help="PostgreSQL server URL (a scratch database is made on it)",
     )
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--writers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=list(WRITER_COUNTS),
+        help="numbers of concurrent writers, comma-separated (default: 1,4,16)",
+    )
     args = parser.parse_args()
     rows: list[tuple[str, int, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as name:
@@ -222,14 +243,14 @@ def main() -> None:
     print()
     print(
         "| database | writers | writes | writes/s | median ms | p95 ms "
-        "| HTTP 5xx | HTTP 4xx | broken |"
+        "| HTTP 5xx | HTTP 4xx | broken | lost |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for database, writers, r in rows:
         print(f"| {database} | {writers} | {r['writes']:.0f} | {r['per_s']:.0f} | "
               f"{r['median']:.0f} | {r['p95']:.0f} | {r['server_errors']:.0f} | "
-              f"{r['refused']:.0f} | {r['broken']:.0f} |")  # fmt: skip
-    failed = sum(r["server_errors"] + r["refused"] + r["broken"] for _, _, r in rows)
+              f"{r['refused']:.0f} | {r['broken']:.0f} | {r['lost']:.0f} |")  # fmt: skip
+    failed = sum(r["server_errors"] + r["refused"] + r["broken"] + r["lost"] for _, _, r in rows)
     print(f"\nEvery write succeeded: {'yes' if failed == 0 else f'NO ({failed:.0f} failed)'}")
 
 

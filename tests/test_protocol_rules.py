@@ -519,3 +519,19 @@ def test_label_rows_out_of_order_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(RuleError, match="from the highest clearance to the lowest"):
         dose_plan(patient, options)
+
+
+# ----------------------------------------------------------------------------- docs
+@pytest.mark.parametrize("name", ["sop-2018", "esope-2006"])
+def test_the_rule_table_in_the_docs_is_up_to_date(name: str) -> None:
+    """docs/rules.md holds every shipped rule with its value, status, source, evidence."""
+    from openect.protocol.rules import to_markdown
+
+    page = (Path(__file__).parents[1] / "docs" / "rules.md").read_text(encoding="utf-8")
+    table = to_markdown(load_rule_set(name))
+    assert table in page, (
+        f"regenerate the {name} table of docs/rules.md with: "
+        f"openect plan rules {name} --markdown"
+    )
+    assert "| `dose.iv_age_reduction` | age_above_years = 65, dose_per_m2 = 10000 IU/m2 |" in table
+    assert "28 patients over 65" in table  # the evidence column

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from openect.protocol.rules import (
     load_rule_set,
     shipped_rule_sets,
 )
+from openect.protocol.rules import to_markdown as rules_markdown
 from openect.protocol.session_plan import DosePlan, SessionPlan, dose_plan, plan_session
 
 app = typer.Typer(
@@ -323,13 +325,20 @@ def rules_command(
     name: Annotated[
         str, typer.Argument(metavar="[NAME|FILE]", help="Rule set id or TOML file.")
     ] = DEFAULT_RULE_SET,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="A Markdown table (as in docs/rules.md) on stdout."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> int:
-    """Show a rule set: every rule with its value, unit, status and source."""
+    """Show a rule set: every rule with its value, unit, status, source and evidence."""
     try:
         rule_set = load_rule_set(name)
     except RuleError as error:
         raise CliError(str(error)) from error
+    if markdown:
+        sys.stdout.write(rules_markdown(rule_set))
+        return 0
     if as_json:
         emit_json(
             {

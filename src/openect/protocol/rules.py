@@ -166,6 +166,39 @@ class RuleSet(BaseModel):
         return [self.rule(rule_id).model_dump(mode="json") for rule_id in ids]
 
 
+def _cell(value: Any) -> str:
+    """A rule's value as one Markdown table cell."""
+    if isinstance(value, dict):
+        text = ", ".join(f"{k} = {_cell(v)}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = "; ".join(_cell(v) for v in value)
+    else:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(rule_set: RuleSet) -> str:
+    """Every rule of ``rule_set`` as a Markdown table: id, value and unit, status,
+    source, evidence, and the rule set whose file defines it (``docs/rules.md``)."""
+    lines = [
+        f"### {rule_set.id}: {rule_set.title}",
+        "",
+        f"Version {rule_set.version}; chain: {' <- '.join(rule_set.chain)}."
+        + (f" Source: {_cell(rule_set.source)}." if rule_set.source else ""),
+        "",
+        "| rule | value | status | source | evidence | defined in |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rule_id in sorted(rule_set.rules):
+        rule = rule_set.rules[rule_id]
+        value = _cell(rule.value) + (f" {rule.unit}" if rule.unit else "")
+        lines.append(
+            f"| `{rule_id}` | {value} | {rule.status.value} | {_cell(rule.source)} "
+            f"| {_cell(rule.evidence) if rule.evidence else ''} | {rule.origin} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def shipped_rule_sets() -> list[str]:
     """Ids of the rule sets shipped with OpenECT."""
     folder = resources.files("openect.protocol") / "rulesets"
