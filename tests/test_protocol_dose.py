@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from openect.data.enums import Drug, Route, Sex
 from openect.protocol.body import (
     BsaFormula,
+    adjusted_body_weight,
     body_surface_area,
     cockcroft_gault,
     creatinine_mg_dl,
+    ideal_body_weight,
 )
 from openect.protocol.dose import (
     concentration_by_volume,
@@ -119,6 +121,57 @@ def test_patient_clearance_from_mg_dl_umol_l_or_measured() -> None:
     assert by_umol.creatinine_clearance == pytest.approx(68.0556, abs=1e-4)
     assert measured.creatinine_clearance == 42.0
     assert patient().creatinine_clearance is None
+
+
+def test_devine_ideal_and_adjusted_body_weight() -> None:
+    # 170 cm = 66.93 in: woman 45.5 + 2.3 * 6.93 = 61.44 kg; man 50 + 15.94 = 65.94 kg
+    assert ideal_body_weight(170, Sex.F) == pytest.approx(61.437, abs=1e-3)
+    assert ideal_body_weight(170, Sex.M) == pytest.approx(65.937, abs=1e-3)
+    assert ideal_body_weight(170, Sex.X) == ideal_body_weight(170, Sex.F)  # the lower
+    # 110 kg: 61.437 + 0.4 * (110 - 61.437) = 80.862 kg; below the ideal: the actual
+    assert adjusted_body_weight(170, 110, Sex.F) == pytest.approx(80.862, abs=1e-3)
+    assert adjusted_body_weight(170, 55, Sex.F) == 55
+
+
+def test_with_a_bmi_of_30_or_more_cockcroft_gault_takes_the_adjusted_weight() -> None:
+    # woman, 64 y, 170 cm, 110 kg (BMI 38.1), 1.4 mg/dL:
+    # actual weight:   (140 - 64) * 110 / (72 * 1.4) * 0.85 = 70.50 mL/min -> full dose
+    # adjusted weight: (140 - 64) * 80.862 / 100.8 * 0.85 = 51.82 mL/min
+    obese = {"age_years": 64, "sex": "F", "height_cm": 170, "weight_kg": 110}
+    plan = iv_plan("sop-2018", creatinine_mg_dl=1.4, **obese)
+    assert plan.creatinine_clearance_ml_min == 51.8
+    assert plan.creatinine_clearance_method == (
+        "Cockcroft-Gault with the adjusted body weight 80.9 kg (BMI 38.1 >= 30; "
+        "actual weight 110 kg)"
+    )
+    assert patient(creatinine_mg_dl=1.4, **obese).creatinine_clearance == pytest.approx(
+        70.496, abs=1e-3
+    )
+    # BMI under 30: the actual weight (80 kg, 180 cm: BMI 24.7)
+    lean = iv_plan("sop-2018", creatinine_mg_dl=1.0)
+    assert lean.creatinine_clearance_method == "Cockcroft-Gault with the actual weight 80 kg"
+    # a measured clearance is used as given
+    given = iv_plan("sop-2018", creatinine_clearance_ml_min=45, **obese)
+    assert given.creatinine_clearance_method == "as given"
+
+
+def test_a_birth_date_gives_the_exact_age_at_the_threshold() -> None:
+    # born 1959-12-20; on 2025-06-01 the year says 66 (> 65: reduced dose), but the
+    # patient is 65 (not over 65: full dose) until 2025-12-20
+    by_year = iv_plan("sop-2018", age_years=None, birth_year=1959, session_date="2025-06-01")
+    exact = iv_plan(
+        "sop-2018", age_years=None, birth_date="1959-12-20", session_date="2025-06-01"
+    )
+    later = iv_plan(
+        "sop-2018", age_years=None, birth_date="1959-12-20", session_date="2025-12-20"
+    )
+    assert (by_year.age_years, by_year.dose_per_m2_iu) == (66, 10_000)
+    assert (exact.age_years, exact.dose_per_m2_iu) == (65, 15_000)
+    assert (later.age_years, later.dose_per_m2_iu) == (66, 10_000)
+    with pytest.raises(ValueError, match="birth_date 1959-12-20 is not in birth_year 1960"):
+        patient(age_years=None, birth_date="1959-12-20", birth_year=1960)
+    with pytest.raises(ValueError, match="after the session date"):
+        patient(age_years=None, birth_date="2026-01-02", session_date="2026-01-01")
 
 
 def test_plan_reports_the_clearance_rounded_to_0_1_ml_min() -> None:

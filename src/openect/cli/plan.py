@@ -232,6 +232,16 @@ def dose(
     height_cm: Annotated[float, typer.Option("--height-cm", help="Height (cm).")],
     weight_kg: Annotated[float, typer.Option("--weight-kg", help="Weight (kg).")],
     age: Annotated[int | None, typer.Option("--age", help="Age (years).")] = None,
+    birth_date: Annotated[
+        str | None,
+        typer.Option(
+            "--birth-date", help="Date of birth YYYY-MM-DD (exact age; instead of --age)."
+        ),
+    ] = None,
+    session_date: Annotated[
+        str | None,
+        typer.Option("--session-date", help="Date of the session YYYY-MM-DD (default today)."),
+    ] = None,
     sex: Annotated[str | None, typer.Option("--sex", help="F, M or X.")] = None,
     creatinine_mg_dl: Annotated[
         float | None, typer.Option("--creatinine-mg-dl", help="Serum creatinine (mg/dL).")
@@ -270,6 +280,8 @@ def dose(
     try:
         patient = PatientToPlan(
             age_years=age,
+            birth_date=birth_date,
+            session_date=session_date,
             sex=sex,
             height_cm=height_cm,
             weight_kg=weight_kg,

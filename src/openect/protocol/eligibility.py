@@ -53,12 +53,17 @@ def overridden(message: str, override: str) -> str:
 
 
 def patient_findings(
-    rules: RuleSet, patient: PatientToPlan, override: str | None = None
+    rules: RuleSet,
+    patient: PatientToPlan,
+    override: str | None = None,
+    crcl: float | None = None,
 ) -> list[Finding]:
     """Findings from the patient's flags, age and renal function.
 
     ``override`` (a specialist's recorded decision) turns the hard stops listed in
     ``eligibility.overridable`` into cautions that quote it; the others stay stops.
+    ``crcl`` is the creatinine clearance (mL/min) the plan uses (default: the patient's,
+    by Cockcroft-Gault with the actual weight).
     """
     flags = patient.contraindications
     known = set(Contraindications.model_fields)
@@ -87,7 +92,7 @@ def patient_findings(
                 findings.append(
                     Finding(rule_id=rule_id, severity=weight, message=message, source=rule.source)
                 )
-    crcl = patient.creatinine_clearance
+    crcl = crcl if crcl is not None else patient.creatinine_clearance
     renal = rules.number("eligibility.renal_caution")
     if crcl is not None and crcl < renal:
         findings.append(

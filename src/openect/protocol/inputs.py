@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug, Route, Sex
 from openect.data.models import Lesion, Patient
-from openect.protocol.body import BsaFormula, cockcroft_gault, creatinine_mg_dl
+from openect.protocol.body import (
+    BsaFormula,
+    CrclWeight,
+    adjusted_body_weight,
+    body_mass_index,
+    cockcroft_gault,
+    creatinine_mg_dl,
+)
 from openect.protocol.rules import DEFAULT_RULE_SET
 
 
@@ -50,6 +57,9 @@ class PatientToPlan(_Input):
     patient_id: str | None = None
     age_years: int | None = Field(None, ge=0, le=120)
     birth_year: int | None = Field(None, ge=1900, le=2100)
+    birth_date: dt.date | None = Field(
+        None, description="Date of birth, for the exact age at the session (not stored)"
+    )
     session_date: dt.date | None = None
     sex: Sex | None = None
     height_cm: float = Field(ge=50, le=250, description="Height (cm)")
@@ -78,9 +88,18 @@ class PatientToPlan(_Input):
         ]
         if len(given) > 1:
             raise ValueError(f"give at most one of {', '.join(given)}")
+        if (
+            self.birth_date is not None
+            and self.birth_year is not None
+            and self.birth_date.year != self.birth_year
+        ):
+            raise ValueError(
+                f"birth_date {self.birth_date.isoformat()} is not in birth_year {self.birth_year}"
+            )
         age = self.age
         if age is not None and age < 0:
-            raise ValueError(f"birth_year {self.birth_year} is after the session date")
+            born = self.birth_date.isoformat() if self.birth_date else self.birth_year
+            raise ValueError(f"born {born}: after the session date")
         serum = self.creatinine_mg_dl is not None or self.creatinine_umol_l is not None
         if serum and (age is None or self.sex is None):
             raise ValueError(
@@ -91,13 +110,47 @@ class PatientToPlan(_Input):
 
     @property
     def age(self) -> int | None:
-        """Age in years at the session; None when neither age nor birth year is given."""
+        """Age in completed years at the session (``session_date``, default today):
+        ``age_years``, else from ``birth_date`` (exact), else the year of the session
+        minus ``birth_year`` (the age reached in that year, up to one year above the
+        exact age); None when none is given."""
         if self.age_years is not None:
             return self.age_years
+        on = self.session_date or dt.date.today()
+        if self.birth_date is not None:
+            before_birthday = (on.month, on.day) < (self.birth_date.month, self.birth_date.day)
+            return on.year - self.birth_date.year - before_birthday
         if self.birth_year is None:
             return None
-        on = self.session_date or dt.date.today()
         return on.year - self.birth_year
+
+    def clearance(
+        self, weight: CrclWeight = CrclWeight.ACTUAL, bmi_at_least: float = 30.0
+    ) -> tuple[float | None, str | None]:
+        """Creatinine clearance (mL/min) and how it was found: measured as given, or by
+        Cockcroft-Gault with the actual weight, or with the adjusted body weight when
+        ``weight`` says so and the BMI (kg/m2) is at least ``bmi_at_least``."""
+        if self.creatinine_clearance_ml_min is not None:
+            return self.creatinine_clearance_ml_min, "as given"
+        age, sex = self.age, self.sex
+        if age is None or sex is None:
+            return None, None
+        if self.creatinine_mg_dl is not None:
+            serum = self.creatinine_mg_dl
+        elif self.creatinine_umol_l is not None:
+            serum = creatinine_mg_dl(self.creatinine_umol_l)
+        else:
+            return None, None
+        bmi = body_mass_index(self.height_cm, self.weight_kg)
+        used = self.weight_kg
+        how = f"Cockcroft-Gault with the actual weight {self.weight_kg:g} kg"
+        if weight is CrclWeight.ADJUSTED_IF_OBESE and bmi >= bmi_at_least:
+            used = adjusted_body_weight(self.height_cm, self.weight_kg, sex)
+            how = (
+                f"Cockcroft-Gault with the adjusted body weight {used:.1f} kg "
+                f"(BMI {bmi:.1f} >= {bmi_at_least:g}; actual weight {self.weight_kg:g} kg)"
+            )
+        return cockcroft_gault(age, used, sex, serum), how
 
     @property
     def creatinine_clearance(self) -> float | None:
@@ -206,6 +259,7 @@ def session_request(
     creatinine_clearance_ml_min: float | None = None,
     prior_bleomycin_iu: float = 0.0,
     dialysis: bool = False,
+    birth_date: dt.date | None = None,
     contraindications: Contraindications | None = None,
     options: PlanOptions | None = None,
 ) -> SessionRequest:
@@ -219,6 +273,7 @@ def session_request(
         patient=PatientToPlan(
             patient_id=patient.patient_id,
             birth_year=patient.birth_year,
+            birth_date=birth_date,
             session_date=session_date,
             sex=patient.sex,
             height_cm=height_cm,

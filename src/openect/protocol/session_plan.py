@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 
 from openect import __version__
 from openect.data.enums import Anaesthesia, Drug, Route
+from openect.errors import RuleError
 from openect.formatting import number
-from openect.protocol.body import BsaFormula, body_surface_area
+from openect.protocol.body import BsaFormula, CrclWeight, body_surface_area
 from openect.protocol.dose import (
     ellipsoid_volume_cm3,
     it_bleomycin_iu,
@@ -99,6 +100,9 @@ class DosePlan(BaseModel):
     standard_dose_per_m2_iu: float | None
     dose_policy: str
     dose_reduction: list[str]
+    creatinine_clearance_method: str | None = Field(
+        None, description="How the clearance was found: as given, or Cockcroft-Gault and the weight"
+    )
     dose_rule: str | None = Field(
         None, description="The rule that gave the dose per m2 when reduced (the lowest wins)"
     )
@@ -185,11 +189,15 @@ def plan_dose(
         formula = BsaFormula(rules.text("dose.bsa_formula", tuple(BsaFormula)))
         provenance["bsa_m2"] = ["dose.bsa_formula"]
     bsa = round(body_surface_area(patient.height_cm, patient.weight_kg, formula), 2)
-    crcl = patient.creatinine_clearance
+    crcl, crcl_method = patient.clearance(
+        _crcl_weight(rules), rules.number("dose.crcl_weight", "bmi_at_least")
+    )
     if crcl is None:
         warnings.append("creatinine clearance unknown: renal function not assessed")
+    else:
+        provenance["creatinine_clearance_ml_min"] = ["dose.crcl_weight"]
     override = options.specialist_override
-    findings = patient_findings(rules, patient, override)
+    findings = patient_findings(rules, patient, override, crcl)
 
     dose_iu: float | None = None
     dose_mg: float | None = None
@@ -314,6 +322,7 @@ def plan_dose(
         bsa_m2=bsa,
         bsa_formula=formula,
         creatinine_clearance_ml_min=round(crcl, 1) if crcl is not None else None,
+        creatinine_clearance_method=crcl_method,
         drug=options.drug,
         route=route,
         dose_iu=dose_iu,
@@ -333,6 +342,18 @@ def plan_dose(
         rules=[],
         software={"openect": __version__},
     )
+
+
+def _crcl_weight(rules: RuleSet) -> CrclWeight:
+    """The weight Cockcroft-Gault uses by the rule ``dose.crcl_weight``."""
+    value = rules.table("dose.crcl_weight").get("weight")
+    allowed = tuple(w.value for w in CrclWeight)
+    if value not in allowed:
+        raise RuleError(
+            f"rule dose.crcl_weight of rule set {rules.id!r}: weight is {value!r}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return CrclWeight(value)
 
 
 def _renal_stop(

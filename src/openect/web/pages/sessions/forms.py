@@ -94,6 +94,13 @@ class PlanForm(forms.Form):
     )
     window = model_field(PlanOptions, "window")
     bsa_formula = model_field(PlanOptions, "bsa_formula", empty_label=AS_RULES)
+    birth_date = model_field(
+        PatientToPlan,
+        "birth_date",
+        label="Date of birth",
+        help_text="Optional, for the exact age at the session (the registry keeps the year "
+        "of birth only; this date is not stored)",
+    )
     height_cm = model_field(PatientToPlan, "height_cm")
     weight_kg = model_field(PatientToPlan, "weight_kg")
     creatinine_mg_dl = model_field(
