@@ -251,7 +251,12 @@ source = "Our plates"
     )
     e = plan_electrode(load_rule_set(path), lesion(thickness_mm=2), 3, None)
     assert e.voltage_v == 1040
-    assert e.notes == ["1040 V exceeds the generator's 1000 V"]
+    # within 1,000 V: plates up to 1,000 / 1,300 V/cm = 0.769 cm = 7.7 mm, or the needle
+    # electrodes at 1,000 V/cm: linear 4 mm 400 V, hexagonal 7.3 mm 730 V, finger 400 V
+    assert e.notes == [
+        "1040 V exceeds the generator's 1000 V; within it: plate models with a distance up "
+        "to 7.7 mm at 1300 V/cm, or linear (400 V), hexagonal (730 V), finger (400 V)"
+    ]
 
 
 # ---- route and anaesthesia -------------------------------------------------------------

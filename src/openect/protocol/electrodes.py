@@ -82,6 +82,29 @@ def _plate_notes(rules: RuleSet, lesion: LesionToTreat) -> list[str]:
     return notes
 
 
+def within_generator(rules: RuleSet, electrode: Electrode, maximum: float) -> str:
+    """What stays within the generator's ``maximum`` (V) when ``electrode``'s distance
+    needs more: the largest distance of the same kind at its field, and the other kinds
+    of the rule set whose voltage (field x distance) fits."""
+    rule_id = f"electrode.{electrode.value}"
+    field = rules.number(rule_id, "field_v_per_cm")
+    largest_mm = maximum / field * 10.0
+    fitting = []
+    for other in Electrode:
+        if other is electrode or f"electrode.{other.value}" not in rules.rules:
+            continue
+        other_id = f"electrode.{other.value}"
+        field_other = rules.number(other_id, "field_v_per_cm")
+        volts = round(field_other * rules.number(other_id, "distance_mm") / 10.0, 1)
+        if volts <= maximum:
+            fitting.append(f"{other.value} ({volts:g} V)")
+    text = (
+        f"within it: {electrode.value} models with a distance up to {largest_mm:.1f} mm "
+        f"at {field:g} V/cm"
+    )
+    return text + (f", or {', '.join(fitting)}" if fitting else "")
+
+
 def plan_electrode(
     rules: RuleSet,
     lesion: LesionToTreat,
@@ -114,7 +137,10 @@ def plan_electrode(
     maximum = rules.number("electrode.generator_max_voltage")
     ids.append("electrode.generator_max_voltage")
     if voltage > maximum:
-        notes.append(f"{voltage:g} V exceeds the generator's {maximum:g} V")
+        notes.append(
+            f"{voltage:g} V exceeds the generator's {maximum:g} V; "
+            + within_generator(rules, electrode, maximum)
+        )
 
     needle_length: float | None = None
     if "needle_lengths_mm" in spec:
