@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from openect.data.enums import Anaesthesia, Route, Symptom
+from openect.errors import RuleError
 from openect.protocol.electrodes import Electrode, choose_electrode, plan_electrode
 from openect.protocol.eligibility import (
     EligibilityStatus,
@@ -299,6 +300,37 @@ def test_route_suggestion(count: int, largest: float, route: Route) -> None:
 )
 def test_anaesthesia_suggestion(count: int, largest: float, anaesthesia: Anaesthesia) -> None:
     assert suggest_anaesthesia(ESOPE, lesions_of(count, largest))[0] is anaesthesia
+
+
+@pytest.mark.parametrize(
+    ("site", "anaesthesia"),
+    [
+        ("trunk_anterior", Anaesthesia.LOCAL),
+        ("head_neck", Anaesthesia.LOCAL_SEDATION),
+        ("genital_perineal", Anaesthesia.LOCAL_SEDATION),
+    ],
+)
+def test_a_lesion_at_a_sensitive_site_gets_at_least_sedation(
+    site: str, anaesthesia: Anaesthesia
+) -> None:
+    # one 10 mm lesion: local by number and size; the site can raise it to sedation
+    choice, reason = suggest_anaesthesia(ESOPE, [lesion(body_site=site)])
+    assert choice is anaesthesia
+    assert ("anaesthesia.sites" in reason) is (anaesthesia is Anaesthesia.LOCAL_SEDATION)
+    # the site never lowers a choice made by number and size
+    many = [lesion(f"L{i}", body_site=site) for i in range(8)]
+    assert suggest_anaesthesia(ESOPE, many)[0] is Anaesthesia.GENERAL
+
+
+def test_an_unknown_body_site_in_the_anaesthesia_rule_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "centre.toml"
+    path.write_text(
+        '[rule_set]\nid = "c"\nbase = "esope-2006"\ntitle = "c"\n\n'
+        '[rules."anaesthesia.sites"]\nvalue = ["face"]\nstatus = "verified"\nsource = "us"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleError, match=r"unknown body site\(s\) face"):
+        suggest_anaesthesia(load_rule_set(path), [lesion()])
 
 
 def test_plan_follows_the_suggested_route_unless_one_is_chosen() -> None:

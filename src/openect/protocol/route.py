@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from openect.data.enums import Anaesthesia, Drug, Route
+from openect.data.enums import Anaesthesia, BodySite, Drug, Route
+from openect.errors import RuleError
 from openect.protocol.inputs import LesionToTreat
 from openect.protocol.rules import RuleSet
 
@@ -26,11 +27,16 @@ def suggest_route(rules: RuleSet, lesions: Sequence[LesionToTreat]) -> tuple[Rou
     )
 
 
+#: The rule naming the body sites whose lesions call for at least sedation.
+SITES_RULE = "anaesthesia.sites"
+
+
 def suggest_anaesthesia(
     rules: RuleSet, lesions: Sequence[LesionToTreat]
 ) -> tuple[Anaesthesia, str]:
     """Local for few and small lesions, sedation for more, general for many or large
-    (rule ``anaesthesia.choice``)."""
+    (rule ``anaesthesia.choice``); at least sedation when a lesion lies at a site of
+    ``anaesthesia.sites`` (e.g. head and neck, genital and perineal)."""
     rule = "anaesthesia.choice"
     count = len(lesions)
     largest = max(lesion.longest_diameter_mm for lesion in lesions)
@@ -44,7 +50,19 @@ def suggest_anaesthesia(
         choice = Anaesthesia.LOCAL_SEDATION
     else:
         choice = Anaesthesia.GENERAL
-    return choice, f"{count} lesion(s), largest {largest:g} mm"
+    reason = f"{count} lesion(s), largest {largest:g} mm"
+    sensitive = set(rules.words(SITES_RULE))
+    unknown = sensitive - {site.value for site in BodySite}
+    if unknown:
+        raise RuleError(
+            f"rule {SITES_RULE}: unknown body site(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(site.value for site in BodySite)}"
+        )
+    sites = sorted({lesion.body_site.value for lesion in lesions} & sensitive)
+    if choice is Anaesthesia.LOCAL and sites:
+        choice = Anaesthesia.LOCAL_SEDATION
+        reason += f"; lesion(s) at {', '.join(sites)}: at least sedation ({SITES_RULE})"
+    return choice, reason
 
 
 #: The rule on inspired oxygen under general anaesthesia after bleomycin.

@@ -48,6 +48,7 @@ from openect.protocol.inputs import (
 )
 from openect.protocol.route import (
     OXYGEN_RULE,
+    SITES_RULE,
     oxygen_advice,
     suggest_anaesthesia,
     suggest_route,
@@ -504,7 +505,9 @@ def plan_session(
         )
     if oxygen is not None:
         warnings.insert(0, oxygen)  # it changes what the anaesthetist does: first
-    anaesthesia_rules = ["anaesthesia.choice"] + ([OXYGEN_RULE] if oxygen is not None else [])
+    anaesthesia_rules = ["anaesthesia.choice", SITES_RULE] + (
+        [OXYGEN_RULE] if oxygen is not None else []
+    )
     provenance = {**dose.provenance, "route": route_rules, "anaesthesia": anaesthesia_rules}
     plan = SessionPlan(
         **{**dose.model_dump(), "warnings": warnings, "provenance": provenance},
