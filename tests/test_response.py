@@ -37,6 +37,7 @@ from openect.response.evaluation import ASSESSMENT_COLUMNS, LESION_COLUMNS, PATI
 from openect.synth import generate_cohort
 
 CR, PR, SD, PD, NE = Category.CR, Category.PR, Category.SD, Category.PD, Category.NE
+NC, NN = Category.NC, Category.NN
 RECIST = load_criteria("recist")
 WHO = load_criteria("who")
 
@@ -266,14 +267,14 @@ WHO_BOUNDARIES = [
     # PR: >= 50 % decrease of the product against the baseline.
     pytest.param((10.0, 10.0), (20.0, 10.0), (20.0, 10.0), PR, id="exactly 50 % (200->100) PR"),
     pytest.param((20.0, 5.0), (20.0, 10.0), (20.0, 10.0), PR, id="exactly 50 %, one diameter"),
-    pytest.param((10.02, 10.0), (20.0, 10.0), (20.0, 10.0), SD, id="49.9 % (200->100.2) is SD"),
+    pytest.param((10.02, 10.0), (20.0, 10.0), (20.0, 10.0), NC, id="49.9 % (200->100.2) is NC"),
     pytest.param((16.0, 12.0), (20.0, 20.0), (20.0, 20.0), PR, id="52 % (400->192) is PR"),
     pytest.param((9.1, 5.0), (13.0, 7.0), (13.0, 7.0), PR, id="exactly 50 % (91->45.5) is PR"),
     pytest.param((12.5, 8.8), (20.0, 11.0), (20.0, 11.0), PR, id="exactly 50 % (220->110) PR"),
     pytest.param((12.5, 4.4), (11.0, 10.0), (11.0, 10.0), PR, id="exactly 50 % (110->55) PR"),
     # PD: >= 25 % increase of the product over the nadir, no absolute minimum.
     pytest.param((12.5, 10.0), (20.0, 10.0), (10.0, 10.0), PD, id="exactly 25 % (100->125) PD"),
-    pytest.param((12.49, 10.0), (20.0, 10.0), (10.0, 10.0), SD, id="24.9 % (100->124.9) not PD"),
+    pytest.param((12.49, 10.0), (20.0, 10.0), (10.0, 10.0), NC, id="24.9 % (100->124.9) not PD"),
     pytest.param((16.9, 12.5), (20.0, 20.0), (13.0, 13.0), PD, id="exactly 25 % (169->211.25)"),
     pytest.param((20.4, 12.5), (30.0, 30.0), (17.0, 12.0), PD, id="exactly 25 % (204->255) PD"),
     pytest.param((2.5, 2.0), (20.0, 10.0), (2.0, 2.0), PD, id="25 % of a 4 mm2 nadir is PD"),
@@ -706,38 +707,43 @@ def _two_patients() -> Dataset:
 
 def test_per_patient_response_on_the_landmark_by_default() -> None:
     evaluation = fit(_two_patients())
+    common = {"rule": "lesions", "response_date": None, "baseline_sum": None}
+    common |= {"response_sum": None, "lesions_sd": 0, "lesions_nn": 0}
     assert evaluation.patients_.to_dict(orient="records") == [
-        {
+        common
+        | {
             "patient_id": "P1",
             "centre_id": "C01",
             "lesions": 2,
+            "measurable_lesions": 2,
             "evaluable_lesions": 2,
             "response": "PR",
             "lesions_cr": 1,
             "lesions_pr": 1,
-            "lesions_sd": 0,
             "lesions_pd": 0,
         },
-        {
+        common
+        | {
             "patient_id": "P2",
             "centre_id": "C02",
             "lesions": 2,
+            "measurable_lesions": 2,
             "evaluable_lesions": 2,
             "response": "PD",
             "lesions_cr": 1,
             "lesions_pr": 0,
-            "lesions_sd": 0,
             "lesions_pd": 1,
         },
-        {
+        common
+        | {
             "patient_id": "P3",
             "centre_id": "C01",
             "lesions": 1,
+            "measurable_lesions": 1,
             "evaluable_lesions": 0,
             "response": "NE",
             "lesions_cr": 0,
             "lesions_pr": 0,
-            "lesions_sd": 0,
             "lesions_pd": 0,
         },
     ]
@@ -849,8 +855,12 @@ def test_a_criterion_can_be_given_as_an_object() -> None:
 # =========================================================================== calibration
 @pytest.fixture(scope="module")
 def cohort() -> ResponseEvaluation:
-    """RECIST evaluation of the synthetic 1,000-patient, 4-centre register (seed 2026)."""
-    return ResponseEvaluation().fit(generate_cohort(1000, centres=4, seed=2026))
+    """RECIST evaluation of the synthetic 1,000-patient, 4-centre register (seed 2026),
+    every lesion by the percentage rule as in the published skin series it is calibrated
+    on (caliper-measured nodules of every size)."""
+    return ResponseEvaluation(non_measurable="percentage").fit(
+        generate_cohort(1000, centres=4, seed=2026)
+    )
 
 
 def test_synthetic_landmark_response_matches_published_melanoma_series(
@@ -883,15 +893,27 @@ def _check_to_dict(evaluation: ResponseEvaluation) -> dict[str, Any]:
     assert out["assessments"] == int((evaluation.assessments_["course"] > 0).sum())
     assert out["local_progressions"] == int(lesions["local_progression"].sum())
     assert out["landmark_window_days"] == list(evaluation.landmark_window_days)
-    for level, series in (
-        ("lesion landmark", lesions["landmark_response"]),
-        ("lesion best", lesions["best_response"]),
-        ("patient", patients["response"]),
+    assert out["patient_rule"] == evaluation.patient_rule
+    assert set(patients["rule"]) <= {evaluation.patient_rule}
+    split = evaluation.split_measurable
+    measurable = (
+        lesions["measurable"].astype(bool)
+        if split
+        else lesions["measurable"] == lesions["measurable"]
+    )
+    names = [c.value for c in evaluation.criteria.categories]
+    for level, column in (
+        ("lesion landmark", "landmark_response"),
+        ("lesion best", "best_response"),
     ):
-        expected = {c.value: int((series == c.value).sum()) for c in Category}
-        assert out["counts"][level] == expected
+        parts = [(f"{level}, measurable", measurable), (f"{level}, non-measurable", ~measurable)]
+        for key, rows in parts if split else [(level, measurable)]:
+            series = lesions.loc[rows, column]
+            assert out["counts"][key] == {c: int((series == c).sum()) for c in names}
+    series = patients["response"]
+    assert out["counts"]["patient"] == {c: int((series == c).sum()) for c in names}
     for unit, series in (
-        ("lesion", lesions["landmark_response"]),
+        ("lesion", lesions.loc[measurable, "landmark_response"]),
         ("patient", patients["response"]),
     ):
         evaluable = series[series != "NE"]
@@ -902,11 +924,19 @@ def _check_to_dict(evaluation: ResponseEvaluation) -> dict[str, Any]:
         if len(evaluable):
             assert math.isclose(rates["cr_rate"], rates["cr"] / len(evaluable))
             assert math.isclose(rates["or_rate"], rates["or"] / len(evaluable))
+    if split:
+        apart = lesions.loc[~measurable, "landmark_response"]
+        apart = apart[apart != "NE"]
+        assert out["rates"]["lesion_non_measurable"]["evaluable"] == len(apart)
+        assert out["rates"]["lesion_non_measurable"]["cr"] == int((apart == "CR").sum())
+    else:
+        assert out["rates"]["lesion_non_measurable"] is None
     return out
 
 
 def test_to_dict_of_a_hand_made_register_is_json_and_matches_the_tables() -> None:
     out = _check_to_dict(fit(_two_patients(), patient_basis="best"))
+    none = {"CR": 0, "PR": 0, "SD": 0, "NN": 0, "PD": 0, "NE": 0}
     assert out == {
         "criteria": "recist",
         "criteria_status": "V",
@@ -914,16 +944,33 @@ def test_to_dict_of_a_hand_made_register_is_json_and_matches_the_tables() -> Non
         "landmark_days": 60,
         "landmark_window_days": [40, 100],
         "patient_basis": "best",
+        "patient_rule": "lesions",
+        "patient_rule_title": (
+            "lesion-based: CR if every evaluable lesion is CR, PD if any is PD, PR if one responded"
+        ),
+        "non_measurable": "qualitative",
+        "measurable_min": 10.0,
+        "confirmation_days": 0,
         "lesions": 5,
+        "measurable_lesions": 5,
         "patients": 3,
         "assessments": 6,
         "counts": {
-            "lesion landmark": {"CR": 2, "PR": 1, "SD": 0, "PD": 1, "NE": 1},
-            "lesion best": {"CR": 3, "PR": 1, "SD": 0, "PD": 0, "NE": 1},
-            "patient": {"CR": 1, "PR": 1, "SD": 0, "PD": 0, "NE": 1},
+            "lesion landmark, measurable": none | {"CR": 2, "PR": 1, "PD": 1, "NE": 1},
+            "lesion landmark, non-measurable": none,
+            "lesion best, measurable": none | {"CR": 3, "PR": 1, "NE": 1},
+            "lesion best, non-measurable": none,
+            "patient": none | {"CR": 1, "PR": 1, "NE": 1},
         },
         "rates": {
             "lesion": {"evaluable": 4, "cr": 2, "or": 3, "cr_rate": 0.5, "or_rate": 0.75},
+            "lesion_non_measurable": {
+                "evaluable": 0,
+                "cr": 0,
+                "nn": 0,
+                "pd": 0,
+                "cr_rate": None,
+            },
             "patient": {"evaluable": 2, "cr": 1, "or": 2, "cr_rate": 0.5, "or_rate": 1.0},
         },
         "local_progressions": 1,
@@ -936,6 +983,7 @@ def test_to_dict_of_the_synthetic_register_is_json_and_matches_the_tables(
     out = _check_to_dict(cohort)
     assert out["patients"] == 1000
     assert out["counts"]["lesion landmark"] == cohort.summary.loc["lesion landmark"].to_dict()
+    assert out["non_measurable"] == "percentage"
 
 
 def test_to_dict_without_evaluable_lesions_gives_null_rates() -> None:
@@ -949,6 +997,8 @@ def test_the_text_summary_states_criteria_landmark_and_rates() -> None:
     text = str(fit(_two_patients()))
     assert text.splitlines() == [
         "Response (RECIST 1.1 adapted to skin (longest diameter); landmark 60 d, window 40-100 d)",
-        "  lesions:  4 evaluable, CR 50.0\u00a0%, OR 75.0\u00a0%",
-        "  patients: 2 evaluable, CR 0.0\u00a0%, OR 50.0\u00a0%",
+        "  measurable lesions: 4 evaluable, CR 50.0\u00a0%, OR 75.0\u00a0%",
+        "  non-measurable lesions (< 10 mm, CR/NN/PD): 0 evaluable, CR —, NN 0, PD 0",
+        "  patients (lesion-based: CR if every evaluable lesion is CR, PD if any is PD, PR if "
+        "one responded): 2 evaluable, CR 0.0\u00a0%, OR 50.0\u00a0%",
     ]

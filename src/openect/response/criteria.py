@@ -9,7 +9,13 @@ same keys). :func:`categorise` applies one criterion to one measurement:
   smallest measure so far, baseline included) and by at least ``pd_min_increase``
   in absolute terms;
 * **PR** - the measure has shrunk by at least ``pr_decrease_pct`` against the baseline;
-* **SD** - otherwise.
+* **SD** - otherwise; named **NC** ("no change") where the criterion says so (WHO,
+  ``stable_name = "NC"``).
+
+A **non-measurable** lesion (RECIST 1.1: longest diameter under ``measurable_min`` at
+baseline) is classified qualitatively (``measurable=False``): CR when it has
+disappeared, PD when it has grown by the PD thresholds over its nadir, otherwise
+**NN** (non-CR/non-PD); it has no PR and no SD.
 
 Comparisons at a threshold are inclusive ("at least 30 %"), with a relative tolerance
 of 1e-9 so that a caliper reading exactly on the boundary is not lost to rounding.
@@ -35,18 +41,28 @@ class Category(StrEnum):
     CR = "CR"
     PR = "PR"
     SD = "SD"
+    #: WHO "no change" (Miller 1981): the WHO name of stable disease.
+    NC = "NC"
+    #: Non-CR/non-PD: a non-measurable lesion (RECIST 1.1) neither gone nor progressing.
+    NN = "NN"
     PD = "PD"
     NE = "NE"
 
 
-#: Best first: the order in which a best overall response is chosen.
+#: Best first: the order in which a best overall response is chosen (SD, NC and NN
+#: rank alike: neither response nor progression).
 RANK: dict[Category, int] = {
     Category.CR: 0,
     Category.PR: 1,
     Category.SD: 2,
+    Category.NC: 2,
+    Category.NN: 2,
     Category.PD: 3,
     Category.NE: 4,
 }
+
+#: Neither response nor progression, under any name.
+STABLE = frozenset({Category.SD, Category.NC, Category.NN})
 
 
 class ResponseCriteria(BaseModel):
@@ -65,6 +81,19 @@ class ResponseCriteria(BaseModel):
         ge=0, description="PD: absolute increase over the nadir (mm or mm2)"
     )
     measurable_min: float = Field(ge=0, description="Smallest measurable baseline (mm)")
+    stable_name: Literal["SD", "NC"] = Field(
+        "SD", description="Name of neither response nor progression: SD, or NC (WHO)"
+    )
+    confirmation_days: int = Field(
+        0,
+        ge=0,
+        description="CR and PR need a confirming assessment at least this many days later "
+        "(0: no confirmation)",
+    )
+    pd_per_lesion: bool = Field(
+        False,
+        description="Per patient under the sum rule: PD also when one lesion progresses (WHO)",
+    )
     status: Literal["V", "U"]
     source: str
 
@@ -82,6 +111,33 @@ class ResponseCriteria(BaseModel):
     def unit(self) -> str:
         """Unit of the compared measure."""
         return "mm" if self.measure == "longest" else "mm2"
+
+    @property
+    def stable(self) -> Category:
+        """The category of neither response nor progression: SD, or NC under WHO."""
+        return Category(self.stable_name)
+
+    @property
+    def categories(self) -> list[Category]:
+        """The categories this criterion gives, best first (NN only with a measurable
+        minimum, NC instead of SD under WHO)."""
+        out = [Category.CR, Category.PR, self.stable]
+        if self.measurable_min > 0:
+            out.append(Category.NN)
+        return [*out, Category.PD, Category.NE]
+
+    def is_measurable(self, longest_mm: float) -> bool:
+        """True when a lesion of this baseline longest diameter (mm) is measurable."""
+        return longest_mm >= self.measurable_min
+
+    def named(self, category: Category, measurable: bool = True) -> Category:
+        """``category`` in this criterion's words: SD as NC under WHO; PR, SD or NC of a
+        non-measurable lesion as NN (an override recorded with the generic names)."""
+        if not measurable and category in (Category.PR, *STABLE):
+            return Category.NN
+        if category in STABLE:
+            return self.stable
+        return category
 
 
 def _criteria_file() -> Path:
@@ -109,12 +165,17 @@ def load_criteria(name: str = "recist", path: str | Path | None = None) -> Respo
 
 
 def categorise(
-    measure: float | None, baseline: float | None, nadir: float | None, criteria: ResponseCriteria
+    measure: float | None,
+    baseline: float | None,
+    nadir: float | None,
+    criteria: ResponseCriteria,
+    measurable: bool = True,
 ) -> Category:
     """Category of a lesion whose ``measure`` is compared with its ``baseline`` and ``nadir``.
 
     All three in the criterion's unit (mm for RECIST, mm2 for WHO). A missing measure or
-    baseline gives NE; a missing nadir is taken as the baseline.
+    baseline gives NE; a missing nadir is taken as the baseline. A non-measurable lesion
+    (``measurable=False``) is CR, PD or NN (non-CR/non-PD), never PR or SD.
     """
     if measure is None or baseline is None:
         return Category.NE
@@ -128,6 +189,8 @@ def categorise(
     grew_relative = measure >= low * (1.0 + criteria.pd_increase_pct / 100.0) - slack
     if grew_enough and grew_relative:
         return Category.PD
+    if not measurable:
+        return Category.NN
     if measure <= baseline * (1.0 - criteria.pr_decrease_pct / 100.0) + slack:
         return Category.PR
-    return Category.SD
+    return criteria.stable

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from openect.data.dataset import Dataset
-from openect.response.evaluation import ResponseEvaluation
+from openect.response.evaluation import PATIENT_RULE, PatientRule, ResponseEvaluation
 
 #: The response criteria offered side by side (names of ``criteria.toml``).
 CRITERIA: tuple[str, ...] = ("recist", "who")
@@ -30,6 +30,8 @@ CATEGORY_LABELS: dict[str, str] = {
     "CR": "complete response",
     "PR": "partial response",
     "SD": "stable disease",
+    "NC": "no change (WHO)",
+    "NN": "non-CR/non-PD (non-measurable lesion)",
     "PD": "progressive disease",
     "NE": "not evaluable or not yet assessed",
 }
@@ -174,11 +176,14 @@ def patient_responses(
     dataset: Dataset,
     criteria: str = "recist",
     basis: Literal["landmark", "best"] = "best",
+    rule: PatientRule = PATIENT_RULE,
 ) -> dict[str, str]:
     """Per-patient response (category text) of the patients of ``dataset`` with a treated
-    lesion, from the lesions' ``basis`` responses (ESOPE/InspECT convention: CR only if
-    every evaluable lesion is CR, PD if any is PD, PR if one responded, else SD)."""
-    evaluation = ResponseEvaluation(criteria, patient_basis=basis)
+    lesion, from the lesions' ``basis`` responses, by the per-patient ``rule``
+    (``lesions``: CR only if every evaluable lesion is CR, PD if any is PD, PR if one
+    responded, else SD; ``sum``: RECIST sum of diameters; see
+    :data:`~openect.response.evaluation.PATIENT_RULES`)."""
+    evaluation = ResponseEvaluation(criteria, patient_basis=basis, patient_rule=rule)
     evaluation.fit(for_evaluation(dataset))
     return {
         str(row.patient_id): str(row.response)
