@@ -1002,3 +1002,224 @@ def test_the_text_summary_states_criteria_landmark_and_rates() -> None:
         "  patients (lesion-based: CR if every evaluable lesion is CR, PD if any is PD, PR if "
         "one responded): 2 evaluable, CR 0.0\u00a0%, OR 50.0\u00a0%",
     ]
+
+
+# =========================================================================== conventions
+def test_a_9_mm_lesion_is_non_measurable_and_classified_qualitatively() -> None:
+    # RECIST 1.1 (Eisenhauer 2009): measurable = longest diameter >= 10 mm by caliper.
+    # 9 mm -> 4 mm is -56 %, a PR by the percentage rule; non-measurable it is NN
+    # (non-CR/non-PD). 9 -> 0 mm is CR; 9 -> 4 -> 10 mm is +6 mm, +150 % over the nadir: PD.
+    ds = register(
+        [lesion("P1-L1", 9.0), lesion("P1-L2", 9.0), lesion("P1-L3", 9.0)],
+        [
+            visit("P1-L1", 60, 4.0),
+            visit("P1-L2", 60, 0.0),
+            visit("P1-L3", 30, 4.0),
+            visit("P1-L3", 60, 10.0),
+        ],
+    )
+    evaluation = fit(ds)
+    assert bool(result(evaluation, "P1-L1")["measurable"]) is False
+    assert steps(evaluation, "P1-L1")["category"].tolist() == ["NN"]
+    assert result(evaluation, "P1-L1")["landmark_response"] == "NN"
+    assert result(evaluation, "P1-L2")["landmark_response"] == "CR"
+    assert steps(evaluation, "P1-L3")["category"].tolist() == ["NN", "PD"]
+    assert categorise(4.0, 9.0, 9.0, RECIST, measurable=False) is NN
+    assert categorise(4.0, 9.0, 9.0, RECIST) is PR
+    # the earlier behaviour stays available only as an explicit option
+    legacy = fit(ds, non_measurable="percentage")
+    assert result(legacy, "P1-L1")["landmark_response"] == "PR"
+
+
+def test_an_override_pr_on_a_non_measurable_lesion_is_non_cr_non_pd() -> None:
+    ds = register(
+        [lesion("P1-L1", 8.0)],
+        [visit("P1-L1", 60, 7.0, override="PR", reason="flattened, still palpable")],
+    )
+    assert steps(fit(ds), "P1-L1")["category"].tolist() == ["NN"]
+
+
+def test_rates_report_measurable_and_non_measurable_lesions_apart() -> None:
+    # P1-L1 20 -> 10 mm (PR, measurable); P1-L2 9 -> 0 mm (CR, non-measurable);
+    # P1-L3 8 -> 6 mm (NN, non-measurable).
+    ds = register(
+        [lesion("P1-L1", 20.0), lesion("P1-L2", 9.0), lesion("P1-L3", 8.0)],
+        [visit("P1-L1", 60, 10.0), visit("P1-L2", 60, 0.0), visit("P1-L3", 60, 6.0)],
+    )
+    evaluation = fit(ds)
+    rates = evaluation.rates()
+    assert rates["lesion"] == {"evaluable": 1, "cr": 0, "or": 1, "cr_rate": 0.0, "or_rate": 1.0}
+    assert rates["lesion_non_measurable"] == {
+        "evaluable": 2,
+        "cr": 1,
+        "nn": 1,
+        "pd": 0,
+        "cr_rate": 0.5,
+    }
+    summary = evaluation.summary
+    assert summary.loc["lesion landmark, measurable", "PR"] == 1
+    assert summary.loc["lesion landmark, non-measurable", "CR"] == 1
+    assert summary.loc["lesion landmark, non-measurable", "NN"] == 1
+    assert summary.loc["lesion landmark, non-measurable", "PR"] == 0
+    text = str(evaluation)
+    assert "measurable lesions: 1 evaluable" in text
+    assert "non-measurable lesions (< 10 mm, CR/NN/PD): 2 evaluable, CR 50.0" in text
+
+
+def test_who_a_pr_without_a_confirming_assessment_28_days_later_is_unconfirmed() -> None:
+    # WHO (Miller 1981): a PR needs a second assessment at least 4 weeks later.
+    # 20 x 20 = 400 mm2 -> 10 x 10 = 100 mm2 on day 40 (-75 %, PR); next visit on day 60
+    # (20 days later) still PR, then nothing: unconfirmed; the confirmed best is NC.
+    ds = register(
+        [lesion("P1-L1", 20.0, 20.0)],
+        [visit("P1-L1", 40, 10.0, 10.0), visit("P1-L1", 60, 10.0, 9.0)],
+    )
+    row = result(fit(ds, criteria="who"), "P1-L1")
+    assert row["best_response"] == "PR"
+    assert row["best_confirmation"] == "unconfirmed"
+    assert row["confirmed_best_response"] == "NC"
+    assert row["landmark_confirmation"] == "unconfirmed"
+    # RECIST asks for no confirmation here
+    recist = result(fit(ds), "P1-L1")
+    assert (recist["best_confirmation"], recist["confirmed_best_response"]) == (
+        "not required",
+        "PR",
+    )
+
+
+def test_who_a_cr_kept_28_days_later_is_confirmed() -> None:
+    # CR on day 40, CR again on day 68 (28 days later): confirmed.
+    ds = register(
+        [lesion("P1-L1", 20.0, 15.0)],
+        [visit("P1-L1", 40, 0.0), visit("P1-L1", 55, 0.0), visit("P1-L1", 68, 0.0)],
+    )
+    row = result(fit(ds, criteria="who"), "P1-L1")
+    assert (row["best_response"], row["best_confirmation"]) == ("CR", "confirmed")
+    assert row["confirmed_best_response"] == "CR"
+
+
+def test_who_a_response_lost_before_28_days_is_not_confirmed() -> None:
+    # PR on day 30 (400 -> 150 mm2), NC on day 45 (250 mm2), PR on day 70: the PR of day 30
+    # was not kept; the PR of day 70 has no later visit: unconfirmed.
+    ds = register(
+        [lesion("P1-L1", 20.0, 20.0)],
+        [
+            visit("P1-L1", 30, 15.0, 10.0),
+            visit("P1-L1", 45, 25.0, 10.0),
+            visit("P1-L1", 70, 15.0, 10.0),
+        ],
+    )
+    row = result(fit(ds, criteria="who"), "P1-L1")
+    assert (row["best_response"], row["best_confirmation"]) == ("PR", "unconfirmed")
+    assert row["confirmed_best_response"] == "NC"
+
+
+def test_who_uses_the_who_names() -> None:
+    # 20 x 20 -> 18 x 18 mm: -19 % of the product, neither PR nor PD: "no change" (NC).
+    ds = register([lesion("P1-L1", 20.0, 20.0)], [visit("P1-L1", 60, 18.0, 18.0)])
+    who = fit(ds, criteria="who")
+    assert result(who, "P1-L1")["landmark_response"] == "NC"
+    assert patient(who, "P1")["response"] == "NC"
+    assert list(who.summary.columns) == ["CR", "PR", "NC", "PD", "NE"]
+    assert WHO.confirmation_days == 28
+    assert WHO.stable_name == "NC"
+    assert result(fit(ds), "P1-L1")["landmark_response"] == "SD"
+
+
+def test_who_override_sd_is_named_nc() -> None:
+    ds = register(
+        [lesion("P1-L1", 20.0, 20.0)],
+        [visit("P1-L1", 60, 0.0, override="SD", reason="residual nodule on palpation")],
+    )
+    assert steps(fit(ds, criteria="who"), "P1-L1")["category"].tolist() == ["NC"]
+
+
+def test_per_patient_sum_of_diameters_rule_on_a_worked_example() -> None:
+    # Three target lesions (>= 10 mm): 20 + 15 + 10 = 45 mm at baseline.
+    # Day 60: 12 + 10 + 9 = 31 mm: (31 - 45) / 45 = -31.1 %, at least 30 % down: PR.
+    # Lesion by lesion: 20->12 is -40 % (PR), 15->10 -33 % (PR), 10->9 -10 % (SD): the
+    # lesion-based rule also gives PR here. Patient P2: 30 + 10 = 40 mm; day 60: 30 + 0
+    # = 30 mm, -25 %: SD by the sum although one lesion is CR (lesion-based rule: PR).
+    # Patient P3: 20 + 20 = 40 mm, day 30: 10 + 10 = 20 (nadir), day 60: 16 + 10 = 26 mm:
+    # +30 % and +6 mm over the nadir: PD by the sum (20->16 alone is -20 % vs baseline,
+    # and +60 % over its own nadir of 10 mm, PD lesion by lesion too).
+    ds = register(
+        [
+            lesion("P1-L1", 20.0),
+            lesion("P1-L2", 15.0),
+            lesion("P1-L3", 10.0),
+            lesion("P2-L1", 30.0),
+            lesion("P2-L2", 10.0),
+            lesion("P3-L1", 20.0),
+            lesion("P3-L2", 20.0),
+        ],
+        [
+            visit("P1-L1", 60, 12.0),
+            visit("P1-L2", 60, 10.0),
+            visit("P1-L3", 60, 9.0),
+            visit("P2-L1", 60, 30.0),
+            visit("P2-L2", 60, 0.0),
+            visit("P3-L1", 30, 10.0),
+            visit("P3-L2", 30, 10.0),
+            visit("P3-L1", 60, 16.0),
+            visit("P3-L2", 60, 10.0),
+        ],
+    )
+    by_sum = fit(ds, patient_rule="sum")
+    p1 = patient(by_sum, "P1")
+    assert (p1["rule"], p1["response"], p1["baseline_sum"], p1["response_sum"]) == (
+        "sum",
+        "PR",
+        45.0,
+        31.0,
+    )
+    assert p1["response_date"] == on(60)
+    assert patient(by_sum, "P2")["response"] == "SD"
+    assert patient(by_sum, "P3")["response"] == "PD"
+    by_lesions = fit(ds)
+    assert [patient(by_lesions, p)["response"] for p in ("P1", "P2", "P3")] == ["PR", "PR", "PD"]
+    assert by_sum.to_dict()["patient_rule"] == "sum"
+    assert by_sum.to_dict()["patient_rule_title"] == (
+        "RECIST sum of diameters of the measurable (target) lesions"
+    )
+    assert "patient (sum rule)" in by_sum.summary.index
+    assert "RECIST sum of diameters" in str(by_sum)
+
+
+def test_per_patient_sum_rule_cr_needs_the_non_measurable_lesions_gone() -> None:
+    # Targets 20 mm -> 0 (CR); a non-target 8 mm nodule still there (NN): PR (RECIST
+    # table 1); once it is gone too: CR. A patient with only a 9 mm lesion: NN.
+    ds = register(
+        [lesion("P1-L1", 20.0), lesion("P1-L2", 8.0), lesion("P2-L1", 9.0)],
+        [
+            visit("P1-L1", 60, 0.0),
+            visit("P1-L2", 60, 6.0),
+            visit("P1-L1", 90, 0.0),
+            visit("P1-L2", 90, 0.0),
+            visit("P2-L1", 60, 7.0),
+        ],
+    )
+    by_sum = fit(ds, patient_rule="sum")
+    assert patient(by_sum, "P1")["response"] == "PR"
+    assert patient(by_sum, "P1")["measurable_lesions"] == 1
+    assert patient(fit(ds, patient_rule="sum", patient_basis="best"), "P1")["response"] == "CR"
+    assert patient(by_sum, "P2")["response"] == "NN"
+
+
+def test_per_patient_sum_rule_pd_from_a_new_lesion_in_the_field() -> None:
+    # The sum shrinks (20 -> 10 mm) but a new in-field lesion is recorded as override PD.
+    ds = register(
+        [lesion("P1-L1", 20.0)],
+        [visit("P1-L1", 60, 10.0, override="PD", reason="new lesion in the treated field")],
+    )
+    assert patient(fit(ds, patient_rule="sum"), "P1")["response"] == "PD"
+
+
+def test_the_default_per_patient_rule_is_the_lesion_based_one() -> None:
+    evaluation = ResponseEvaluation()
+    assert evaluation.patient_rule == "lesions"
+    assert evaluation.non_measurable == "qualitative"
+    with pytest.raises(ValueError, match=r"patient_rule='mean': allowed lesions, sum"):
+        ResponseEvaluation(patient_rule="mean")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"non_measurable='all': allowed qualitative"):
+        ResponseEvaluation(non_measurable="all")  # type: ignore[arg-type]
