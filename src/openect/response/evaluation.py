@@ -93,7 +93,7 @@ PATIENT_RULES: dict[str, str] = {
     "sum": "RECIST sum of diameters of the measurable (target) lesions",
 }
 #: Default per-patient rule (today's convention; see docs/outcomes.md, to verify).
-PATIENT_RULE = "lesions"
+PATIENT_RULE: PatientRule = "lesions"
 
 ASSESSMENT_COLUMNS = [
     "assessment_id",
