@@ -51,6 +51,7 @@ def test_example_session_plan_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert {f["rule_id"] for f in plan["eligibility"]["findings"]} == {
         "eligibility.cautions",
         "eligibility.age_caution",
+        "eligibility.lung_function",  # the example records no DLCO nor chest imaging
     }
     lesions = {lesion["lesion_id"]: lesion for lesion in plan["lesions"]}
     assert lesions["L1"]["electrode"] == "linear"

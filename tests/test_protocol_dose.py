@@ -7,6 +7,7 @@ from the code under test.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 
@@ -41,9 +42,24 @@ ESOPE = load_rule_set("esope-2006")
 SOP = load_rule_set("sop-2018")
 
 
+#: Lung function checked today (DLCO 90 % of predicted, chest imaging): no lung finding.
+LUNGS_CHECKED: dict[str, object] = {
+    "dlco_percent_predicted": 90,
+    "dlco_date": dt.date.today(),
+    "chest_imaging_date": dt.date.today(),
+}
+
+
 def patient(**fields: object) -> PatientToPlan:
-    """A 40-year-old man of 180 cm and 80 kg (Mosteller 2.00 m2), changed by ``fields``."""
-    values: dict[str, object] = {"age_years": 40, "sex": "M", "height_cm": 180, "weight_kg": 80}
+    """A 40-year-old man of 180 cm and 80 kg (Mosteller 2.00 m2) whose lungs were checked
+    today, changed by ``fields``."""
+    values: dict[str, object] = {
+        "age_years": 40,
+        "sex": "M",
+        "height_cm": 180,
+        "weight_kg": 80,
+        **LUNGS_CHECKED,
+    }
     values.update(fields)
     return PatientToPlan.model_validate(values)
 
@@ -309,6 +325,43 @@ def test_a_specialists_recorded_decision_lifts_the_renal_stop_not_the_label() ->
     )
     assert lower.eligibility.status.value == "contraindicated"
     assert lower.dose_iu is None
+
+
+def test_a_dlco_below_35_percent_stops_intravenous_bleomycin() -> None:
+    plan = iv_plan("sop-2018", dlco_percent_predicted=30)
+    assert plan.eligibility.status.value == "contraindicated"
+    (stop,) = plan.eligibility.findings
+    assert (stop.rule_id, stop.severity.value) == ("eligibility.lung_function", "contraindication")
+    assert stop.message == (
+        "DLCO 30 % of predicted < 35 %: no intravenous bleomycin (pulmonary toxicity)"
+    )
+    assert plan.dose_iu is None
+    assert iv_plan("sop-2018", dlco_percent_predicted=35).eligibility.status.value == "eligible"
+
+
+def test_missing_or_old_lung_checks_are_cautions() -> None:
+    missing = iv_plan("sop-2018", dlco_percent_predicted=None, chest_imaging_date=None)
+    assert missing.eligibility.status.value == "caution"
+    assert [f.message for f in missing.eligibility.findings] == [
+        "DLCO before bleomycin not recorded: check the lungs",
+        "chest imaging before bleomycin not recorded: check the lungs",
+    ]
+    old = iv_plan(
+        "sop-2018",
+        session_date="2026-12-01",
+        dlco_date="2026-05-01",  # 214 days before
+        chest_imaging_date="2026-06-04",  # 180 days before: still recent enough
+    )
+    assert [f.message for f in old.eligibility.findings] == [
+        "DLCO of 2026-05-01 is 214 days old (> 180): check the lungs again"
+    ]
+    # intratumoural bleomycin: no lung findings
+    it = dose_plan(
+        patient(dlco_percent_predicted=30),
+        PlanOptions.model_validate({"rules": "sop-2018", "route": "intratumoural"}),
+        [(10, 8)],
+    )
+    assert "eligibility.lung_function" not in finding_ids(it)
 
 
 def test_dialysis_stops_an_intravenous_plan_whatever_the_clearance() -> None:

@@ -664,9 +664,12 @@ def test_example_session_by_hand() -> None:
     assert result.anaesthesia is Anaesthesia.GENERAL
     assert result.pulse_window_min == (8, 28)
     assert result.eligibility.status is EligibilityStatus.CAUTION
+    # anticoagulation, age 72 > 70, and no DLCO nor chest imaging recorded
     assert [f.rule_id for f in result.eligibility.findings] == [
         "eligibility.cautions",
         "eligibility.age_caution",
+        "eligibility.lung_function",
+        "eligibility.lung_function",
     ]
     rows = [
         (lp.electrode, lp.voltage_v, lp.pulses, lp.needle_length_mm, lp.applications, lp.priority)

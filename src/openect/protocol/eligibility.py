@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -125,3 +126,45 @@ def status_of(findings: list[Finding]) -> EligibilityStatus:
     if Severity.CAUTION in severities:
         return EligibilityStatus.CAUTION
     return EligibilityStatus.ELIGIBLE
+
+
+#: The rule on lung function before intravenous bleomycin.
+LUNG_RULE = "eligibility.lung_function"
+
+
+def lung_findings(rules: RuleSet, patient: PatientToPlan) -> list[Finding]:
+    """Findings on lung function before intravenous bleomycin (rule
+    ``eligibility.lung_function``): a DLCO below ``stop_below_percent`` of predicted is a
+    stop; a DLCO or chest imaging that is missing, or older than ``max_age_days`` on the
+    session date (default today), is a caution."""
+    rule = rules.rule(LUNG_RULE)
+    stop_below = rules.number(LUNG_RULE, "stop_below_percent")
+    max_age = rules.number(LUNG_RULE, "max_age_days")
+    on = patient.session_date or dt.date.today()
+    findings: list[Finding] = []
+
+    def add(severity: Severity, message: str) -> None:
+        findings.append(
+            Finding(rule_id=LUNG_RULE, severity=severity, message=message, source=rule.source)
+        )
+
+    dlco = patient.dlco_percent_predicted
+    if dlco is not None and dlco < stop_below:
+        add(
+            Severity.CONTRAINDICATION,
+            f"DLCO {dlco:g} % of predicted < {stop_below:g} %: no intravenous bleomycin "
+            "(pulmonary toxicity)",
+        )
+    for label, value, when in (
+        ("DLCO", dlco, patient.dlco_date),
+        ("chest imaging", True, patient.chest_imaging_date),
+    ):
+        if value is None or when is None:
+            add(Severity.CAUTION, f"{label} before bleomycin not recorded: check the lungs")
+        elif (on - when).days > max_age:
+            add(
+                Severity.CAUTION,
+                f"{label} of {when.isoformat()} is {(on - when).days} days old "
+                f"(> {max_age:g}): check the lungs again",
+            )
+    return findings

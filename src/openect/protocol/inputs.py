@@ -74,6 +74,13 @@ class PatientToPlan(_Input):
         None, gt=0, le=300, description="Measured or estimated creatinine clearance (mL/min)"
     )
     dialysis: bool = Field(False, description="On haemodialysis or peritoneal dialysis")
+    dlco_percent_predicted: float | None = Field(
+        None, gt=0, le=200, description="Lung diffusing capacity (DLCO), % of predicted"
+    )
+    dlco_date: dt.date | None = Field(None, description="Date of the DLCO measurement")
+    chest_imaging_date: dt.date | None = Field(
+        None, description="Date of the last chest X-ray or CT"
+    )
     prior_bleomycin_iu: float = Field(
         0.0, ge=0, le=2_000_000, description="Lifetime bleomycin before this session (IU)"
     )
@@ -260,6 +267,9 @@ def session_request(
     prior_bleomycin_iu: float = 0.0,
     dialysis: bool = False,
     birth_date: dt.date | None = None,
+    dlco_percent_predicted: float | None = None,
+    dlco_date: dt.date | None = None,
+    chest_imaging_date: dt.date | None = None,
     contraindications: Contraindications | None = None,
     options: PlanOptions | None = None,
 ) -> SessionRequest:
@@ -283,6 +293,9 @@ def session_request(
             creatinine_clearance_ml_min=creatinine_clearance_ml_min,
             prior_bleomycin_iu=prior_bleomycin_iu,
             dialysis=dialysis,
+            dlco_percent_predicted=dlco_percent_predicted,
+            dlco_date=dlco_date,
+            chest_imaging_date=chest_imaging_date,
             contraindications=contraindications or Contraindications(),
         ),
         lesions=[LesionToTreat.model_validate(lesion.model_dump()) for lesion in lesions],

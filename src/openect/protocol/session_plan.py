@@ -33,6 +33,7 @@ from openect.protocol.eligibility import (
     EligibilityStatus,
     Finding,
     Severity,
+    lung_findings,
     overridable,
     overridden,
     patient_findings,
@@ -224,6 +225,8 @@ def plan_dose(
         if stop is not None:
             findings.append(stop)
             provenance["dose_per_m2_iu"].append("dose.iv_renal_stop")
+        if options.drug is Drug.BLEOMYCIN:
+            findings.extend(lung_findings(rules, patient))
         deciding = iv.deciding_rule
         if per_m2 is not None:
             dose_iu = float(round(per_m2 * bsa))

@@ -115,6 +115,16 @@ class PlanForm(forms.Form):
         help_text="Measured, or estimated (Cockcroft-Gault is computed from serum creatinine)",
     )
     dialysis = model_field(PatientToPlan, "dialysis")
+    dlco_percent_predicted = model_field(
+        PatientToPlan,
+        "dlco_percent_predicted",
+        label="DLCO (% of predicted)",
+        help_text="Lung diffusing capacity before intravenous bleomycin",
+    )
+    dlco_date = model_field(PatientToPlan, "dlco_date", label="DLCO measured on")
+    chest_imaging_date = model_field(
+        PatientToPlan, "chest_imaging_date", label="Last chest X-ray or CT on"
+    )
     prior_bleomycin_iu = model_field(
         PatientToPlan,
         "prior_bleomycin_iu",
