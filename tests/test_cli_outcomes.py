@@ -36,11 +36,18 @@ def test_classify_json_counts_every_treated_lesion(
     lesions = pd.read_csv(register / "lesions.csv")
     assert result["criteria"] == "recist"
     assert result["lesions"] == len(result["lesion_responses"]) <= len(lesions)
-    landmark = result["counts"]["lesion landmark"]
-    assert sum(landmark.values()) == result["lesions"]
+    # measurable and non-measurable (< 10 mm) lesions are counted and rated apart
+    landmark = result["counts"]["lesion landmark, measurable"]
+    apart = result["counts"]["lesion landmark, non-measurable"]
+    assert sum(landmark.values()) == result["measurable_lesions"]
+    assert sum(landmark.values()) + sum(apart.values()) == result["lesions"]
+    assert apart["PR"] == apart["SD"] == 0
     rates = result["rates"]["lesion"]
     assert rates["cr"] == landmark["CR"]
-    assert rates["evaluable"] == result["lesions"] - landmark["NE"]
+    assert rates["evaluable"] == result["measurable_lesions"] - landmark["NE"]
+    assert result["rates"]["lesion_non_measurable"]["cr"] == apart["CR"]
+    assert result["patient_rule"] == "lesions"
+    assert {r["rule"] for r in result["patient_responses"]} == {"lesions"}
     first = result["lesion_responses"][0]
     assert {"best_response", "landmark_response", "local_progression_date"} <= set(first)
 
@@ -56,7 +63,8 @@ def test_classify_csv_writes_lesions_and_assessments(
     assert "WHO" in out
     lesions = pd.read_csv(target)
     per_assessment = pd.read_csv(tmp_path / "out" / "responses-assessments.csv")
-    assert set(lesions["best_response"]) <= {"CR", "PR", "SD", "PD", "NE"}
+    assert set(lesions["best_response"]) <= {"CR", "PR", "NC", "PD", "NE"}  # WHO names
+    assert set(lesions["best_confirmation"].dropna()) <= {"confirmed", "unconfirmed"}
     treated = per_assessment[per_assessment["course"] > 0]
     assert treated["category"].notna().all()
     assert set(per_assessment["lesion_id"]) <= set(lesions["lesion_id"])
@@ -123,9 +131,13 @@ def test_analyse_json_has_every_analysis(
     assert units == {
         ("lesion", "cr"),
         ("lesion", "objective"),
+        ("lesion, non-measurable", "cr"),
         ("patient", "cr"),
         ("patient", "objective"),
     }
+    assert result["patient_rule"] == "lesions"
+    assert result["lesion_rates_over"].startswith("measurable lesions")
+    assert all(r["basis"] for r in result["rates"])
     subgroups = {s["subgroup"] for s in result["subgroups"]}
     assert {"large", "layer", "electrode", "concurrent_immunotherapy"} <= subgroups
     terms = {t["covariate"] for t in result["cox_local_progression"]["terms"]}

@@ -46,7 +46,7 @@ def test_subgroup_rates_count_and_wilson_interval() -> None:
             "concurrent_immunotherapy": [False] * 7,
         }
     )
-    table = subgroup_rates(lesions).set_index(["subgroup", "level"])
+    table = subgroup_rates(lesions, lesion_scope="all").set_index(["subgroup", "level"])
     small, large = table.loc[("large", "False")], table.loc[("large", "True")]
     assert (small["evaluable"], small["cr_events"], small["objective_events"]) == (3, 2, 3)
     assert (large["evaluable"], large["cr_events"]) == (3, 1)  # the NaN lesion is not evaluable
@@ -133,3 +133,42 @@ def test_cluster_robust_interval_of_a_single_patient_falls_back_to_exact() -> No
     p, low, high = cluster_robust_ci(np.array([1, 0, 1, 1]), np.array(["P1"] * 4))
     assert p == 0.75
     assert (low, high) == pytest.approx(proportion_ci(3, 4, "exact"))
+
+
+def test_rates_count_measurable_and_non_measurable_lesions_apart() -> None:
+    from openect.outcomes.rates import ResponseRates
+
+    # 4 measurable lesions: CR, PR, SD, CR; 2 non-measurable: CR, NN (cr 1, 0).
+    lesions = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P2", "P3", "P3", "P4"],
+            "measurable": [True, True, True, True, False, False],
+            "cr": [1.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+            "objective": [1.0, 1.0, 0.0, 1.0, 1.0, 0.0],
+        }
+    )
+    patients = pd.DataFrame({"response": ["PR", "SD", "CR", "NE"], "rule": ["sum"] * 4})
+    table = ResponseRates().fit(lesions, patients).summary
+    assert (table.loc[("lesion", "cr"), "events"], table.loc[("lesion", "cr"), "evaluable"]) == (
+        2,
+        4,
+    )
+    assert table.loc[("lesion", "objective"), "events"] == 3
+    apart = table.loc[("lesion, non-measurable", "cr")]
+    assert (apart["events"], apart["evaluable"]) == (1, 2)
+    assert table.loc[("lesion", "cr"), "basis"].startswith("measurable lesions")
+    assert table.loc[("patient", "cr"), "basis"] == "patients, per-patient rule: sum"
+    every = ResponseRates(lesion_scope="all").fit(lesions, patients).summary
+    assert every.loc[("lesion", "cr"), "evaluable"] == 6
+    assert ("lesion, non-measurable", "cr") not in every.index
+    with pytest.raises(ValueError, match="needs a measurable column"):
+        ResponseRates().fit(lesions.drop(columns="measurable"), patients)
+
+
+def test_analysis_names_the_per_patient_rule_and_the_lesions_rated(
+    analysis: OutcomeAnalysis,
+) -> None:
+    result = analysis.to_dict()
+    assert (result["patient_rule"], result["non_measurable"]) == ("lesions", "qualitative")
+    assert result["lesion_rates_over"].startswith("measurable lesions")
+    assert analysis.subgroups_.attrs["basis"].startswith("measurable lesions")

@@ -217,3 +217,13 @@ def test_report_fits_the_viewport(tmp_path: Path, html: str, width: int) -> None
     assert body <= width
     assert images <= width
     assert not IDENTIFIER.search(visible), IDENTIFIER.findall(visible)
+
+
+def test_the_rates_table_names_the_lesions_it_counts_and_the_per_patient_rule(
+    page: _VisibleText,
+) -> None:
+    text = _text(page)
+    assert "per non-measurable lesion (< 10 mm)" in text
+    assert "Per lesion: measurable lesions (longest diameter ≥ 10 mm at baseline" in text
+    assert "Per patient: lesion-based: CR if every evaluable lesion is CR" in text
+    assert "Over measurable lesions (longest diameter >= 10 mm at baseline)." in text

@@ -20,22 +20,40 @@ from openect import __version__
 from openect.data.dataset import Dataset
 from openect.outcomes.models import CompleteResponseGEE, CompleteResponseModel, LocalControlCox
 from openect.outcomes.quality_of_life import QualityOfLife
-from openect.outcomes.rates import ResponseRates, proportion_ci
+from openect.outcomes.rates import (
+    LesionScope,
+    ResponseRates,
+    lesion_basis,
+    measurable_rows,
+    proportion_ci,
+)
 from openect.outcomes.survival import KaplanMeier
 from openect.outcomes.tables import SUBGROUPS, lesion_table, patient_table
 from openect.outcomes.toxicity import Toxicity
-from openect.response.evaluation import LANDMARK_DAYS, LANDMARK_WINDOW_DAYS, ResponseEvaluation
+from openect.response.evaluation import (
+    LANDMARK_DAYS,
+    LANDMARK_WINDOW_DAYS,
+    PATIENT_RULE,
+    NonMeasurable,
+    PatientRule,
+    ResponseEvaluation,
+)
 
 T = TypeVar("T")
 
 
-def subgroup_rates(lesions: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+def subgroup_rates(
+    lesions: pd.DataFrame, level: float = 0.95, lesion_scope: LesionScope = "measurable"
+) -> pd.DataFrame:
     """Landmark CR and objective-response rates per lesion in each subgroup level.
 
     One row per (subgroup, level) of :data:`~openect.outcomes.tables.SUBGROUPS`, with
-    evaluable lesions, CR and OR counts and rates, and Wilson CIs.
+    evaluable lesions, CR and OR counts and rates, and Wilson CIs; over the measurable
+    lesions (``lesion_scope="measurable"``, column ``measurable``) or all of them
+    (``"all"``). The frame's ``attrs["basis"]`` says which.
     """
     evaluable = lesions.dropna(subset=["cr"])
+    evaluable = evaluable[measurable_rows(evaluable, lesion_scope)]
     rows: list[dict[str, Any]] = []
     for subgroup in SUBGROUPS:
         for value, group in evaluable.groupby(subgroup, sort=True):
@@ -51,7 +69,9 @@ def subgroup_rates(lesions: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                     f"{outcome}_high": high,
                 }
             rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["basis"] = lesion_basis(lesion_scope)
+    return table
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -70,6 +90,12 @@ class OutcomeAnalysis:
         Main response assessment (days after the first treatment) and its window.
     level:
         Confidence level of every interval.
+    patient_rule:
+        Per-patient rule, ``"lesions"`` (default) or ``"sum"`` (RECIST sum of diameters).
+    non_measurable:
+        ``"qualitative"`` (default): lesions under 10 mm are CR / NN / PD and the lesion
+        rates are over the measurable lesions, the others apart; ``"percentage"``: every
+        lesion by the percentage rule, the lesion rates over all of them.
     """
 
     def __init__(
@@ -78,11 +104,15 @@ class OutcomeAnalysis:
         landmark_days: int = LANDMARK_DAYS,
         landmark_window_days: tuple[int, int] = LANDMARK_WINDOW_DAYS,
         level: float = 0.95,
+        patient_rule: PatientRule = PATIENT_RULE,
+        non_measurable: NonMeasurable = "qualitative",
     ) -> None:
         self.criteria = criteria
         self.landmark_days = landmark_days
         self.landmark_window_days = landmark_window_days
         self.level = level
+        self.patient_rule = patient_rule
+        self.non_measurable = non_measurable
 
     def fit(self, dataset: Dataset) -> OutcomeAnalysis:
         """Run every analysis; returns self. ``timing_s_`` records each step (s)."""
@@ -95,13 +125,19 @@ class OutcomeAnalysis:
 
         t = time.perf_counter()
         self.response_ = ResponseEvaluation(
-            self.criteria, self.landmark_days, self.landmark_window_days
+            self.criteria,
+            self.landmark_days,
+            self.landmark_window_days,
+            patient_rule=self.patient_rule,
+            non_measurable=self.non_measurable,
         ).fit(dataset)
         self.lesions_ = lesion_table(dataset, self.response_)
         self.patients_ = patient_table(dataset, self.response_)
         t = step("response", t)
-        self.rates_ = ResponseRates(self.level).fit(self.lesions_, self.patients_)
-        self.subgroups_ = subgroup_rates(self.lesions_, self.level)
+        scope: LesionScope = "measurable" if self.response_.split_measurable else "all"
+        self.lesion_scope = scope
+        self.rates_ = ResponseRates(self.level, scope).fit(self.lesions_, self.patients_)
+        self.subgroups_ = subgroup_rates(self.lesions_, self.level, scope)
         t = step("rates", t)
         self.local_control_ = KaplanMeier("local-control", level=self.level).fit(self.lesions_)
         self.local_control_by_immunotherapy_ = KaplanMeier(
@@ -164,6 +200,10 @@ class OutcomeAnalysis:
         return {
             "software": f"openect {__version__}",
             "criteria": self.response_.criteria.name,
+            "patient_rule": self.response_.patient_rule,
+            "patient_rule_title": self.response_.patient_rule_title,
+            "non_measurable": self.response_.non_measurable,
+            "lesion_rates_over": lesion_basis(self.lesion_scope),
             "landmark_days": self.landmark_days,
             "landmark_window_days": list(self.landmark_window_days),
             "level": self.level,

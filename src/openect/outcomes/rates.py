@@ -7,12 +7,20 @@
   variance clustered on the patient (statsmodels ``cov_type="cluster"``, the same
   small-sample factors as R's ``sandwich::vcovCL`` type HC1), on the logit scale and
   back-transformed.
+
+Lesions are reported by measurability (RECIST 1.1): with ``lesion_scope="measurable"``
+(the default) the per-lesion rows are over the measurable lesions (column
+``measurable``) and the non-measurable lesions get their own row (complete response
+only: they have no partial response); ``lesion_scope="all"`` puts every lesion in one
+row (the earlier behaviour, and that of the tables checked against R). Every row says
+what it is over (``basis``); the patient rows name the per-patient rule when the patient
+table has one (column ``rule``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +29,31 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 OUTCOMES = {"cr": "complete response", "objective": "objective response (CR + PR)"}
+
+LesionScope = Literal["measurable", "all"]
+#: Unit of the row of the non-measurable lesions.
+NON_MEASURABLE_UNIT = "lesion, non-measurable"
+
+
+def lesion_basis(scope: LesionScope) -> str:
+    """What the per-lesion rows are over, in words."""
+    if scope == "measurable":
+        return "measurable lesions (longest diameter >= 10 mm at baseline)"
+    return "all lesions (percentage rule for every size)"
+
+
+def measurable_rows(lesions: pd.DataFrame, scope: LesionScope) -> pd.Series:
+    """Boolean mask of the lesions counted in the per-lesion rows under ``scope``."""
+    if scope == "all":
+        return pd.Series(True, index=lesions.index)
+    if scope != "measurable":
+        raise ValueError(f"lesion_scope={scope!r}: allowed measurable, all")
+    if "measurable" not in lesions:
+        raise ValueError(
+            "lesion_scope='measurable' needs a measurable column; pass lesion_scope='all' "
+            "for a table without one"
+        )
+    return lesions["measurable"].astype(bool)
 
 
 def _check_level(level: float) -> float:
@@ -77,27 +110,44 @@ class ResponseRates:
     """CR and objective-response rates per lesion and per patient at the landmark.
 
     ``fit(lesions, patients)`` takes the tables of :mod:`openect.outcomes.tables`
-    (columns ``cr``, ``objective``, ``patient_id``; ``response``). Result: ``table_``,
-    one row per (unit, outcome) with events, evaluable, rate and the CIs.
+    (columns ``cr``, ``objective``, ``patient_id``, ``measurable``; ``response``,
+    ``rule``). Result: ``table_``, one row per (unit, outcome) with events, evaluable,
+    rate, the CIs and ``basis`` (what the row is over). ``lesion_scope``: see the module.
     """
 
-    def __init__(self, level: float = 0.95) -> None:
+    def __init__(self, level: float = 0.95, lesion_scope: LesionScope = "measurable") -> None:
         self.level = _check_level(level)
+        if lesion_scope not in ("measurable", "all"):
+            raise ValueError(f"lesion_scope={lesion_scope!r}: allowed measurable, all")
+        self.lesion_scope = lesion_scope
 
     def fit(self, lesions: pd.DataFrame, patients: pd.DataFrame) -> ResponseRates:
         """Compute the rates; returns self."""
         rows: list[dict[str, Any]] = []
         evaluable = lesions.dropna(subset=["cr"])
+        counted = measurable_rows(evaluable, self.lesion_scope)
+        basis = lesion_basis(self.lesion_scope)
         for outcome in OUTCOMES:
-            y = evaluable[outcome].to_numpy(dtype=float)
-            rows.append(self._row("lesion", outcome, y, evaluable["patient_id"].to_numpy()))
+            part = evaluable[counted]
+            y = part[outcome].to_numpy(dtype=float)
+            row = self._row("lesion", outcome, y, part["patient_id"].to_numpy())
+            rows.append(row | {"basis": basis})
+        if self.lesion_scope == "measurable":
+            part = evaluable[~counted]
+            y = part["cr"].to_numpy(dtype=float)
+            row = self._row(NON_MEASURABLE_UNIT, "cr", y, part["patient_id"].to_numpy())
+            rows.append(
+                row | {"basis": "non-measurable lesions (< 10 mm): CR, non-CR/non-PD or PD"}
+            )
         known = patients[patients["response"] != "NE"]
         patient_outcome = {
             "cr": (known["response"] == "CR").to_numpy(dtype=float),
             "objective": known["response"].isin(["CR", "PR"]).to_numpy(dtype=float),
         }
+        rules = sorted(set(patients["rule"])) if "rule" in patients else []
+        patient_basis = "patients" + (f", per-patient rule: {', '.join(rules)}" if rules else "")
         for outcome, y in patient_outcome.items():
-            rows.append(self._row("patient", outcome, y, None))
+            rows.append(self._row("patient", outcome, y, None) | {"basis": patient_basis})
         self.table_ = pd.DataFrame(rows)
         return self
 

@@ -99,7 +99,12 @@ EVIDENCE_TABLES: tuple[str, ...] = (
 )
 
 _OUTCOMES = {"CR": "complete response", "ORR": "objective response"}
-_UNITS = {"lesion": "per lesion", "patient": "per patient", "aggregate": "aggregate"}
+_UNITS = {
+    "lesion": "per lesion",
+    "lesion, non-measurable": "per non-measurable lesion (< 10 mm)",
+    "patient": "per patient",
+    "aggregate": "aggregate",
+}
 _PLAIN_PCT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
@@ -449,7 +454,8 @@ def cohort_table(dataset: Dataset) -> Table:
 
 
 def rates_table(analysis: OutcomeAnalysis) -> Table:
-    """Complete and objective response per lesion and per patient with their CIs."""
+    """Complete and objective response per lesion and per patient with their CIs; the
+    note says what the lesion rows are over and which per-patient rule is used."""
     rows: list[list[Cell]] = []
     for r in analysis.rates_.to_dict():
         cluster = r.get("cluster_low")
@@ -476,7 +482,24 @@ def rates_table(analysis: OutcomeAnalysis) -> Table:
         ],
         rows=rows,
         align=["l", "l", "r", "r", "r", "r", "r"],
+        note=response_basis_note(analysis),
     )
+
+
+def response_basis_note(analysis: OutcomeAnalysis) -> str:
+    """What the response rates are over: lesions by measurability, the per-patient rule."""
+    response = analysis.response_
+    if response.split_measurable:
+        lesions = (
+            "Per lesion: measurable lesions (longest diameter ≥ 10 mm at baseline, RECIST "
+            "1.1); lesions under 10 mm are non-measurable, classified as complete response, "
+            "non-CR/non-PD or progression, and counted in their own row."
+        )
+    elif response.non_measurable == "percentage" and response.criteria.measurable_min > 0:
+        lesions = "Per lesion: all lesions, every size by the percentage thresholds."
+    else:
+        lesions = "Per lesion: all lesions."
+    return f"{lesions} Per patient: {response.patient_rule_title}."
 
 
 def subgroups_table(analysis: OutcomeAnalysis) -> Table:
@@ -503,6 +526,7 @@ def subgroups_table(analysis: OutcomeAnalysis) -> Table:
         rows=rows,
         align=["l", "l", "r", "r", "r"],
         caption="Subgroups (per lesion, Wilson 95 % CI)",
+        note=f"Over {analysis.subgroups_.attrs.get('basis', 'all lesions')}.",
     )
 
 
