@@ -3,6 +3,7 @@ budget, the provenance of every number, and the inputs the planner refuses."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -378,6 +379,53 @@ def test_general_anaesthesia_with_bleomycin_comes_with_the_oxygen_advice_first()
     assert not any("inspired oxygen" in w for w in plan([lesion_dict("L1")]).warnings)
     cisplatin = plan(many, drug="cisplatin")
     assert not any("inspired oxygen" in w for w in cisplatin.warnings)
+
+
+@pytest.mark.parametrize(("days", "caution"), [(20, True), (27, True), (28, False), (60, False)])
+def test_a_lesion_retreated_too_soon_gets_a_caution(days: int, caution: bool) -> None:
+    last = dt.date(2026, 1, 1)
+    on = last + dt.timedelta(days=days)
+    result = plan(
+        [lesion_dict("L1", last_treated_date=last.isoformat(), courses_before=2)],
+        patient={"session_date": on.isoformat()},
+    )
+    (lp,) = result.lesions
+    assert (lp.course_number, lp.days_since_last_session) == (3, days)
+    too_soon = (
+        f"re-treated {days} days after its last session (< 28): the response to that "
+        "session cannot be judged yet (retreatment.min_interval_days)"
+    )
+    assert (too_soon in lp.notes) is caution
+    assert (f"L1: {too_soon}" in result.warnings) is caution
+    first = plan([lesion_dict("L1")]).lesions[0]
+    assert (first.course_number, first.days_since_last_session) == (1, None)
+
+
+def test_treatment_history_counts_the_sessions_that_treated_each_lesion() -> None:
+    from openect.data.models import Application, Session
+    from openect.protocol.recording import treatment_history
+
+    def session(sid: str, day: int) -> Session:
+        return Session(
+            session_id=sid, patient_id="P1", session_date=dt.date(2026, 1, day),
+            session_number=day, drug="bleomycin", route="intravenous",
+        )  # fmt: skip
+
+    def application(aid: str, sid: str, lid: str) -> Application:
+        return Application.model_validate(
+            {"application_id": aid, "session_id": sid, "lesion_id": lid, "electrode": "plate"}
+        )
+
+    sessions = [session("S1", 1), session("S2", 10), session("S3", 20)]
+    applications = [
+        application("A1", "S1", "L1"), application("A2", "S1", "L1"),
+        application("A3", "S2", "L1"), application("A4", "S2", "L2"),
+        application("A5", "S3", "L1"),  # on the planned day: not before it
+    ]  # fmt: skip
+    assert treatment_history(sessions, applications, dt.date(2026, 1, 20)) == {
+        "L1": (dt.date(2026, 1, 10), 2),
+        "L2": (dt.date(2026, 1, 10), 1),
+    }
 
 
 def test_cisplatin_by_iv_route_is_refused_in_a_session() -> None:

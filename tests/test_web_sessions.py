@@ -175,6 +175,20 @@ def test_plan_reports_inconsistent_input_on_the_form(clinician: Client) -> None:
     assert "Record this session" not in response.content.decode()
 
 
+def test_the_plan_page_knows_the_lesions_treated_before(clinician: Client) -> None:
+    """P1-L1 and P1-L2 were treated in session P1-S1 on 2020-03-02: planned again on
+    2020-03-20 (18 days later) they are in their second course, too soon."""
+    response = clinician.post(
+        reverse("session-plan", args=["P1"]), plan_post(**{"plan-session_date": "2020-03-20"})
+    )
+    text = response.content.decode()
+    assert "course 2, 18 days after the last" in text
+    assert "re-treated 18 days after its last session (&lt; 28)" in text
+    later = clinician.post(reverse("session-plan", args=["P1"]), plan_post()).content.decode()
+    assert "course 2, 425 days after the last" in later  # 2021-05-01
+    assert "re-treated" not in later
+
+
 def test_plan_page_is_404_for_another_centre(registry: Dataset) -> None:
     client = signed_in("dr.two", "clinician", "C02")
     assert client.get(reverse("session-plan", args=["P1"])).status_code == 404

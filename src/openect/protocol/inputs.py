@@ -7,7 +7,7 @@ optionally, ``options``; command-line flags override the options.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -185,6 +185,12 @@ class LesionToTreat(Lesion):
     patient_id: str | None = None  # type: ignore[assignment]
     baseline_date: dt.date | None = None  # type: ignore[assignment]
     mucosal: bool = False
+    last_treated_date: dt.date | None = Field(
+        None, description="Date of the lesion's last ECT session (a re-treatment)"
+    )
+    courses_before: int = Field(
+        0, ge=0, le=100, description="ECT sessions that treated the lesion before this one"
+    )
 
 
 class IvPolicy(StrEnum):
@@ -272,12 +278,15 @@ def session_request(
     chest_imaging_date: dt.date | None = None,
     contraindications: Contraindications | None = None,
     options: PlanOptions | None = None,
+    history: Mapping[str, tuple[dt.date, int]] | None = None,
 ) -> SessionRequest:
     """The planning request for a registry ``patient`` and the ``lesions`` to treat.
 
     Sex and year of birth come from the patient record; the measurements of the day
     (height in cm, weight in kg, renal function, lifetime bleomycin in IU) are given.
-    Raises pydantic's ``ValidationError`` when a value breaks the planner's bounds.
+    ``history`` (lesion id -> date of its last session, sessions so far) marks the
+    re-treated lesions. Raises pydantic's ``ValidationError`` when a value breaks the
+    planner's bounds.
     """
     return SessionRequest(
         patient=PatientToPlan(
@@ -298,7 +307,20 @@ def session_request(
             chest_imaging_date=chest_imaging_date,
             contraindications=contraindications or Contraindications(),
         ),
-        lesions=[LesionToTreat.model_validate(lesion.model_dump()) for lesion in lesions],
+        lesions=[
+            LesionToTreat.model_validate(
+                lesion.model_dump()
+                | (
+                    {
+                        "last_treated_date": history[lesion.lesion_id][0],
+                        "courses_before": history[lesion.lesion_id][1],
+                    }
+                    if history and lesion.lesion_id in history
+                    else {}
+                )
+            )
+            for lesion in lesions
+        ],
         options=options or PlanOptions(),
     )
 

@@ -376,3 +376,18 @@ def next_application_id(session_id: str, applications: Sequence[Application]) ->
     while f"{session_id}-A{n}" in taken:
         n += 1
     return f"{session_id}-A{n}"
+
+
+def treatment_history(
+    sessions: Sequence[Session], applications: Sequence[Application], before: dt.date
+) -> dict[str, tuple[dt.date, int]]:
+    """Per lesion treated before ``before``: the date of its last session and how many
+    sessions treated it (those with an application on it)."""
+    dates = {s.session_id: s.session_date for s in sessions if s.session_date < before}
+    treated: dict[str, set[str]] = {}
+    for application in applications:
+        if application.session_id in dates:
+            treated.setdefault(application.lesion_id, set()).add(application.session_id)
+    return {
+        lesion_id: (max(dates[s] for s in ids), len(ids)) for lesion_id, ids in treated.items()
+    }

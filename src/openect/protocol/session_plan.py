@@ -10,6 +10,7 @@ by options instead of rules appear as ``option:NAME``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -146,6 +147,12 @@ class LesionPlan(BaseModel):
         None, description="Its dose (IU or mg) had both diameters measured 1 mm larger"
     )
     priority: int
+    course_number: int = Field(
+        1, description="1 for the lesion's first ECT, 2 for its first re-treatment, ..."
+    )
+    days_since_last_session: int | None = Field(
+        None, description="Days since the lesion's last ECT session (re-treatment)"
+    )
     rule_ids: list[str]
     notes: list[str]
 
@@ -446,6 +453,24 @@ def plan_session(
 
     margin, margin_rule = rules.number_or_option("margin_mm", options.margin_mm, "coverage.margin")
     electrodes = [plan_electrode(rules, lesion, margin, margin_rule) for lesion in lesions]
+    on = patient.session_date or dt.date.today()
+    min_interval = rules.number("retreatment.min_interval_days")
+    for index, lesion in enumerate(lesions):
+        if lesion.last_treated_date is None:
+            continue
+        days = (on - lesion.last_treated_date).days
+        if days < min_interval:
+            estimate = electrodes[index]
+            electrodes[index] = replace(
+                estimate,
+                notes=[
+                    *estimate.notes,
+                    f"re-treated {days} days after its last session (< {min_interval:g}): "
+                    "the response to that session cannot be judged yet "
+                    "(retreatment.min_interval_days)",
+                ],
+                rule_ids=[*estimate.rule_ids, "retreatment.min_interval_days"],
+            )
     for index, lesion in enumerate(lesions):
         if applications is not None and lesion.lesion_id in applications:
             count = int(applications[lesion.lesion_id])
@@ -501,6 +526,10 @@ def plan_session(
                 dose_if_1mm_smaller=lesion_dose.dose_if_1mm_smaller,
                 dose_if_1mm_larger=lesion_dose.dose_if_1mm_larger,
                 priority=priority(lesion),
+                course_number=lesion.courses_before + 1,
+                days_since_last_session=(on - lesion.last_treated_date).days
+                if lesion.last_treated_date is not None
+                else None,
                 rule_ids=electrode.rule_ids
                 + ([lesion_dose.rule_id] if lesion_dose.rule_id else []),
                 notes=electrode.notes,

@@ -168,9 +168,15 @@ class PlanForm(forms.Form):
             (variant.value, text) for variant, text in window_choices(self.rule_set)
         ]
 
-    def request_for(self, patient: Patient, lesions: Iterable[Lesion]) -> SessionRequest:
+    def request_for(
+        self,
+        patient: Patient,
+        lesions: Iterable[Lesion],
+        history: Mapping[str, tuple[dt.date, int]] | None = None,
+    ) -> SessionRequest:
         """The planner's request of this valid form for ``patient`` and the chosen
-        ``lesions``; pydantic's ``ValidationError`` when the models refuse a value."""
+        ``lesions`` (``history``: each treated lesion's last session date and sessions
+        so far); pydantic's ``ValidationError`` when the models refuse a value."""
         data = self.cleaned_data
         chosen = set(data["lesions"])
         flags = set(data.get("contraindications") or [])
@@ -183,6 +189,7 @@ class PlanForm(forms.Form):
                 **{name: name in flags for name in Contraindications.model_fields}
             ),
             options=PlanOptions.model_validate(model_values(self, PlanOptions)),
+            history=history,
             **measured,
         )
 

@@ -30,7 +30,12 @@ from openect.data.field_errors import field_errors
 from openect.data.models import Patient, Session
 from openect.errors import AccessDeniedError, RecordInvalidError, RuleError
 from openect.protocol import plan_session
-from openect.protocol.recording import TO_VERIFY, next_session, prior_bleomycin_iu
+from openect.protocol.recording import (
+    TO_VERIFY,
+    next_session,
+    prior_bleomycin_iu,
+    treatment_history,
+)
 from openect.protocol.session_plan import SessionPlan
 from openect.registry import services
 from openect.registry.access import Actor
@@ -107,7 +112,10 @@ def planned(page: PlanPage, form: PlanForm) -> tuple[SessionPlan | None, list[st
     if not form.is_valid():
         return None, []
     try:
-        request = form.request_for(page.patient, page.dataset.lesions)
+        history = treatment_history(
+            page.dataset.sessions, page.dataset.applications, form.cleaned_data["session_date"]
+        )
+        request = form.request_for(page.patient, page.dataset.lesions, history)
         return plan_session(request, form.rule_set), []
     except ValidationError as error:  # the planner's models refuse a value
         return None, add_field_errors(form, field_errors(error))
