@@ -55,7 +55,7 @@ def test_dashboard_of_a_clinician_shows_their_centre_only(registry: Dataset) -> 
     assert '<span class="n">1</span> patients' in text  # P2 is of C02
     assert '<span class="n">2</span> treated lesions' in text
     # P1-L1 CR, P1-L2 PR at the landmark: CR 1 / 2 per lesion; P1 is PR per patient
-    assert "CR per lesion</th>" in text
+    assert "CR per measurable lesion</th>" in text  # both lesions >= 10 mm
     assert "1 / 2" in text
     assert "50.0\u00a0%" in text
     assert "cluster-robust CI needs lesions of two or more patients" in text

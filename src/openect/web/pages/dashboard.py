@@ -113,14 +113,25 @@ def rate(label: str, y: np.ndarray[Any, Any], clusters: np.ndarray[Any, Any] | N
 
 
 def response_rates(lesions: pd.DataFrame, patients: pd.DataFrame) -> list[Rate]:
-    """CR and objective response per lesion (landmark) and per patient."""
+    """CR and objective response per lesion (landmark) and per patient.
+
+    Per-lesion rates are over the measurable lesions (RECIST 1.1: longest diameter
+    >= 10 mm at baseline): a smaller lesion has no partial response, only CR,
+    non-CR/non-PD or PD, so it would count as a non-responder in OR.
+    """
     evaluable = lesions.dropna(subset=["cr"]) if len(lesions) else lesions
+    if len(evaluable) and "measurable" in evaluable:
+        evaluable = evaluable[evaluable["measurable"].astype(bool)]
     clusters = evaluable["patient_id"].to_numpy() if len(evaluable) else np.array([])
     known = patients[patients["response"] != "NE"] if len(patients) else patients
     responses = known["response"] if len(known) else pd.Series([], dtype=object)
     return [
-        rate("CR per lesion", evaluable["cr"].to_numpy(dtype=float), clusters),
-        rate("OR (CR + PR) per lesion", evaluable["objective"].to_numpy(dtype=float), clusters),
+        rate("CR per measurable lesion", evaluable["cr"].to_numpy(dtype=float), clusters),
+        rate(
+            "OR (CR + PR) per measurable lesion",
+            evaluable["objective"].to_numpy(dtype=float),
+            clusters,
+        ),
         rate("CR per patient", (responses == "CR").to_numpy(dtype=float)),
         rate("OR (CR + PR) per patient", responses.isin(["CR", "PR"]).to_numpy(dtype=float)),
     ]
