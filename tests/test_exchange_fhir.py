@@ -486,3 +486,48 @@ def test_timestamp_is_optional_and_must_be_aware(dataset: Dataset) -> None:
     assert "timestamp" not in dataset_to_bundle(dataset)
     with pytest.raises(ValueError, match="timezone-aware"):
         dataset_to_bundle(dataset, timestamp=dt.datetime(2026, 1, 2))
+
+
+def test_the_schema_1_1_columns_are_extensions_and_the_bundle_stays_valid(
+    dataset: Dataset,
+) -> None:
+    dataset.patients[0] = replace(
+        dataset.patients[0],
+        dlco_percent_predicted=78.5,
+        dlco_date=dt.date(2020, 2, 20),
+        chest_imaging_date=dt.date(2020, 2, 10),
+    )
+    dataset.sessions[0] = replace(
+        dataset.sessions[0], pain_after_nrs=2, analgesia=["paracetamol_nsaid", "opioid"]
+    )
+    dataset.sessions[1] = replace(
+        dataset.sessions[1], drug=Drug.CALCIUM_CHLORIDE, dose=4.5, pain_during_nrs=3
+    )
+    dataset.systemic_therapies[0] = replace(
+        dataset.systemic_therapies[0], agent_class="ect_elsewhere", bleomycin_iu=27_000.0
+    )
+    bundle = dataset_to_bundle(dataset)
+    Bundle.model_validate(bundle)
+    assert_self_contained(bundle)
+
+    patient = by_id(bundle, "Patient", "P1")
+    assert extension_values(patient, Patient, "dlco_percent_predicted") == [
+        {"value": 78.5, "unit": "%", "system": UCUM, "code": "%"}
+    ]
+    assert extension_values(patient, Patient, "dlco_date") == ["2020-02-20"]
+    assert extension_values(patient, Patient, "chest_imaging_date") == ["2020-02-10"]
+    procedure = by_id(bundle, "Procedure", "session-P1-S1")
+    assert extension_values(procedure, Session, "pain_after_nrs") == [2]
+    assert extension_values(procedure, Session, "pain_during_nrs") == []
+    assert extension_values(procedure, Session, "analgesia") == ["paracetamol_nsaid", "opioid"]
+    assert extension_values(
+        by_id(bundle, "Procedure", "session-P2-S1"), Session, "pain_during_nrs"
+    ) == [3]
+    calcium = by_id(bundle, "MedicationAdministration", "session-P2-S1")
+    assert calcium["medicationCodeableConcept"] == {"text": "calcium_chloride"}
+    assert calcium["dosage"]["dose"] == {"value": 4.5, "unit": "mL", "system": UCUM, "code": "mL"}
+    therapy = by_id(bundle, "MedicationStatement", "T1")
+    assert extension_values(therapy, SystemicTherapy, "bleomycin_iu") == [
+        {"value": 27_000.0, "unit": "IU", "system": UCUM, "code": "[iU]"}
+    ]
+    assert extension_values(therapy, SystemicTherapy, "agent_class") == ["ect_elsewhere"]

@@ -28,6 +28,7 @@ from openect.data.models import (
     Patient,
     Record,
     Session,
+    SystemicTherapy,
 )
 from openect.data.schema import columns, file_name
 from openect.exchange.odm import (
@@ -343,3 +344,61 @@ def test_creation_time_defaults_to_now(dataset: Dataset) -> None:
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     stamp = etree.fromstring(dataset_to_odm(dataset)).get("CreationDateTime")
     assert before <= dt.datetime.fromisoformat(stamp) <= dt.datetime.now(dt.UTC)
+
+
+def with_safety_columns(dataset: Dataset) -> Dataset:
+    """The small dataset with the columns of schema 1.1 filled in, calcium chloride for P2."""
+    dataset.patients[0] = replace(
+        dataset.patients[0],
+        dlco_percent_predicted=78.5,
+        dlco_date=dt.date(2020, 2, 20),
+        chest_imaging_date=dt.date(2020, 2, 10),
+    )
+    dataset.sessions[0] = replace(
+        dataset.sessions[0], pain_after_nrs=2, analgesia=["paracetamol_nsaid", "opioid"]
+    )
+    dataset.sessions[1] = replace(
+        dataset.sessions[1],
+        drug=Drug.CALCIUM_CHLORIDE,
+        dose=4.5,
+        pain_during_nrs=3,
+        pain_after_nrs=1,
+        analgesia=["local_anaesthetic"],
+    )
+    dataset.systemic_therapies[0] = replace(
+        dataset.systemic_therapies[0], agent_class="ect_elsewhere", bleomycin_iu=27_000.0
+    )
+    return dataset
+
+
+def test_the_schema_1_1_columns_are_items_and_the_file_stays_valid(
+    dataset: Dataset, odm_schema: etree.XMLSchema
+) -> None:
+    doc = parse(with_safety_columns(dataset))
+    assert odm_schema.validate(doc), odm_schema.error_log
+
+    def item(model: type[Record], name: str) -> list[tuple[str | None, str | None]]:
+        found = doc.iterfind(f".//odm:ItemData[@ItemOID='{item_oid(model, name)}']", NS)
+        refs = [(d.get("Value"), d.find("odm:MeasurementUnitRef", NS)) for d in found]
+        return [(v, None if r is None else r.get("MeasurementUnitOID")) for v, r in refs]
+
+    # one unit: named by the ItemDef; the session dose's unit by each ItemData
+    assert item(Patient, "dlco_percent_predicted") == [("78.5", None)]
+    definition = doc.find(
+        f".//odm:ItemDef[@OID='{item_oid(Patient, 'dlco_percent_predicted')}']", NS
+    )
+    unit = definition.find("odm:MeasurementUnitRef", NS).get("MeasurementUnitOID")
+    assert unit == "MU.percent"
+    assert item(Patient, "dlco_date") == [("2020-02-20", None)]
+    assert item(Patient, "chest_imaging_date") == [("2020-02-10", None)]
+    assert item(Session, "pain_during_nrs") == [("3", None)]
+    assert item(Session, "pain_after_nrs") == [("2", None), ("1", None)]
+    assert item(Session, "analgesia") == [
+        ("paracetamol_nsaid;opioid", None), ("local_anaesthetic", None),
+    ]  # fmt: skip
+    assert item(Session, "dose") == [("25500.0", "MU.IU"), ("4.5", "MU.mL")]
+    assert item(SystemicTherapy, "bleomycin_iu") == [("27000.0", None)]
+    assert {"MU.percent", "MU.mL"} <= oids(doc, "MeasurementUnit")
+    assert measurement_unit_oid("%") == "MU.percent"
+    drugs = doc.find(f".//odm:CodeList[@OID='{code_list_oid(Drug)}']", NS)
+    assert "calcium_chloride" in values_list(drugs, "odm:EnumeratedItem", "CodedValue")

@@ -828,3 +828,59 @@ def test_non_integer_arguments_raise_type_error() -> None:
         generate_cohort(2.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="seed"):
         generate_cohort(3, seed=True)
+
+
+# ---------------------------------------------------------------------------- clinical safety
+def test_lung_function_and_chest_imaging_before_the_first_session(cohort: Dataset) -> None:
+    first = first_session(cohort)
+    with_dlco = [p for p in cohort.patients if p.dlco_percent_predicted is not None]
+    assert 0.2 <= len(with_dlco) / len(cohort.patients) <= 0.4
+    assert 75 <= np.median([p.dlco_percent_predicted for p in with_dlco]) <= 90
+    for patient in cohort.patients:
+        assert (patient.dlco_date is None) == (patient.dlco_percent_predicted is None)
+        for date in (patient.dlco_date, patient.chest_imaging_date):
+            if date is not None:
+                assert patient.birth_year <= date.year
+                assert date < first[patient.patient_id]
+    imaged = np.mean([p.chest_imaging_date is not None for p in cohort.patients])
+    assert 0.75 <= imaged <= 0.95
+
+
+def test_earlier_bleomycin_is_rare_and_long_before_ect(cohort: Dataset) -> None:
+    first = first_session(cohort)
+    lines = [t for t in cohort.systemic_therapies if t.bleomycin_iu is not None]
+    patients = {t.patient_id for t in lines}
+    assert 0.005 <= len(patients) / len(cohort.patients) <= 0.025
+    for therapy in lines:
+        assert therapy.agent_class.value == "chemotherapy"
+        assert therapy.bleomycin_iu is not None
+        assert 20_000 <= therapy.bleomycin_iu <= 400_000
+        assert therapy.end_date is not None
+        assert (first[therapy.patient_id] - therapy.end_date).days > 2 * 365
+
+
+def test_session_pain_and_analgesia_by_anaesthesia(cohort: Dataset) -> None:
+    def sessions(anaesthesia: str) -> list[Session]:
+        return [
+            s
+            for s in cohort.sessions
+            if s.anaesthesia is not None and s.anaesthesia.value == anaesthesia
+        ]
+
+    local, general = sessions("local"), sessions("general")
+    during_local = [s.pain_during_nrs for s in local if s.pain_during_nrs is not None]
+    assert np.median(during_local) == 3
+    assert all(s.pain_during_nrs is None for s in general)  # not assessable asleep
+    after_local = [s.pain_after_nrs for s in local if s.pain_after_nrs is not None]
+    after_general = [s.pain_after_nrs for s in general if s.pain_after_nrs is not None]
+    assert np.mean(after_general) < np.mean(after_local)
+    recorded = [s for s in cohort.sessions if s.pain_after_nrs is not None]
+    assert 0.7 <= len(recorded) / len(cohort.sessions) <= 0.9
+    for session in recorded:
+        assert session.analgesia
+        if any(a.value == "none" for a in session.analgesia):
+            assert len(session.analgesia) == 1
+    for session in local:
+        if session.analgesia:
+            assert session.analgesia[0].value == "local_anaesthetic"
+    assert all(s.drug.value == "bleomycin" for s in cohort.sessions)  # no calcium: no rule

@@ -621,3 +621,56 @@ def test_plan_lesion_with_the_coverage_planner(c01: Api) -> None:
     missing = c01.post("/api/plan/lesion", {**body, "thickness_mm": None})
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["thickness_mm"]
+
+
+def test_the_schema_1_1_fields_are_accepted_and_returned(admin: Api) -> None:
+    session = {
+        "session_id": "P1-S2",
+        "patient_id": "P1",
+        "session_date": "2020-06-01",
+        "session_number": 2,
+        "anaesthesia": "local",
+        "drug": "calcium_chloride",
+        "route": "intratumoural",
+        "dose": 6.5,
+        "pain_during_nrs": 4,
+        "pain_after_nrs": 2,
+        "analgesia": ["local_anaesthetic", "paracetamol_nsaid"],
+    }
+    created = admin.post("/api/sessions/", session)
+    assert created.status_code == 201, created.json()
+    got = admin.get("/api/sessions/P1-S2").json()
+    assert {k: got[k] for k in session} == session
+    patient = admin.patch(
+        "/api/patients/P1", {"dlco_percent_predicted": 81.0, "dlco_date": "2020-02-01"}
+    )
+    assert patient.status_code == 200
+    assert (patient.json()["dlco_percent_predicted"], patient.json()["dlco_date"]) == (
+        81.0,
+        "2020-02-01",
+    )
+    assert patient.json()["chest_imaging_date"] is None
+    therapy = admin.patch(
+        "/api/systemic_therapies/T1", {"agent_class": "ect_elsewhere", "bleomycin_iu": 30000}
+    )
+    assert therapy.status_code == 200
+    assert therapy.json()["bleomycin_iu"] == 30000.0
+
+    def refused(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = admin.patch(path, body)
+        assert response.status_code == 422, response.json()
+        (detail,) = response.json()["detail"]
+        return dict(detail)
+
+    pain = refused("/api/sessions/P1-S2", {"pain_during_nrs": 11})
+    assert (pain["loc"], pain["msg"]) == (["pain_during_nrs"], "out of range; allowed: 0 to 10")
+    dlco = refused("/api/patients/P1", {"dlco_percent_predicted": 250})
+    assert dlco["msg"] == "out of range; allowed: > 0 and <= 200 %"
+    bleomycin = refused("/api/systemic_therapies/T1", {"bleomycin_iu": -1})
+    assert bleomycin["msg"] == "out of range; allowed: 0 to 2000000 IU"
+    alone = refused("/api/sessions/P1-S2", {"analgesia": ["none", "opioid"]})
+    assert "give none alone" in alone["msg"]
+    intravenous = refused("/api/sessions/P1-S2", {"route": "intravenous"})
+    assert intravenous["loc"] == ["route"]
+    assert "given intratumourally only" in intravenous["msg"]
+    assert admin.get("/api/sessions/P1-S2").json()["route"] == "intratumoural"

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from openect.data.dataset import Dataset
 from openect.data.enums import BodySite
-from openect.data.models import Assessment, Lesion, Patient
+from openect.data.models import Assessment, Lesion, Patient, SystemicTherapy
 from openect.registry import pseudonym, services
 from openect.registry.access import Actor
 from openect.registry.accounts import set_user
@@ -663,3 +663,50 @@ def test_sides_and_views_follow_anatomy() -> None:
     assert bodymap.radius(2) < bodymap.radius(30) < bodymap.radius(45) == bodymap.radius(300)
     assert bodymap.outline_path().startswith("M")
     assert bodymap.outline_path().endswith("Z")
+
+
+# ------------------------------------------------------------------ schema 1.1 fields
+def test_the_patient_therapy_and_session_forms_have_the_clinical_safety_fields(
+    clinician: Client,
+) -> None:
+    patient_form = text(clinician.get("/patients/P1/edit/"))
+    for label in ("DLCO percent predicted (%)", "DLCO date", "Chest imaging date"):
+        assert label in patient_form
+    assert "% of the predicted value" in patient_form  # the description, with its unit
+    therapy_form = text(clinician.get("/patients/P1/therapies/new/"))
+    assert "Bleomycin (IU)" in therapy_form
+    assert 'value="ect_elsewhere"' in therapy_form
+    session_form = text(clinician.get("/patients/P1/plan/"))  # "Record this session"
+    assert "Record this session" in session_form
+    for label in ("Pain during NRS", "Pain after NRS", "Analgesia", "Dose (IU, mg or mL)"):
+        assert label in session_form, label
+    assert 'value="paracetamol_nsaid"' in session_form
+    assert 'value="calcium_chloride"' in session_form
+
+
+def test_the_clinical_safety_fields_are_saved_through_the_forms(clinician: Client) -> None:
+    values = {
+        "patient_id": "P1", "centre_id": "C01", "sex": "F", "birth_year": "1950",
+        "primary_tumour": "melanoma", "stage": "IIIC", "braf_status": "mutant", "ecog": "1",
+        "visceral_metastases": "false", "last_contact_date": "2021-06-01",
+        "dlco_percent_predicted": "76.5", "dlco_date": "2020-02-15",
+        "chest_imaging_date": "2020-02-10", "reason": "lung function before bleomycin",
+    }  # fmt: skip
+    assert clinician.post("/patients/P1/edit/", values).status_code == 302
+    patient = services.get(ADMIN, Patient, "P1")
+    assert patient.dlco_percent_predicted == 76.5
+    assert str(patient.chest_imaging_date) == "2020-02-10"
+    refused = clinician.post("/patients/P1/edit/", {**values, "dlco_percent_predicted": "250"})
+    assert "out of range; allowed: > 0 and <= 200 %" in text(refused)
+    before = clinician.post("/patients/P1/edit/", {**values, "dlco_date": "1949-05-01"})
+    assert "before the year of birth 1950" in text(before)
+
+    response = clinician.post(
+        "/patients/P1/therapies/new/",
+        {"therapy_id": "P1-T2", "agent_class": "ect_elsewhere", "agent": "IV bleomycin",
+         "start_date": "2019-06-01", "end_date": "2019-06-01", "bleomycin_iu": "27000"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    therapy = services.get(ADMIN, SystemicTherapy, "P1-T2")
+    assert therapy.bleomycin_iu == 27_000.0
+    assert therapy.agent_class.value == "ect_elsewhere"

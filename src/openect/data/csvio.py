@@ -39,7 +39,7 @@ from openect.data.dataset import (
     collection_paused,
 )
 from openect.data.field_errors import error_message
-from openect.data.models import ENTITIES, Record, references
+from openect.data.models import ENTITIES, Record, added_in, references
 from openect.data.schema import column_index, columns, file_name
 from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
 from openect.errors import InputError
@@ -141,7 +141,8 @@ def write_dataset(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        info = dataset.info.model_dump(mode="json")
+        # The files are written in this version's columns, whatever version was read.
+        info = dataset.info.model_dump(mode="json") | {"schema_version": SCHEMA_VERSION}
         (staging / INFO_FILE).write_text(
             json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
@@ -206,11 +207,17 @@ def _read_info(directory: Path, issues: list[ValidationIssue]) -> DatasetInfo:
     return info
 
 
-def _check_header(model: type[Record], header: list[str], issues: list[ValidationIssue]) -> bool:
-    """Report header problems; return whether the rows can still be read."""
+def _check_header(
+    model: type[Record], header: list[str], issues: list[ValidationIssue], version: str
+) -> bool:
+    """Report header problems; return whether the rows can still be read.
+
+    Columns added after the file's schema ``version`` may be missing (empty cells).
+    """
     name = file_name(model)
     expected = [c.name for c in columns(model)]
     optional = set(getattr(model, "optional_columns", lambda: ())())
+    optional.update(added_in(model, version))
     index = column_index(model)
     readable = True
     for column in header:
@@ -251,8 +258,12 @@ def _read_table(
     model: type[Record],
     issues: list[ValidationIssue],
     pending: list[PendingReference],
+    version: str = SCHEMA_VERSION,
 ) -> tuple[list[Record], list[int], set[str] | None]:
     """Read one CSV file: valid records, their line numbers and every identifier seen.
+
+    ``version`` is the schema version of ``dataset.json``: columns added after it may
+    be missing.
 
     The identifiers are ``None`` when the file is missing or cannot be read.
 
@@ -287,7 +298,7 @@ def _read_table(
                     ValidationIssue(name, None, None, None, "empty file; the header row is missing")
                 )
                 return records, lines, None
-            readable = _check_header(model, header, issues)
+            readable = _check_header(model, header, issues, version)
             parser = _RowParser(model, name, header)
             id_position = header.index(model.id_field) if model.id_field in header else None
             ref_positions = [
@@ -524,7 +535,9 @@ def _load(folder: Path, report: ValidationReport) -> Dataset:
     known: dict[str, set[str] | None] = {}
     pending: list[PendingReference] = []
     for model in ENTITIES:
-        records, numbers, ids = _read_table(folder, model, issues, pending)
+        records, numbers, ids = _read_table(
+            folder, model, issues, pending, dataset.info.schema_version
+        )
         getattr(dataset, model.table).extend(records)
         lines[model.table] = numbers
         known[model.table] = ids

@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
 #: Name of the dataset format written in ``dataset.json``.
 DATASET_FORMAT = "openect-dataset"
-#: Version of the dataset schema this package reads and writes (``MAJOR.MINOR``).
-SCHEMA_VERSION = "1.0"
+#: Version of the dataset schema this package writes (``MAJOR.MINOR``); it reads every
+#: ``1.x``. 1.1 added the clinical-safety columns (DLCO and chest imaging of patients,
+#: pain and analgesia of sessions, bleomycin of systemic therapies; calcium chloride as a
+#: drug, ECT elsewhere as an agent class); a 1.0 file may leave those columns out.
+SCHEMA_VERSION = "1.1"
 
 R = TypeVar("R", bound=Record)
 

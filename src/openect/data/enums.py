@@ -83,10 +83,25 @@ class Anaesthesia(StrEnum):
 
 
 class Drug(StrEnum):
-    """Cytotoxic drug of an ECT session."""
+    """Drug of an ECT session: a cytotoxic drug, or calcium chloride (calcium
+    electroporation, given intratumourally only)."""
 
     BLEOMYCIN = "bleomycin"
     CISPLATIN = "cisplatin"
+    CALCIUM_CHLORIDE = "calcium_chloride"
+
+
+class Analgesia(StrEnum):
+    """Analgesia given for the pain of an ECT session (during and after the procedure).
+
+    ``none`` is recorded alone; the anaesthesia itself is the session's ``anaesthesia``.
+    """
+
+    NONE = "none"
+    LOCAL_ANAESTHETIC = "local_anaesthetic"
+    PARACETAMOL_NSAID = "paracetamol_nsaid"
+    OPIOID = "opioid"
+    OTHER = "other"
 
 
 class Route(StrEnum):
@@ -122,6 +137,9 @@ class AgentClass(StrEnum):
     ANTI_PD1_CTLA4 = "anti_pd1_ctla4"
     BRAF_MEK = "braf_mek"
     CHEMOTHERAPY = "chemotherapy"
+    #: Electrochemotherapy given at another centre (its bleomycin counts towards the
+    #: lifetime dose; sessions of this registry are in ``sessions.csv``).
+    ECT_ELSEWHERE = "ect_elsewhere"
     OTHER = "other"
 
 

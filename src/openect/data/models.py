@@ -5,11 +5,14 @@ registry tables, the API schemas and the FHIR / CDISC ODM exports are derived fr
 them. Field names are the CSV column names and field order is the column order.
 
 Units: lengths in millimetres (mm), bleomycin doses in international units (IU),
-cisplatin doses in milligrams (mg), voltages in volts (V), currents in amperes (A),
-pulse durations in microseconds (us), frequencies in hertz (Hz).
+cisplatin doses in milligrams (mg), calcium chloride doses in millilitres (mL) of the
+220 mM solution, voltages in volts (V), currents in amperes (A), pulse durations in
+microseconds (us), frequencies in hertz (Hz).
 
 Each field carries its unit (``unit``) and, for references to another entity,
-the referenced table (``references``) in its ``json_schema_extra``.
+the referenced table (``references``) in its ``json_schema_extra``; a column added after
+schema 1.0 carries the version that added it (``since``): a dataset of an earlier 1.x
+version may leave it out (its cells are then empty).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from openect.data.enums import (
     AJCC_STAGES,
     AgentClass,
     Anaesthesia,
+    Analgesia,
     AssessmentMethod,
     BodySite,
     BrafStatus,
@@ -49,9 +53,28 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 #: Electrode catalogue id, optionally followed by ``:DEVICE-CODE`` (e.g. ``linear:N-10-4B``).
 ELECTRODE_PATTERN = r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]+)?$"
 
-#: Largest plausible total dose per session, by drug (IU bleomycin, mg cisplatin).
-MAX_SESSION_DOSE: dict[Drug, float] = {Drug.BLEOMYCIN: 100_000.0, Drug.CISPLATIN: 200.0}
-DOSE_UNIT: dict[Drug, str] = {Drug.BLEOMYCIN: "IU", Drug.CISPLATIN: "mg"}
+#: Largest plausible total dose per session, by drug (IU bleomycin, mg cisplatin, mL of
+#: 220 mM calcium chloride). Calcium electroporation injects about 0.5 mL of the 220 mM
+#: solution per cm3 of tumour (Falk et al., Br J Dermatol 2018); 500 mL is a generous
+#: ceiling that only catches typing errors (e.g. a dose in mg or mmol).
+MAX_SESSION_DOSE: dict[Drug, float] = {
+    Drug.BLEOMYCIN: 100_000.0,
+    Drug.CISPLATIN: 200.0,
+    Drug.CALCIUM_CHLORIDE: 500.0,
+}
+DOSE_UNIT: dict[Drug, str] = {
+    Drug.BLEOMYCIN: "IU",
+    Drug.CISPLATIN: "mg",
+    Drug.CALCIUM_CHLORIDE: "mL",
+}
+#: Drugs that ECT gives intratumourally only (an intravenous session is refused).
+INTRATUMOURAL_ONLY: frozenset[Drug] = frozenset({Drug.CALCIUM_CHLORIDE})
+#: Largest cumulative bleomycin of one systemic therapy line (IU); lifetime doses of
+#: concern are about 400,000 IU (pulmonary toxicity), so 2,000,000 only catches typing
+#: errors.
+MAX_THERAPY_BLEOMYCIN_IU = 2_000_000
+#: Version of the dataset schema that added the columns of the clinical-safety review.
+SCHEMA_1_1 = "1.1"
 
 
 def _local_time(value: dt.time) -> dt.time:
@@ -83,10 +106,25 @@ def _quantity(
     gt: float | None = None,
     ge: float | None = None,
     le: float | None = None,
+    since: str | None = None,
 ) -> Any:
     extra: JsonDict = {"unit": unit}
+    if since is not None:
+        extra["since"] = since
     default: Any = ... if required else None
     return Field(default, description=description, json_schema_extra=extra, gt=gt, ge=ge, le=le)
+
+
+def _since(version: str) -> JsonDict:
+    """``json_schema_extra`` of a column added in schema ``version`` (optional in older files)."""
+    return {"since": version}
+
+
+def _not_before_birth(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+    birth_year = info.data.get("birth_year")
+    if value is not None and birth_year is not None and value.year < birth_year:
+        raise ValueError(f"before the year of birth {birth_year}")
+    return value
 
 
 class Record(BaseModel):
@@ -151,6 +189,24 @@ class Patient(Record):
     last_contact_date: dt.date | None = None
     death_date: dt.date | None = None
     death_cause: DeathCause | None = Field(None, description="Empty while the patient is alive")
+    dlco_percent_predicted: float | None = _quantity(
+        "%",
+        "Baseline lung function before bleomycin: diffusing capacity of the lung for carbon "
+        "monoxide (DLCO), % of the predicted value (pulmonary function test report)",
+        gt=0,
+        le=200,
+        since=SCHEMA_1_1,
+    )
+    dlco_date: dt.date | None = Field(
+        None,
+        description="Date of the DLCO measurement (pulmonary function test report)",
+        json_schema_extra=_since(SCHEMA_1_1),
+    )
+    chest_imaging_date: dt.date | None = Field(
+        None,
+        description="Date of the last chest X-ray or CT (radiology report)",
+        json_schema_extra=_since(SCHEMA_1_1),
+    )
 
     @field_validator("stage")
     @classmethod
@@ -169,6 +225,11 @@ class Patient(Record):
         if value is not None and last_contact is not None and value < last_contact:
             raise ValueError(f"before last_contact_date {last_contact.isoformat()}")
         return value
+
+    @field_validator("dlco_date", "chest_imaging_date")
+    @classmethod
+    def _examined_after_birth(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        return _not_before_birth(value, info)
 
     @field_validator("death_cause")
     @classmethod
@@ -232,7 +293,9 @@ class Session(Record):
     drug: Drug
     route: Route
     dose: float | None = _quantity(
-        "IU|mg", "Total dose given: IU of bleomycin or mg of cisplatin", gt=0
+        "IU|mg|mL",
+        "Total dose given: IU of bleomycin, mg of cisplatin or mL of 220 mM calcium chloride",
+        gt=0,
     )
     dose_per_m2: float | None = _quantity(
         "IU/m2", "Intravenous bleomycin dose per body-surface area", gt=0, le=30_000
@@ -250,6 +313,40 @@ class Session(Record):
         None, pattern=ID_PATTERN, description="Protocol rule set id used for planning"
     )
     operator: str | None = Field(None, pattern=ID_PATTERN, description="Pseudonymous operator code")
+    pain_during_nrs: int | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Worst pain during the procedure, numeric rating scale 0-10 (0 = no pain, "
+        "10 = worst imaginable), reported by the patient; empty when not assessable "
+        "(general anaesthesia)",
+        json_schema_extra=_since(SCHEMA_1_1),
+    )
+    pain_after_nrs: int | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Worst pain after the procedure, before discharge, numeric rating scale "
+        "0-10, reported by the patient",
+        json_schema_extra=_since(SCHEMA_1_1),
+    )
+    analgesia: list[Analgesia] = Field(
+        default_factory=list,
+        description="Analgesia given for the procedure and after it (none alone, or any of "
+        "the others)",
+        json_schema_extra=_since(SCHEMA_1_1),
+    )
+
+    @field_validator("route")
+    @classmethod
+    def _route_allowed_for_drug(cls, value: Route, info: ValidationInfo) -> Route:
+        drug = info.data.get("drug")
+        if value is Route.INTRAVENOUS and drug in INTRATUMOURAL_ONLY:
+            raise ValueError(
+                f"intravenous for {drug.value}: it is given intratumourally only; "
+                f"allowed: {Route.INTRATUMOURAL.value}"
+            )
+        return value
 
     @field_validator("dose")
     @classmethod
@@ -269,8 +366,17 @@ class Session(Record):
             return value
         if info.data.get("route") is Route.INTRATUMOURAL:
             raise ValueError("given for an intratumoural session; it applies to intravenous only")
-        if info.data.get("drug") is Drug.CISPLATIN:
-            raise ValueError("given for cisplatin; it applies to intravenous bleomycin only")
+        drug = info.data.get("drug")
+        if drug is not None and drug is not Drug.BLEOMYCIN:
+            raise ValueError(f"given for {drug.value}; it applies to intravenous bleomycin only")
+        return value
+
+    @field_validator("analgesia")
+    @classmethod
+    def _none_alone(cls, value: list[Analgesia]) -> list[Analgesia]:
+        if Analgesia.NONE in value and len(value) > 1:
+            others = ";".join(item.value for item in value if item is not Analgesia.NONE)
+            raise ValueError(f"none together with {others}; give none alone or only the others")
         return value
 
 
@@ -423,6 +529,15 @@ class SystemicTherapy(Record):
     )
     start_date: dt.date
     end_date: dt.date | None = Field(None, description="Empty while ongoing")
+    bleomycin_iu: float | None = _quantity(
+        "IU",
+        "Cumulative bleomycin given by this therapy (e.g. ABVD or BEP chemotherapy, or "
+        "electrochemotherapy at another centre), IU, from the treating centre's records; "
+        "0 = none. The lifetime dose is this registry's ECT sessions plus these.",
+        ge=0,
+        le=MAX_THERAPY_BLEOMYCIN_IU,
+        since=SCHEMA_1_1,
+    )
 
     @field_validator("end_date")
     @classmethod
@@ -462,3 +577,20 @@ def references(model: type[Record]) -> dict[str, str]:
         if isinstance(extra, dict) and "references" in extra:
             out[name] = str(extra["references"])
     return out
+
+
+def added_in(model: type[Record], version: str) -> tuple[str, ...]:
+    """Columns of ``model`` added in a schema version after ``version`` (``MAJOR.MINOR``):
+    a file of that version may leave them out."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict)
+        and isinstance(info.json_schema_extra.get("since"), str)
+        and version_key(str(info.json_schema_extra["since"])) > version_key(version)
+    )
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``"1.10"`` -> ``(1, 10)``, for comparing schema versions; unparseable parts are 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))

@@ -39,6 +39,8 @@ class Column:
     pattern: str | None = None
     vocabulary: str | None = None
     free_text: bool = False
+    #: Schema version that added the column (None: in every version).
+    since: str | None = None
 
     @property
     def allowed(self) -> str:
@@ -126,6 +128,7 @@ def columns(model: type[Record]) -> tuple[Column, ...]:
         unit = extra.get("unit")
         vocabulary = extra.get("allowed")
         reference = extra.get("references")
+        since = extra.get("since")
         out.append(
             Column(
                 name=name,
@@ -137,6 +140,7 @@ def columns(model: type[Record]) -> tuple[Column, ...]:
                 enum=enum,
                 vocabulary=str(vocabulary) if vocabulary is not None else None,
                 free_text=bool(extra.get("free_text", False)),
+                since=str(since) if since is not None else None,
                 **bounds,
             )
         )
@@ -172,6 +176,7 @@ def describe() -> list[dict[str, Any]]:
                         "unit": c.unit,
                         "references": c.references,
                         "description": c.description,
+                        "since": c.since,
                     }
                     for c in columns(model)
                 ],
@@ -201,7 +206,12 @@ def to_markdown() -> str:
                 c["allowed"].replace("|", "\\|"),
                 c["unit"] or "",
                 c["references"] or "",
-                c["description"] or "",
+                (c["description"] or "")
+                + (
+                    f" (since schema {c['since']}; may be absent from older files)"
+                    if c["since"]
+                    else ""
+                ),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")

@@ -113,6 +113,8 @@ UCUM_CODES: dict[str, str] = {
     "IU": "[iU]",
     "mg": "mg",
     "IU/m2": "[iU]/m2",
+    "mL": "mL",
+    "%": "%",
 }
 
 # -- codes (only those we are sure of; see docs/exchange.md) ---------------------------

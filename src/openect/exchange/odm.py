@@ -139,8 +139,9 @@ def code_list_oid(enum: type[StrEnum]) -> str:
 
 
 def measurement_unit_oid(unit: str) -> str:
-    """OID of a measurement unit, e.g. ``MU.mm``, ``MU.IU_per_m2``."""
-    return "MU." + re.sub(r"[^A-Za-z0-9_]", "_", unit.replace("/", "_per_"))
+    """OID of a measurement unit, e.g. ``MU.mm``, ``MU.IU_per_m2``, ``MU.percent``."""
+    spelled = unit.replace("/", "_per_").replace("%", "percent")
+    return "MU." + re.sub(r"[^A-Za-z0-9_]", "_", spelled)
 
 
 def location_oid(centre_id: str) -> str:
@@ -149,7 +150,7 @@ def location_oid(centre_id: str) -> str:
 
 
 def _column_units(column: Column) -> list[str]:
-    """Units a column may be recorded in (``IU|mg``: either, depending on the drug)."""
+    """Units a column may be recorded in (``IU|mg|mL``: one of them, by the drug)."""
     return column.unit.split("|") if column.unit else []
 
 
@@ -215,7 +216,7 @@ def format_value(column: Column, value: Any) -> str | None:
 
 
 def _record_unit(record: Record, column: Column) -> str | None:
-    """Unit of one cell when its column allows several (session dose: IU or mg)."""
+    """Unit of one cell when its column allows several (session dose: IU, mg or mL)."""
     if "|" not in (column.unit or ""):
         return None
     if isinstance(record, Session) and column.name == "dose":

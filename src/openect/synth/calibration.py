@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
-from openect.data.enums import AgentClass, Anaesthesia, BodySite
+from openect.data.enums import AgentClass, Anaesthesia, Analgesia, BodySite
 from openect.protocol.inputs import ItPolicy
 from openect.response.evaluation import LANDMARK_WINDOW_DAYS
 
@@ -35,6 +35,11 @@ ADOPTION_RANGE: Final[tuple[dt.date, dt.date]] = (dt.date(2018, 6, 1), dt.date(2
 
 #: Anaesthesias, each with the share of sessions that get it.
 _AnaesthesiaShares = tuple[tuple[Anaesthesia, float], ...]
+#: Pain NRS of a session under one anaesthesia: (mean during, sd during, mean after, sd
+#: after) of a normal rounded to 0-10; a mean of None: not assessable (left empty).
+_PainNrs = tuple[float | None, float, float, float]
+#: Analgesics given under one anaesthesia, each with the share of sessions that get it.
+_AnalgesiaShares = tuple[tuple[Analgesia, float], ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,23 @@ class CalibrationParameters:
     prior_immunotherapy_share_stage_iv: float = 0.40
     prior_chemotherapy_share: float = 0.05
     later_immunotherapy_share: float = 0.15
+    #: Earlier bleomycin chemotherapy for another cancer, years before the melanoma
+    #: (ABVD for Hodgkin lymphoma, BEP for a germ-cell tumour): rare in a melanoma
+    #: register (assumed 1.5 %); its cumulative IU in ``systemic_therapies.bleomycin_iu``.
+    prior_bleomycin_share: float = 0.015
+    prior_bleomycin_years: tuple[int, int] = (3, 30)
+    #: Patients whose lung function (DLCO) before the first intravenous bleomycin is
+    #: recorded (assumed: pulmonary function tests are not routine before ECT), its %
+    #: predicted (normal, clamped; lower with age; assumed) and days before the session.
+    dlco_recorded_share: float = 0.30
+    dlco_mean_pct: float = 84.0
+    dlco_sd_pct: float = 15.0
+    dlco_range_pct: tuple[float, float] = (35.0, 135.0)
+    dlco_days_before: tuple[int, int] = (7, 120)
+    #: Patients with a chest X-ray or CT date recorded (staging of stage III/IV melanoma;
+    #: assumed) and its days before the first session.
+    chest_imaging_share: float = 0.85
+    chest_imaging_days_before: tuple[int, int] = (3, 90)
 
     # ---- overall survival from the first session: Weibull proportional hazards, tuned
     # to 1-year OS ~67 % (Kunte 2017, InspECT melanoma: 67 %, 95 % CI 57-77 %)
@@ -213,6 +235,35 @@ class CalibrationParameters:
         ),
         (Anaesthesia.LOCAL, ((Anaesthesia.LOCAL, 0.55), (Anaesthesia.LOCAL_SEDATION, 0.45))),
     )
+    #: Sessions with the procedure's pain recorded (numeric rating scale; assumed).
+    pain_recorded_share: float = 0.80
+    #: Pain NRS during and after the procedure by anaesthesia (assumed; median 3 during
+    #: ECT under local anaesthesia, lower under sedation; not assessable during general
+    #: anaesthesia, lowest after it).
+    pain_nrs: tuple[tuple[Anaesthesia, _PainNrs], ...] = (
+        (Anaesthesia.LOCAL, (3.2, 1.8, 2.0, 1.5)),
+        (Anaesthesia.LOCAL_SEDATION, (2.2, 1.6, 1.8, 1.4)),
+        (Anaesthesia.GENERAL, (None, 0.0, 1.2, 1.3)),
+    )
+    #: Analgesia of the sessions with pain recorded, by anaesthesia: each analgesic is
+    #: given with its share (assumed); a session that gets none records ``none``.
+    analgesia_given: tuple[tuple[Anaesthesia, _AnalgesiaShares], ...] = (
+        (
+            Anaesthesia.LOCAL,
+            ((Analgesia.LOCAL_ANAESTHETIC, 1.0), (Analgesia.PARACETAMOL_NSAID, 0.45),
+             (Analgesia.OPIOID, 0.05)),
+        ),
+        (
+            Anaesthesia.LOCAL_SEDATION,
+            ((Analgesia.LOCAL_ANAESTHETIC, 0.95), (Analgesia.PARACETAMOL_NSAID, 0.50),
+             (Analgesia.OPIOID, 0.55)),
+        ),
+        (
+            Anaesthesia.GENERAL,
+            ((Analgesia.LOCAL_ANAESTHETIC, 0.20), (Analgesia.PARACETAMOL_NSAID, 0.65),
+             (Analgesia.OPIOID, 0.30)),
+        ),
+    )  # fmt: skip
     #: First application after the pulse window opens (uniform, minutes; intravenous).
     iv_first_application_min: tuple[float, float] = (0.0, 3.0)
     #: First application after the window of an intratumoural injection opens (s).
@@ -270,6 +321,16 @@ SERIOUS_SHARE_BY_GRADE: Final[tuple[float, float, float]] = (0.0, 0.02, 0.60)
 BRAF_MEK_AGENTS: Final[tuple[str, ...]] = (
     "dabrafenib+trametinib", "encorafenib+binimetinib", "vemurafenib+cobimetinib",
 )  # fmt: skip
+#: Earlier bleomycin chemotherapy for another cancer: (agent, bleomycin per dose in IU,
+#: per m2 of BSA or flat, doses given (closed range), days between doses, share of the
+#: patients with such a line; men only for BEP). ABVD: 10,000 IU/m2 on days 1 and 15 of
+#: 2-6 cycles (Bonadonna 1975); BEP: 30,000 IU on days 1, 8 and 15 of 3-4 cycles
+#: (Einhorn; Williams 1987).
+PriorBleomycin = tuple[str, float, bool, tuple[int, int], int, bool]
+PRIOR_BLEOMYCIN: Final[tuple[tuple[PriorBleomycin, float], ...]] = (
+    (("ABVD (Hodgkin lymphoma)", 10_000.0, True, (4, 12), 14, False), 0.6),
+    (("BEP (germ-cell tumour)", 30_000.0, False, (9, 12), 7, True), 0.4),
+)
 PRIOR_IMMUNOTHERAPY: Final[tuple[tuple[AgentClass, str], ...]] = (
     (AgentClass.ANTI_PD1, "pembrolizumab"),
     (AgentClass.ANTI_PD1, "nivolumab"),

@@ -27,6 +27,7 @@ from openect.data.dataset import Dataset, DatasetInfo, collection_paused
 from openect.data.enums import (
     AgentClass,
     Anaesthesia,
+    Analgesia,
     AssessmentMethod,
     BodySite,
     BrafStatus,
@@ -38,7 +39,7 @@ from openect.data.enums import (
     Sex,
     Symptom,
 )
-from openect.protocol.body import cockcroft_gault
+from openect.protocol.body import BsaFormula, body_surface_area, cockcroft_gault
 from openect.protocol.electrodes import Electrode, ElectrodePlan
 from openect.protocol.inputs import LesionToTreat
 from openect.protocol.rules import RuleSet
@@ -56,6 +57,7 @@ from openect.synth.calibration import (
     INCOMPLETE_SHARE,
     MAX_CENTRES,
     MAX_PATIENTS,
+    PRIOR_BLEOMYCIN,
     PRIOR_IMMUNOTHERAPY,
     SERIOUS_SHARE_BY_GRADE,
     SYNTHETIC_CUTOFF,
@@ -66,6 +68,10 @@ from openect.synth.protocol import SessionRules, lesion_to_treat
 #: Random-stream tags: ``default_rng([seed, tag, index])``.
 _CENTRE_STREAM: Final[int] = 0
 _PATIENT_STREAM: Final[int] = 1
+#: The clinical-safety columns (lung function, chest imaging, earlier bleomycin, session
+#: pain and analgesia) draw from a stream of their own, so that adding them changed no
+#: other value of the register.
+_SAFETY_STREAM: Final[int] = 2
 
 #: Response categories of one treatment of one lesion (order of the latent score).
 _CR, _PR, _SD, _PD = 0, 1, 2, 3
@@ -167,7 +173,8 @@ def generate_cohort(
             else:
                 position = bisect.bisect_right(cumulative, rng.random() * total)
                 centre = profiles[min(position, centres - 1)]
-            _PatientSimulator(index, rng, centre, CALIBRATION, practice, rows).run()
+            safety = np.random.default_rng([seed, _SAFETY_STREAM, index])
+            _PatientSimulator(index, rng, centre, CALIBRATION, practice, rows, safety).run()
         for model in _ROW_MODELS:
             records = _list_adapter(model).validate_python(getattr(rows, model.table))
             setattr(dataset, model.table, records)
@@ -357,8 +364,11 @@ class _PatientSimulator:
         params: CalibrationParameters,
         practice: _Practice,
         rows: _Rows,
+        safety: np.random.Generator,
     ) -> None:
         self.rng = _Draws(rng)
+        #: Draws of the clinical-safety columns (their own stream).
+        self.safety = _Draws(safety)
         self.centre = centre
         self.p = params
         self.practice = practice
@@ -809,10 +819,31 @@ class _PatientSimulator:
                 "bolus_end_time": _time_of_day(bolus_end_s),
                 "rule_set": rules.id,
                 "operator": operator,
+                **self.pain(anaesthesia),
             }
         )
         self.applications(session, rules, lesions, bolus_end_s, route)
         self.adverse_events(session, route is Route.INTRATUMOURAL)
+
+    def pain(self, anaesthesia: Anaesthesia | None) -> dict[str, Any]:
+        """Pain NRS during and after the procedure and the analgesia given (a share of
+        sessions; by the anaesthesia)."""
+        p, rng = self.p, self.safety
+        if anaesthesia is None or rng.random() >= p.pain_recorded_share:
+            return {"pain_during_nrs": None, "pain_after_nrs": None, "analgesia": []}
+        during_mean, during_sd, after_mean, after_sd = dict(p.pain_nrs)[anaesthesia]
+        during = None if during_mean is None else _nrs(rng.normal(during_mean, during_sd))
+        after = _nrs(rng.normal(after_mean, after_sd))
+        given = [
+            analgesic
+            for analgesic, share in dict(p.analgesia_given)[anaesthesia]
+            if rng.random() < share
+        ]
+        return {
+            "pain_during_nrs": during,
+            "pain_after_nrs": after,
+            "analgesia": sorted(given, key=list(Analgesia).index) or [Analgesia.NONE],
+        }
 
     def anaesthesia(self, suggested: Anaesthesia) -> Anaesthesia:
         """Anaesthesia given for an intravenous session whose rules suggest ``suggested``."""
@@ -943,6 +974,12 @@ class _PatientSimulator:
                 if start <= self.end_day:
                     end = start + self.integer((60, 730))
                     lines.append((AgentClass.ANTI_PD1, "pembrolizumab", start, end))
+        bleomycin: dict[tuple[str, int], float] = {}  # (agent, start) -> cumulative IU
+        prior = self.prior_bleomycin()
+        if prior is not None:
+            agent, start, end, iu = prior
+            lines.append((AgentClass.CHEMOTHERAPY, agent, start, end))
+            bleomycin[(agent, start)] = iu
         lines.sort(key=lambda line: line[2])
         for k, (agent_class, agent, start, end_day) in enumerate(lines, start=1):
             if end_day is not None and end_day > self.end_day:
@@ -958,8 +995,52 @@ class _PatientSimulator:
                     "agent": agent,
                     "start_date": dt.date.fromordinal(start),
                     "end_date": None if end_day is None else dt.date.fromordinal(end_day),
+                    "bleomycin_iu": bleomycin.get((agent, start)),
                 }
             )
+
+    def prior_bleomycin(self) -> tuple[str, int, int, float] | None:
+        """An earlier bleomycin chemotherapy for another cancer (a small share of the
+        patients): agent, first and last day, cumulative IU."""
+        p, rng = self.p, self.safety
+        if rng.random() >= p.prior_bleomycin_share:
+            return None
+        latest_years = min(p.prior_bleomycin_years[1], self.age - 18)
+        if latest_years < p.prior_bleomycin_years[0]:
+            return None
+        index = _pick(rng, tuple(share for _, share in PRIOR_BLEOMYCIN))
+        agent, per_dose, per_m2, doses_range, gap_days, men_only = PRIOR_BLEOMYCIN[index][0]
+        if men_only and self.female:
+            agent, per_dose, per_m2, doses_range, gap_days, _ = PRIOR_BLEOMYCIN[0][0]
+        doses = rng.integer(doses_range)
+        years = rng.integer((p.prior_bleomycin_years[0], latest_years))
+        start = self.first_day - 365 * years - rng.integer((0, 364))
+        end = start + (doses - 1) * gap_days
+        # BSA then by Mosteller (an oncology ward's dose, not an ECT rule set's)
+        bsa = body_surface_area(self.height_cm, self.weight_kg, BsaFormula.MOSTELLER)
+        if not per_m2:
+            bsa = 1.0
+        return agent, start, end, float(round(doses * per_dose * bsa, -3))
+
+    def lung_and_chest(self) -> dict[str, Any]:
+        """Lung function (DLCO) and chest imaging before the first session, for shares of
+        the patients."""
+        p, rng = self.p, self.safety
+        out: dict[str, Any] = {
+            "dlco_percent_predicted": None,
+            "dlco_date": None,
+            "chest_imaging_date": None,
+        }
+        if rng.random() < p.dlco_recorded_share:
+            low, high = p.dlco_range_pct
+            value = rng.normal(p.dlco_mean_pct - 0.25 * max(self.age - 60, 0), p.dlco_sd_pct)
+            out["dlco_percent_predicted"] = float(round(min(max(value, low), high)))
+            out["dlco_date"] = dt.date.fromordinal(self.first_day - rng.integer(p.dlco_days_before))
+        if rng.random() < p.chest_imaging_share:
+            out["chest_imaging_date"] = dt.date.fromordinal(
+                self.first_day - rng.integer(p.chest_imaging_days_before)
+            )
+        return out
 
     def patient_reported(self) -> None:
         """Pain NRS, EQ-5D-3L and EQ-VAS at baseline and 1, 2, 4 and 10 months."""
@@ -1034,8 +1115,24 @@ class _PatientSimulator:
                     None if self.death_day is None else dt.date.fromordinal(self.death_day)
                 ),
                 "death_cause": death_cause,
+                **self.lung_and_chest(),
             }
         )
+
+
+def _nrs(value: float) -> int:
+    """A numeric rating scale score 0-10 from a latent value."""
+    return int(min(max(round(value), 0), 10))
+
+
+def _pick(rng: _Draws, weights: tuple[float, ...]) -> int:
+    """Index drawn with probability proportional to ``weights``."""
+    x = rng.random() * sum(weights)
+    for position, weight in enumerate(weights):
+        x -= weight
+        if x < 0:
+            return position
+    return len(weights) - 1
 
 
 def _level(latent: float, rng: _Draws) -> int:

@@ -37,9 +37,16 @@ ISO_DATE = "%Y-%m-%d"
 
 
 #: Units as people write them (the data model writes them in ASCII).
-UNITS_SHOWN = {"us": "µs", "m2": "m²", "IU/m2": "IU/m²", "IU|mg": "IU or mg"}
+UNITS_SHOWN = {"us": "µs", "m2": "m²", "IU/m2": "IU/m²", "IU|mg|mL": "IU, mg or mL"}
 #: Words of column names written as acronyms.
-ACRONYMS = {"bsa": "BSA", "ecog": "ECOG", "braf": "BRAF"}
+ACRONYMS = {
+    "bsa": "BSA",
+    "ecog": "ECOG",
+    "braf": "BRAF",
+    "dlco": "DLCO",
+    "nrs": "NRS",
+    "iu": "IU",
+}
 
 
 def _label(column: Column) -> str:
