@@ -589,6 +589,32 @@ def test_the_intratumoural_total_never_falls_as_the_volume_grows(rule_set: str) 
     assert all(b >= a for a, b in itertools.pairwise(mg))
 
 
+def test_calcium_electroporation_injects_half_a_millilitre_per_cm3() -> None:
+    # 20 x 15 mm: pi/6 * 20 * 15^2 = 2,356.2 mm3 = 2.356 cm3 -> 0.5 mL/cm3 = 1.18 mL
+    # 8 x 8 mm:   pi/6 * 8^3 = 268.1 mm3 = 0.268 cm3 -> 0.13 mL
+    options = PlanOptions.model_validate(
+        {"rules": "sop-2018", "route": "intratumoural", "drug": "calcium_chloride"}
+    )
+    plan = dose_plan(patient(), options, [(20, 15), (8, 8)])
+    assert [d.dose_ml for d in plan.lesion_doses] == [1.18, 0.13]
+    assert plan.dose_ml == 1.31
+    assert (plan.dose_iu, plan.dose_mg, plan.cumulative_bleomycin_iu) == (None, None, None)
+    assert plan.dose_policy == "intratumoural-calcium"
+    assert plan.provenance["dose_ml"] == ["dose.it_calcium"]
+    assert plan.pulse_window_min == (0, 10)
+    cited = {r["id"]: r for r in plan.rules}
+    assert "Acta Oncol 2018;57(3):311-319" in cited["dose.it_calcium"]["source"]
+    assert "37 cutaneous metastases" in cited["dose.it_calcium"]["evidence"]
+    # never intravenously; bleomycin's own contraindications do not apply to calcium
+    with pytest.raises(ValueError, match="calcium chloride into the tumour only"):
+        dose_plan(patient(), options.model_copy(update={"route": Route.INTRAVENOUS}), [(20, 15)])
+    allergic = patient(contraindications={"bleomycin_hypersensitivity": True})
+    assert dose_plan(allergic, options, [(20, 15)]).eligibility.status.value == "eligible"
+    bleomycin = PlanOptions.model_validate({"rules": "sop-2018", "route": "intratumoural"})
+    stopped = dose_plan(allergic, bleomycin, [(20, 15)])
+    assert stopped.eligibility.status.value == "contraindicated"
+
+
 def test_cisplatin_is_never_given_intravenously() -> None:
     options = PlanOptions.model_validate({"drug": "cisplatin", "route": "intravenous"})
     with pytest.raises(ValueError, match="cisplatin"):

@@ -47,7 +47,10 @@ RulesOption = Annotated[
 RouteOption = Annotated[
     str | None, typer.Option("--route", help="iv or it (default: suggested / iv).")
 ]
-DrugOption = Annotated[str | None, typer.Option("--drug", help="bleomycin or cisplatin (it).")]
+DrugOption = Annotated[
+    str | None,
+    typer.Option("--drug", help="bleomycin, or cisplatin or calcium_chloride (it only)."),
+]
 BsaOption = Annotated[
     str | None, typer.Option("--bsa-formula", help="mosteller or dubois (default: rule).")
 ]
@@ -432,11 +435,21 @@ def print_dose(plan: DosePlan) -> None:
         rows.append(["DOSE", f"[bold]{number(plan.dose_iu, 'IU', digits=0)} bleomycin[/]"])
     if plan.dose_mg is not None:
         rows.append(["DOSE", f"[bold]{number(plan.dose_mg, 'mg', digits=2)} cisplatin[/]"])
-    if plan.dose_iu is None and plan.dose_mg is None:
+    if plan.dose_ml is not None:
+        rows.append(
+            ["DOSE", f"[bold]{number(plan.dose_ml, 'mL', digits=2)} calcium chloride 220 mM[/]"]
+        )
+    if plan.dose_iu is None and plan.dose_mg is None and plan.dose_ml is None:
         rows.append(["DOSE", "[bold red]none (contraindicated)[/]"])
     for i, lesion in enumerate(plan.lesion_doses, start=1):
-        unit, digits = ("IU", 0) if lesion.dose_iu is not None else ("mg", 2)
-        amount = number(lesion.dose_iu if unit == "IU" else lesion.dose_mg, unit, digits=digits)
+        value: float | None
+        if lesion.dose_iu is not None:
+            unit, digits, value = "IU", 0, lesion.dose_iu
+        elif lesion.dose_ml is not None:
+            unit, digits, value = "mL", 2, lesion.dose_ml
+        else:
+            unit, digits, value = "mg", 2, lesion.dose_mg
+        amount = number(value, unit, digits=digits)
         spread = (
             f" ({number(lesion.dose_if_1mm_smaller, digits=digits)} to "
             f"{number(lesion.dose_if_1mm_larger, unit, digits=digits)} if measured 1 mm "

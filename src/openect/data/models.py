@@ -55,7 +55,7 @@ ELECTRODE_PATTERN = r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9._-]+)?$"
 
 #: Largest plausible total dose per session, by drug (IU bleomycin, mg cisplatin, mL of
 #: 220 mM calcium chloride). Calcium electroporation injects about 0.5 mL of the 220 mM
-#: solution per cm3 of tumour (Falk et al., Br J Dermatol 2018); 500 mL is a generous
+#: solution per cm3 of tumour (Falk et al., Acta Oncol 2018;57:311-319); 500 mL is a generous
 #: ceiling that only catches typing errors (e.g. a dose in mg or mmol).
 MAX_SESSION_DOSE: dict[Drug, float] = {
     Drug.BLEOMYCIN: 100_000.0,

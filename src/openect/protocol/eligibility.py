@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from openect.data.enums import Drug
 from openect.errors import RuleError
 from openect.protocol.inputs import Contraindications, PatientToPlan
 from openect.protocol.rules import RuleSet
@@ -58,13 +59,15 @@ def patient_findings(
     patient: PatientToPlan,
     override: str | None = None,
     crcl: float | None = None,
+    drug: Drug = Drug.BLEOMYCIN,
 ) -> list[Finding]:
     """Findings from the patient's flags, age and renal function.
 
     ``override`` (a specialist's recorded decision) turns the hard stops listed in
     ``eligibility.overridable`` into cautions that quote it; the others stay stops.
     ``crcl`` is the creatinine clearance (mL/min) the plan uses (default: the patient's,
-    by Cockcroft-Gault with the actual weight).
+    by Cockcroft-Gault with the actual weight). Flags about bleomycin (``bleomycin_*``)
+    count only when the ``drug`` is bleomycin.
     """
     flags = patient.contraindications
     known = set(Contraindications.model_fields)
@@ -80,6 +83,8 @@ def patient_findings(
                 raise RuleError(
                     f"rule {rule_id}: unknown finding {flag!r}; known: {', '.join(sorted(known))}"
                 )
+            if flag.startswith("bleomycin_") and drug is not Drug.BLEOMYCIN:
+                continue
             if getattr(flags, flag):
                 message, weight = _label(flag), severity
                 if severity is Severity.CONTRAINDICATION and flag in may_override:

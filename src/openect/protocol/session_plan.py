@@ -73,6 +73,7 @@ class LesionDose(BaseModel):
     volume_cm3: float
     dose_iu: float | None = Field(None, description="Bleomycin (IU)")
     dose_mg: float | None = Field(None, description="Cisplatin (mg)")
+    dose_ml: float | None = Field(None, description="Calcium chloride 220 mM (mL)")
     rule_id: str | None = None
     dose_if_1mm_smaller: float | None = Field(
         None,
@@ -99,6 +100,9 @@ class DosePlan(BaseModel):
     route: Route
     dose_iu: float | None
     dose_mg: float | None
+    dose_ml: float | None = Field(
+        None, description="Calcium chloride 220 mM (mL), calcium electroporation"
+    )
     dose_per_m2_iu: float | None
     standard_dose_per_m2_iu: float | None
     dose_policy: str
@@ -140,6 +144,9 @@ class LesionPlan(BaseModel):
     target_area_cm2: float
     dose_iu: float | None = Field(None, description="Intratumoural bleomycin for this lesion")
     dose_mg: float | None = Field(None, description="Intratumoural cisplatin for this lesion")
+    dose_ml: float | None = Field(
+        None, description="Intratumoural calcium chloride 220 mM for this lesion (mL)"
+    )
     dose_if_1mm_smaller: float | None = Field(
         None, description="Its dose (IU or mg) had both diameters measured 1 mm smaller"
     )
@@ -188,6 +195,11 @@ def plan_dose(
     warnings: list[str] = []
     if options.drug is Drug.CISPLATIN and route is Route.INTRAVENOUS:
         raise ValueError("drug=cisplatin: ECT gives cisplatin intratumourally only; use route it")
+    if options.drug is Drug.CALCIUM_CHLORIDE and route is Route.INTRAVENOUS:
+        raise ValueError(
+            "drug=calcium_chloride: calcium electroporation injects calcium chloride into "
+            "the tumour only; use route it"
+        )
     if route is Route.INTRATUMOURAL and not volumes_cm3:
         raise ValueError("route=intratumoural: give the lesion diameters (the dose is by volume)")
 
@@ -206,10 +218,11 @@ def plan_dose(
     else:
         provenance["creatinine_clearance_ml_min"] = ["dose.crcl_weight"]
     override = options.specialist_override
-    findings = patient_findings(rules, patient, override, crcl)
+    findings = patient_findings(rules, patient, override, crcl, options.drug)
 
     dose_iu: float | None = None
     dose_mg: float | None = None
+    dose_ml: float | None = None
     per_m2: float | None = None
     standard: float | None = None
     reduction: list[str] = []
@@ -257,6 +270,22 @@ def plan_dose(
         policy_source = "option:it_policy" if options.it_policy else "dose.it_policy"
         used = sorted({d.rule_id for d in lesion_doses if d.rule_id})
         provenance["dose_iu"] = [*used, policy_source]
+    elif options.drug is Drug.CALCIUM_CHLORIDE:
+        dose_policy = "intratumoural-calcium"
+        per_cm3 = rules.number(CALCIUM_RULE, "ml_per_cm3")
+        for volume, (a, b) in zip(volumes_cm3, diameters_mm, strict=True):
+            low, high = it_dose_range(lambda v: per_cm3 * v, a, b)
+            lesion_doses.append(
+                LesionDose(
+                    volume_cm3=round(volume, 3),
+                    dose_ml=round(per_cm3 * volume, 2),
+                    rule_id=CALCIUM_RULE,
+                    dose_if_1mm_smaller=round(low, 2),
+                    dose_if_1mm_larger=round(high, 2),
+                )
+            )
+        dose_ml = round(sum(d.dose_ml or 0.0 for d in lesion_doses), 2)
+        provenance["dose_ml"] = [CALCIUM_RULE]
     else:
         dose_policy = "intratumoural-step"
         for volume, (a, b) in zip(volumes_cm3, diameters_mm, strict=True):
@@ -316,11 +345,11 @@ def plan_dose(
     status = status_of(findings)
     plan_window: tuple[float, float] | None = (window.start_min, window.end_min)
     if status is EligibilityStatus.CONTRAINDICATED:
-        dose_iu = dose_mg = per_m2 = None
+        dose_iu = dose_mg = dose_ml = per_m2 = None
         deciding = None
         plan_window = None
         lesion_doses = [LesionDose(volume_cm3=d.volume_cm3) for d in lesion_doses]
-        for key in ("dose_iu", "dose_mg", "pulse_window_min"):
+        for key in ("dose_iu", "dose_mg", "dose_ml", "pulse_window_min"):
             provenance.pop(key, None)
         warnings.append("contraindicated: no dose is given")
 
@@ -338,6 +367,7 @@ def plan_dose(
         route=route,
         dose_iu=dose_iu,
         dose_mg=dose_mg,
+        dose_ml=dose_ml,
         dose_per_m2_iu=per_m2,
         standard_dose_per_m2_iu=standard,
         dose_policy=dose_policy,
@@ -353,6 +383,10 @@ def plan_dose(
         rules=[],
         software={"openect": __version__},
     )
+
+
+#: The rule of the calcium electroporation dose.
+CALCIUM_RULE = "dose.it_calcium"
 
 
 def _crcl_weight(rules: RuleSet) -> CrclWeight:
@@ -440,6 +474,10 @@ def plan_session(
     if options.route is None and options.drug is Drug.CISPLATIN:
         route, route_reason = Route.INTRATUMOURAL, "cisplatin is given intratumourally only"
         route_rules = ["option:drug"]
+    elif options.route is None and options.drug is Drug.CALCIUM_CHLORIDE:
+        route = Route.INTRATUMOURAL
+        route_reason = "calcium chloride is injected into the tumour only"
+        route_rules = ["option:drug"]
     elif options.route is None:
         route, route_reason, route_rules = suggested, why, ["route.choice"]
     else:
@@ -523,6 +561,7 @@ def plan_session(
                 target_area_cm2=electrode.target_area_cm2,
                 dose_iu=lesion_dose.dose_iu,
                 dose_mg=lesion_dose.dose_mg,
+                dose_ml=lesion_dose.dose_ml,
                 dose_if_1mm_smaller=lesion_dose.dose_if_1mm_smaller,
                 dose_if_1mm_larger=lesion_dose.dose_if_1mm_larger,
                 priority=priority(lesion),

@@ -135,7 +135,11 @@ def session_initial(page: PlanPage, plan: SessionPlan, form: PlanForm) -> dict[s
         "anaesthesia": plan.anaesthesia.value,
         "drug": plan.drug.value,
         "route": plan.route.value,
-        "dose": plan.dose_iu if plan.drug is Drug.BLEOMYCIN else plan.dose_mg,
+        "dose": {
+            Drug.BLEOMYCIN: plan.dose_iu,
+            Drug.CISPLATIN: plan.dose_mg,
+            Drug.CALCIUM_CHLORIDE: plan.dose_ml,
+        }[plan.drug],
         "dose_per_m2": plan.dose_per_m2_iu if intravenous else None,
         "bsa_m2": plan.bsa_m2,
         "height_cm": form.cleaned_data["height_cm"],
