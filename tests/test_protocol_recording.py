@@ -12,7 +12,7 @@ import pytest
 from centre_rules import CENTRE
 from openect.data.dataset import Dataset
 from openect.data.enums import Route
-from openect.data.models import Patient, Session
+from openect.data.models import Patient, Session, SystemicTherapy
 from openect.errors import RuleError
 from openect.protocol.inputs import WindowVariant
 from openect.protocol.recording import (
@@ -232,6 +232,26 @@ def test_prior_bleomycin_sums_the_bleomycin_sessions(dataset: Dataset) -> None:
         update={"drug": "cisplatin", "dose": 2.0, "dose_per_m2": None}
     )
     assert prior_bleomycin_iu([cisplatin]) == 0
+
+
+def test_lifetime_bleomycin_adds_other_therapies(dataset: Dataset) -> None:
+    """ABVD years before (180,000 IU) and ECT at another centre count with the
+    registry's sessions; a therapy that starts after the date does not."""
+    p1_sessions = [s for s in dataset.sessions if s.patient_id == "P1"]
+    abvd = SystemicTherapy(
+        therapy_id="P1-T7", patient_id="P1", agent_class="chemotherapy", agent="ABVD",
+        start_date=dt.date(2005, 1, 10), end_date=dt.date(2005, 6, 1), bleomycin_iu=180_000,
+    )  # fmt: skip
+    elsewhere = abvd.model_copy(
+        update={"therapy_id": "P1-T8", "agent_class": "ect_elsewhere", "agent": None,
+                "start_date": dt.date(2019, 5, 2), "end_date": None, "bleomycin_iu": 27_000}
+    )  # fmt: skip
+    later = abvd.model_copy(update={"therapy_id": "P1-T9", "start_date": dt.date(2030, 1, 1)})
+    therapies = [abvd, elsewhere, later]
+    assert prior_bleomycin_iu(p1_sessions, dt.date(2021, 1, 1), therapies) == (
+        25_500 + 180_000 + 27_000
+    )
+    assert prior_bleomycin_iu([], None, therapies) == 180_000 + 27_000 + 180_000
 
 
 def test_ids_of_new_sessions_and_applications(dataset: Dataset) -> None:

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from openect.data.dataset import Dataset
-from openect.data.models import Application, Patient, Session
+from openect.data.models import Application, Patient, Session, SystemicTherapy
 from openect.formatting import number
 from openect.protocol import PatientToPlan, PlanOptions, plan_session
 from openect.protocol.inputs import LesionToTreat, SessionRequest
@@ -111,6 +111,48 @@ def test_plan_page_shows_the_form_with_registry_defaults(clinician: Client) -> N
     assert 'id="plan-heading"' in text
     assert "rule set sop-2018" in text
     assert "Record this session" in text
+
+
+def test_the_plan_page_takes_lung_function_and_other_bleomycin_from_the_registry(
+    clinician: Client,
+) -> None:
+    services.update(
+        ADMIN,
+        Patient,
+        "P1",
+        {"dlco_percent_predicted": 82, "dlco_date": dt.date(2021, 4, 1),
+         "chest_imaging_date": dt.date(2021, 4, 2)},
+    )  # fmt: skip
+    services.create(
+        ADMIN,
+        SystemicTherapy(
+            therapy_id="P1-T7", patient_id="P1", agent_class="chemotherapy", agent="ABVD",
+            start_date=dt.date(2005, 1, 10), bleomycin_iu=180_000,
+        ),
+    )  # fmt: skip
+    text = clinician.get(reverse("session-plan", args=["P1"])).content.decode()
+    assert 'name="plan-dlco_percent_predicted" value="82.0"' in text
+    assert 'name="plan-dlco_date" value="2021-04-01"' in text
+    assert 'name="plan-prior_bleomycin_iu" value="205500.0"' in text  # 25,500 + 180,000
+
+
+def test_the_recording_page_shows_the_lifetime_bleomycin(
+    clinician: Client, session_s2: Session
+) -> None:
+    url = reverse("session-record", args=["P1-S2"])
+    text = clinician.get(url).content.decode()
+    # P1-S1 25,500 IU before; this session 25,500 IU
+    assert "Lifetime bleomycin: 25\u202f500\u00a0IU before this session" in text
+    assert "51\u202f000\u00a0IU with it." in text
+    services.create(
+        ADMIN,
+        SystemicTherapy(
+            therapy_id="P1-T7", patient_id="P1", agent_class="chemotherapy", agent="BEP",
+            start_date=dt.date(2010, 1, 10), bleomycin_iu=460_000,
+        ),
+    )  # fmt: skip
+    text = clinician.get(url).content.decode()
+    assert "with it: <strong>above the limit of 500\u202f000\u00a0IU</strong>" in text
 
 
 def test_plan_page_without_height_and_weight_asks_for_them(registry: Dataset) -> None:

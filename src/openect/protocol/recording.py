@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from openect.data.enums import Drug, Route
-from openect.data.models import Application, Lesion, Patient, Session
+from openect.data.models import Application, Lesion, Patient, Session, SystemicTherapy
 from openect.errors import RuleError
 from openect.formatting import clock, number
 from openect.protocol.inputs import PlanOptions, WindowVariant, session_request
@@ -338,16 +338,26 @@ def planned_lesions(
 
 
 # ----------------------------------------------------------------------------- records
-def prior_bleomycin_iu(sessions: Iterable[Session], before: dt.date | None = None) -> float:
-    """Bleomycin (IU) given in ``sessions`` (those before ``before``, if given): the
-    lifetime dose the planner checks against its cumulative limits."""
-    return float(
-        sum(
-            s.dose or 0.0
-            for s in sessions
-            if s.drug is Drug.BLEOMYCIN and (before is None or s.session_date < before)
-        )
+def prior_bleomycin_iu(
+    sessions: Iterable[Session],
+    before: dt.date | None = None,
+    therapies: Iterable[SystemicTherapy] = (),
+) -> float:
+    """Bleomycin (IU) given in ``sessions`` and in other ``therapies`` (chemotherapy such
+    as ABVD or BEP, ECT at another centre: their ``bleomycin_iu``), those before
+    ``before`` if given: the lifetime dose the planner checks against its cumulative
+    limits."""
+    in_sessions = sum(
+        s.dose or 0.0
+        for s in sessions
+        if s.drug is Drug.BLEOMYCIN and (before is None or s.session_date < before)
     )
+    elsewhere = sum(
+        t.bleomycin_iu or 0.0
+        for t in therapies
+        if before is None or t.start_date < before
+    )
+    return float(in_sessions + elsewhere)
 
 
 def free_id(base: str, taken: Iterable[str]) -> str:

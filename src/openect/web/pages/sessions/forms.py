@@ -129,7 +129,8 @@ class PlanForm(forms.Form):
         PatientToPlan,
         "prior_bleomycin_iu",
         required=True,  # never assumed 0: the page fills it in from the registry
-        help_text="Prefilled with the sum of the bleomycin doses in the registry",
+        help_text="Prefilled with the bleomycin of the patient's sessions in the registry and "
+        "of their other therapies (chemotherapy, ECT elsewhere)",
     )
     contraindications = forms.MultipleChoiceField(
         label="Contraindications and cautions present",

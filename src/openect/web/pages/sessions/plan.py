@@ -92,16 +92,24 @@ class PlanPage:
 
 def plan_initial(page: PlanPage, today: dt.date) -> dict[str, Any]:
     """Plan form defaults: the models' defaults, then the latest session's height, weight
-    and clearance, lifetime bleomycin from the registry and every lesion of the patient."""
+    and clearance, the patient's recorded lung function, lifetime bleomycin from the
+    registry (its sessions and the bleomycin of other therapies) and every lesion of the
+    patient."""
     sessions = page.sessions()
     latest = sessions[-1] if sessions else None
+    patient = page.patient
     defaults = {name: field.initial for name, field in PlanForm.base_fields.items()}
     return defaults | {
         "session_date": today,
         "height_cm": latest.height_cm if latest else None,
         "weight_kg": latest.weight_kg if latest else None,
         "creatinine_clearance_ml_min": latest.creatinine_clearance_ml_min if latest else None,
-        "prior_bleomycin_iu": prior_bleomycin_iu(page.dataset.sessions),
+        "dlco_percent_predicted": patient.dlco_percent_predicted,
+        "dlco_date": patient.dlco_date,
+        "chest_imaging_date": patient.chest_imaging_date,
+        "prior_bleomycin_iu": prior_bleomycin_iu(
+            page.dataset.sessions, therapies=page.dataset.systemic_therapies
+        ),
         "lesions": [lesion.lesion_id for lesion in page.dataset.lesions],
     }
 

@@ -25,6 +25,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from openect.data.dataset import Dataset
+from openect.data.enums import Drug
 from openect.data.models import Application, Patient, Session
 from openect.errors import AccessDeniedError, RecordInvalidError
 from openect.formatting import clock
@@ -39,6 +40,7 @@ from openect.protocol.recording import (
     lesion_progress,
     next_application_id,
     planned_lesions,
+    prior_bleomycin_iu,
     pulse_train,
     session_rules,
     session_window,
@@ -124,6 +126,29 @@ class RecordPage:
         return f"{url}?{urlencode({'window': self.window.variant.value})}"
 
 
+def lifetime_bleomycin(page: RecordPage) -> dict[str, Any] | None:
+    """Lifetime bleomycin (IU) of a bleomycin session: before it (earlier sessions and
+    other therapies), with it, and the rule set's caution and limit; None for others."""
+    session = page.session
+    if session.drug is not Drug.BLEOMYCIN:
+        return None
+    before = prior_bleomycin_iu(
+        page.dataset.sessions,
+        before=session.session_date,
+        therapies=page.dataset.systemic_therapies,
+    )
+    after = before + (session.dose or 0.0)
+    warning = page.rules.number("dose.cumulative_bleomycin_warning")
+    limit = page.rules.number("dose.cumulative_bleomycin_limit")
+    return {
+        "before": before,
+        "after": after,
+        "warning": warning,
+        "limit": limit,
+        "level": "over" if after > limit else "caution" if after > warning else "",
+    }
+
+
 def render_record(
     request: HttpRequest,
     page: RecordPage,
@@ -157,6 +182,7 @@ def render_record(
             "electrodes": [e.value for e in Electrode],
             "to_verify": TO_VERIFY,
             "oxygen": oxygen_advice(page.rules, session.anaesthesia, session.drug),
+            "lifetime": lifetime_bleomycin(page),
             "oxygen_source": page.rules.rule(OXYGEN_RULE).source,
         },
     )
