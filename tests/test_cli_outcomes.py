@@ -139,7 +139,9 @@ def test_analyse_json_has_every_analysis(
     assert result["lesion_rates_over"].startswith("measurable lesions")
     assert all(r["basis"] for r in result["rates"])
     subgroups = {s["subgroup"] for s in result["subgroups"]}
-    assert {"large", "layer", "electrode", "concurrent_immunotherapy"} <= subgroups
+    assert {"large", "layer", "electrode", "drug", "concurrent_immunotherapy"} <= subgroups
+    drugs = {s["level"] for s in result["subgroups"] if s["subgroup"] == "drug"}
+    assert {"bleomycin intravenous", "bleomycin intratumoural"} <= drugs  # analysis by drug
     terms = {t["covariate"] for t in result["cox_local_progression"]["terms"]}
     assert "concurrent_immunotherapy" in terms
     assert 0.5 < result["cr_probability_model"]["cv_auc"] < 1.0

@@ -43,6 +43,7 @@ def test_subgroup_rates_count_and_wilson_interval() -> None:
             "ulcerated": [False] * 7,
             "previously_irradiated": [False] * 7,
             "electrode": ["linear"] * 7,
+            "drug": ["bleomycin intravenous"] * 6 + ["calcium_chloride intratumoural"],
             "concurrent_immunotherapy": [False] * 7,
         }
     )

@@ -28,6 +28,7 @@ SUBGROUPS = (
     "ulcerated",
     "previously_irradiated",
     "electrode",
+    "drug",
     "concurrent_immunotherapy",
 )
 
@@ -47,19 +48,23 @@ def lesion_table(
     Columns: those of ``evaluation.lesions_`` plus ``longest_diameter_mm``, ``large``
     (longest >= 30 mm, Mali 2013), ``layer``, ``body_site``, ``ulcerated``,
     ``previously_irradiated``, ``electrode`` (the family used most on the lesion in its
-    first session), ``concurrent_immunotherapy`` (a checkpoint inhibitor within
+    first session), ``drug`` (drug and route of that session, e.g. ``bleomycin
+    intravenous``, ``calcium_chloride intratumoural``), ``concurrent_immunotherapy`` (a checkpoint inhibitor within
     ``window_days`` of the patient's first session), ``cr`` and ``objective`` (landmark
     CR and CR+PR, missing when not evaluable) and ``progression`` (0/1).
     """
     lesions = evaluation.lesions_.copy()
     records = {lesion.lesion_id: lesion for lesion in dataset.lesions}
     session_date = {s.session_id: s.session_date for s in dataset.sessions}
+    given = {s.session_id: f"{s.drug.value} {s.route.value}" for s in dataset.sessions}
+    drug_of: dict[str, str] = {}
     used: dict[str, Counter[str]] = defaultdict(Counter)
     first = dict(zip(lesions["lesion_id"], lesions["first_treatment_date"], strict=True))
     for application in dataset.applications:
         start = first.get(application.lesion_id)
         if start is not None and session_date.get(application.session_id) == start:
             used[application.lesion_id][_electrode_family(application.electrode)] += 1
+            drug_of.setdefault(application.lesion_id, given[application.session_id])
     immuno = concurrent_immunotherapy(dataset, window_days)
 
     ids = lesions["lesion_id"]
@@ -73,6 +78,7 @@ def lesion_table(
         min(used[i].items(), key=lambda kv: (-kv[1], kv[0]))[0] if used[i] else "unknown"
         for i in ids
     ]
+    lesions["drug"] = [drug_of.get(i, "unknown") for i in ids]
     lesions["concurrent_immunotherapy"] = lesions["patient_id"].isin(immuno)
     evaluable = lesions["landmark_response"] != "NE"
     lesions["cr"] = np.where(evaluable, lesions["landmark_response"] == "CR", np.nan)

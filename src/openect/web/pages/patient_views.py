@@ -227,9 +227,15 @@ def patient_map(rows: list[LesionRow]) -> BodyMap:
 
 
 def legend(rows: list[LesionRow]) -> list[tuple[str, str, int]]:
-    """``(category, words, number of lesions)`` of every category, for the map's legend."""
+    """``(category, words, number of lesions)`` for the map's legend: the RECIST
+    categories always, WHO's "no change" (NC) and the non-CR/non-PD of a non-measurable
+    lesion (NN) only when a lesion has them."""
     counts = Counter(row.response.current_css for row in rows)
-    return [(code, label, counts.get(code, 0)) for code, label in CATEGORY_LABELS.items()]
+    return [
+        (code, label, counts.get(code, 0))
+        for code, label in CATEGORY_LABELS.items()
+        if code not in ("NC", "NN") or counts.get(code, 0)
+    ]
 
 
 @dataclass(frozen=True)
