@@ -184,7 +184,12 @@ def test_plan_shows_the_iv_dose_of_15000_iu_per_m2_times_bsa(
         assert lesion.lesion_id in text
         assert number(lesion.voltage_v, "V") in text
     assert "window.iv" in text
-    assert "to verify locally" in text
+    # the rules to verify are one line linked to the rule table, not among the warnings
+    unverified = sum(r["status"] == "to_verify" for r in expected.rules)
+    assert f"{unverified} rules behind this plan are to verify locally (marked *): see " in text
+    assert '<a href="#plan-rules">the rules behind this plan</a>' in text
+    warnings = text.partition("<h3>Warnings</h3>")[2].partition("</div>")[0]
+    assert "to verify locally" not in warnings
     assert "Record this session" in text
     # the session form is prefilled from the plan (dates as <input type="date"> needs them)
     assert 'name="session-session_date" value="2021-05-01"' in text

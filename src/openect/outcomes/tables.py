@@ -49,9 +49,10 @@ def lesion_table(
     (longest >= 30 mm, Mali 2013), ``layer``, ``body_site``, ``ulcerated``,
     ``previously_irradiated``, ``electrode`` (the family used most on the lesion in its
     first session), ``drug`` (drug and route of that session, e.g. ``bleomycin
-    intravenous``, ``calcium_chloride intratumoural``), ``concurrent_immunotherapy`` (a checkpoint inhibitor within
-    ``window_days`` of the patient's first session), ``cr`` and ``objective`` (landmark
-    CR and CR+PR, missing when not evaluable) and ``progression`` (0/1).
+    intravenous``, ``calcium_chloride intratumoural``), ``concurrent_immunotherapy``
+    (a checkpoint inhibitor within ``window_days`` of the patient's first session),
+    ``cr`` and ``objective`` (landmark CR and CR+PR, missing when not evaluable) and
+    ``progression`` (0/1).
     """
     lesions = evaluation.lesions_.copy()
     records = {lesion.lesion_id: lesion for lesion in dataset.lesions}

@@ -385,6 +385,8 @@ def plan_dose(
     )
 
 
+#: The words of the one warning that lists the plan's rules to verify locally.
+TO_VERIFY_NOTE = "rule(s) behind this plan are to verify locally"
 #: The rule of the calcium electroporation dose.
 CALCIUM_RULE = "dose.it_calcium"
 
@@ -434,10 +436,7 @@ def _cite(plan: DosePlan, rules: RuleSet, extra: set[str]) -> None:
     used = {rule_id for rule_id in used if not rule_id.startswith("option:")}
     unverified = sorted(r for r in used if rules.rule(r).status is RuleStatus.TO_VERIFY)
     if unverified:
-        plan.warnings.append(
-            f"{len(unverified)} rule(s) behind this plan are to verify locally: "
-            + ", ".join(unverified)
-        )
+        plan.warnings.append(f"{len(unverified)} {TO_VERIFY_NOTE}: " + ", ".join(unverified))
     plan.rules = rules.describe(sorted(used))
 
 

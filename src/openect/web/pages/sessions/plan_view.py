@@ -10,7 +10,7 @@ from typing import Any
 from openect.data.enums import Route
 from openect.protocol.eligibility import Finding
 from openect.protocol.rules import RuleStatus
-from openect.protocol.session_plan import LesionPlan, SessionPlan
+from openect.protocol.session_plan import TO_VERIFY_NOTE, LesionPlan, SessionPlan
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,12 @@ class PlanView:
     findings: list[FindingRow] = field(default_factory=list)
     #: The rules behind the plan (id, value, unit, status, source, origin).
     rules: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The plan's warnings that call for action; the rules to verify locally are
+        one line of their own (:attr:`unverified`), linked to the rule table."""
+        return [w for w in self.plan.warnings if TO_VERIFY_NOTE not in w]
 
     @property
     def intravenous(self) -> bool:
