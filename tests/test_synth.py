@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -21,18 +22,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openect.cli import main
 from openect.data import csvio
 from openect.data.dataset import Dataset
-from openect.data.enums import IMMUNOTHERAPY_CLASSES, BrafStatus, Route
+from openect.data.enums import IMMUNOTHERAPY_CLASSES, BrafStatus, Drug, Route
 from openect.data.models import ENTITIES, Lesion, Patient, Record, Session
 from openect.data.validation import check_dataset
 from openect.protocol import RuleError
 from openect.protocol.body import BsaFormula, body_surface_area
 from openect.protocol.dose import ellipsoid_volume_cm3, it_bleomycin_iu, iv_dose_per_m2
 from openect.protocol.electrodes import Electrode, choose_electrode, plan_electrode
-from openect.protocol.inputs import IvPolicy, LesionToTreat, WindowVariant
+from openect.protocol.inputs import (
+    IvPolicy,
+    LesionToTreat,
+    PatientToPlan,
+    PlanOptions,
+    WindowVariant,
+)
 from openect.protocol.route import suggest_anaesthesia, suggest_route
 from openect.protocol.rules import RuleSet, load_rule_set
+from openect.protocol.session_plan import plan_dose
 from openect.protocol.window import pulse_window
 from openect.response.criteria import Category, categorise, load_criteria
 from openect.response.evaluation import LANDMARK_DAYS, LANDMARK_WINDOW_DAYS
@@ -50,6 +59,9 @@ RECIST = load_criteria("recist")
 CONCURRENT_WINDOW_DAYS = 30
 #: Time points of the patient-reported outcomes (days after the first session).
 PRO_TIME_POINTS = (0, 30, 61, 122, 304)
+#: A small cohort with calcium electroporation sessions (one of them a retreatment).
+CALCIUM_PATIENTS = 300
+CALCIUM_SEED = 6
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -202,6 +214,11 @@ def outcomes(cohort: Dataset) -> list[LesionOutcome]:
 @pytest.fixture(scope="module")
 def small() -> Dataset:
     return generate_cohort(300, centres=4, seed=11)
+
+
+@pytest.fixture(scope="module")
+def calcium_cohort() -> Dataset:
+    return generate_cohort(CALCIUM_PATIENTS, centres=4, seed=CALCIUM_SEED)
 
 
 # ---------------------------------------------------------------------------- determinism
@@ -428,7 +445,7 @@ def test_bleomycin_dosing(cohort: Dataset) -> None:
     intravenous = [s for s in cohort.sessions if s.route is Route.INTRAVENOUS]
     assert 0.8 <= len(intravenous) / len(cohort.sessions) <= 0.97
     for session in cohort.sessions:
-        assert session.drug.value == "bleomycin"
+        assert session.drug in (Drug.BLEOMYCIN, Drug.CALCIUM_CHLORIDE)
         assert session.rule_set in DEFAULT_RULE_SETS
         assert session.operator is not None
         assert session.operator.startswith("OP-C")
@@ -444,6 +461,62 @@ def test_bleomycin_dosing(cohort: Dataset) -> None:
     # the ESOPE procedures have no dose reduction; the 2018 SOP's reductions are used
     assert {s.dose_per_m2 for s in intravenous if s.rule_set == "esope-2006"} == {15_000.0}
     assert len(per_m2) > 2
+    assert all(s.drug is Drug.BLEOMYCIN for s in intravenous)
+
+
+def test_calcium_electroporation_is_a_small_share_of_intratumoural_sessions(
+    cohort: Dataset,
+) -> None:
+    calcium = [s for s in cohort.sessions if s.drug is Drug.CALCIUM_CHLORIDE]
+    assert calcium
+    # only under the later rule set, from the year the trials started, intratumourally
+    assert {s.rule_set for s in calcium} == {DEFAULT_RULE_SETS[1]}
+    assert all(s.session_date >= CALIBRATION.calcium_from for s in calcium)
+    assert all(s.route is Route.INTRATUMOURAL and s.dose_per_m2 is None for s in calcium)
+    eligible = [
+        s
+        for s in cohort.sessions
+        if s.route is Route.INTRATUMOURAL and s.rule_set == DEFAULT_RULE_SETS[1]
+    ]
+    share = len(calcium) / len(eligible)
+    assert 0.01 <= share <= 0.08, share  # calibrated 3 %
+
+
+def test_calcium_electroporation_sessions(
+    calcium_cohort: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calcium = [s for s in calcium_cohort.sessions if s.drug is Drug.CALCIUM_CHLORIDE]
+    assert len(calcium) >= 2
+    assert any(s.session_number > 1 for s in calcium)  # a retreatment among them
+    lesions = {lesion.lesion_id: lesion for lesion in calcium_cohort.lesions}
+    treated: dict[str, set[str]] = defaultdict(set)
+    for application in calcium_cohort.applications:
+        treated[application.session_id].add(application.lesion_id)
+    for session in calcium:
+        assert session.route is Route.INTRATUMOURAL
+        assert session.dose_per_m2 is None
+        assert session.rule_set is not None
+        # 0.5 mL of 220 mM per cm3 of each lesion's ellipsoid volume, as the rule set says
+        per_cm3 = load_rule_set(session.rule_set).number("dose.it_calcium", "ml_per_cm3")
+        volumes = [
+            ellipsoid_volume_cm3(
+                *recorded_diameters(calcium_cohort, lesions[i], session.session_date)
+            )
+            for i in sorted(treated[session.session_id])
+        ]
+        expected = round(sum(round(per_cm3 * volume, 2) for volume in volumes), 2)
+        assert session.dose == max(expected, CALIBRATION.calcium_it_min_ml), session.session_id
+        assert session.dose is not None
+        assert session.dose < 10.0  # mL: few small lesions
+    check_sessions_follow_protocol(
+        calcium_cohort, {name: load_rule_set(name) for name in DEFAULT_RULE_SETS}
+    )
+    assert [str(issue) for issue in check_dataset(calcium_cohort)] == []
+    folder = csvio.write_dataset(calcium_cohort, tmp_path / "calcium")
+    code = main(["data", "validate", str(folder), "--json"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert json.loads(out)["valid"] is True
 
 
 def test_electrode_applications(cohort: Dataset) -> None:
@@ -555,15 +628,58 @@ def seconds_after_bolus(time: dt.time | None, bolus_end: dt.time | None) -> floa
     ).total_seconds()
 
 
+def recorded_diameters(dataset: Dataset, lesion: Lesion, before: dt.date) -> tuple[float, float]:
+    """(Longest, perpendicular) diameter (mm) of a lesion last recorded before a session
+    on ``before``: its baseline at its first treating session, else the last assessment
+    dated before the session (a visit on the session day measures after it)."""
+    measured = [
+        (a.assessment_date, a.longest_diameter_mm, a.perpendicular_diameter_mm)
+        for a in dataset.assessments
+        if a.lesion_id == lesion.lesion_id and a.assessment_date < before
+    ]
+    _, longest, perpendicular = max(
+        measured,
+        key=lambda m: m[0],
+        default=(None, lesion.longest_diameter_mm, lesion.perpendicular_diameter_mm),
+    )
+    assert longest is not None
+    assert perpendicular is not None
+    return longest, perpendicular
+
+
+def planned_calcium_ml(
+    rule_set: RuleSet, session: Session, diameters: list[tuple[float, float]]
+) -> float:
+    """The planner's calcium chloride dose (mL) for the session's lesions."""
+    assert session.height_cm is not None
+    assert session.weight_kg is not None
+    plan = plan_dose(
+        PatientToPlan(
+            height_cm=session.height_cm,
+            weight_kg=session.weight_kg,
+            creatinine_clearance_ml_min=session.creatinine_clearance_ml_min,
+        ),
+        PlanOptions(drug=Drug.CALCIUM_CHLORIDE, route=Route.INTRATUMOURAL),
+        Route.INTRATUMOURAL,
+        diameters,
+        rules=rule_set,
+    )
+    assert plan.dose_ml is not None
+    assert plan.dose_iu is None
+    return plan.dose_ml
+
+
 def check_sessions_follow_protocol(dataset: Dataset, rules: dict[str, RuleSet]) -> None:
     """Every session and application carries the numbers of the rule set it records.
 
-    BSA, intravenous dose per m2 and dose, route and anaesthesia, intratumoural dose,
-    electrode, voltage, pulse train, pulse window and the number of applications over
-    the lesion plus the coverage margin: each recomputed with the protocol's functions.
-    Where the generator planned with sizes the dataset does not hold exactly (later
-    sessions; the unrounded perpendicular diameter), the check is on the lesions' first
-    treating session and within the rounding.
+    BSA, intravenous dose per m2 and dose, route and anaesthesia, intratumoural dose
+    (bleomycin, or calcium chloride by the planner itself), electrode, voltage, pulse
+    train, pulse window and the number of applications over the lesion plus the coverage
+    margin: each recomputed with the protocol's functions. Where the generator planned
+    with sizes the dataset does not hold exactly (later sessions; the unrounded
+    perpendicular diameter), the check is on the lesions' first treating session and
+    within the rounding; calcium chloride, dosed by the diameters last recorded, is
+    checked exactly at every session.
     """
     patients = {patient.patient_id: patient for patient in dataset.patients}
     lesions = {lesion.lesion_id: lesion for lesion in dataset.lesions}
@@ -591,8 +707,18 @@ def check_sessions_follow_protocol(dataset: Dataset, rules: dict[str, RuleSet]) 
         assert session.bsa_m2 == bsa
         ids = treated[session.session_id]
         at_baseline = all(first_treated[i] == session.session_date for i in ids)
-        planned = [as_planned(lesions[i]) for i in ids]
-        if session.route is Route.INTRAVENOUS:
+        planned_lesions = [as_planned(lesions[i]) for i in ids]
+        if session.drug is Drug.CALCIUM_CHLORIDE:
+            assert session.route is Route.INTRATUMOURAL
+            assert session.dose_per_m2 is None
+            diameters = [recorded_diameters(dataset, lesions[i], session.session_date) for i in ids]
+            planned = planned_calcium_ml(rule_set, session, diameters)
+            assert session.dose == max(planned, CALIBRATION.calcium_it_min_ml), session.session_id
+            if at_baseline:
+                assert suggest_route(rule_set, planned_lesions)[0] is Route.INTRATUMOURAL
+                assert session.anaesthesia is suggest_anaesthesia(rule_set, planned_lesions)[0]
+        elif session.route is Route.INTRAVENOUS:
+            assert session.drug is Drug.BLEOMYCIN
             policy = IvPolicy(rule_set.text("dose.iv_policy", tuple(IvPolicy)))
             clearance = session.creatinine_clearance_ml_min
             assert clearance is not None
@@ -605,8 +731,9 @@ def check_sessions_follow_protocol(dataset: Dataset, rules: dict[str, RuleSet]) 
             assert session.dose_per_m2 is not None
             assert session.dose == round(session.dose_per_m2 * bsa, -1)
         elif at_baseline:
-            assert suggest_route(rule_set, planned)[0] is Route.INTRATUMOURAL
-            assert session.anaesthesia is suggest_anaesthesia(rule_set, planned)[0]
+            assert session.drug is Drug.BLEOMYCIN
+            assert suggest_route(rule_set, planned_lesions)[0] is Route.INTRATUMOURAL
+            assert session.anaesthesia is suggest_anaesthesia(rule_set, planned_lesions)[0]
             # the flat concentration's dose grows with the volume
             low, high = (
                 sum(
@@ -883,4 +1010,3 @@ def test_session_pain_and_analgesia_by_anaesthesia(cohort: Dataset) -> None:
     for session in local:
         if session.analgesia:
             assert session.analgesia[0].value == "local_anaesthetic"
-    assert all(s.drug.value == "bleomycin" for s in cohort.sessions)  # no calcium: no rule

@@ -61,7 +61,10 @@ Generative model (all times in days from the patient's first ECT session)
       up by a calibrated share of operators), or, where the rules allow the
       intratumoural route for few small lesions (``route.choice``), intratumoural
       bleomycin for a share of sessions by the ellipsoid volume of each lesion at the
-      flat InspECT concentration (``dose.it_bleomycin_flat``). Anaesthesia from the
+      flat InspECT concentration (``dose.it_bleomycin_flat``); from 2017 and under the
+      later rule set a small share of these sessions is calcium electroporation
+      (calcium chloride 220 mM by ``dose.it_calcium``, drawn from a stream of its own,
+      ``default_rng([seed, 3, patient_index])``). Anaesthesia from the
       rules' suggestion (``anaesthesia.choice``) with practice variation. Electrode by
       the rules' choice (``electrode.choice``; a share of operators take the next larger
       type), its voltage, pulse train and number of applications over the lesion plus

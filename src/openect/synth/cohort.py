@@ -72,6 +72,10 @@ _PATIENT_STREAM: Final[int] = 1
 #: pain and analgesia) draw from a stream of their own, so that adding them changed no
 #: other value of the register.
 _SAFETY_STREAM: Final[int] = 2
+#: The choice of calcium chloride over bleomycin for an intratumoural session draws from
+#: a stream of its own, opened only for the sessions that may get it, so that adding it
+#: changed no other value of the register.
+_CALCIUM_STREAM: Final[int] = 3
 
 #: Response categories of one treatment of one lesion (order of the latent score).
 _CR, _PR, _SD, _PD = 0, 1, 2, 3
@@ -174,7 +178,9 @@ def generate_cohort(
                 position = bisect.bisect_right(cumulative, rng.random() * total)
                 centre = profiles[min(position, centres - 1)]
             safety = np.random.default_rng([seed, _SAFETY_STREAM, index])
-            _PatientSimulator(index, rng, centre, CALIBRATION, practice, rows, safety).run()
+            _PatientSimulator(
+                index, rng, centre, CALIBRATION, practice, rows, safety, seed=seed
+            ).run()
         for model in _ROW_MODELS:
             records = _list_adapter(model).validate_python(getattr(rows, model.table))
             setattr(dataset, model.table, records)
@@ -339,6 +345,8 @@ class _LesionState:
     progression_days: float = _NEVER
     nadir_mm: float = 0.0
     last_mm: float = 0.0
+    #: Perpendicular diameter last recorded (mm; baseline or assessment).
+    last_perpendicular_mm: float = 0.0
     progressed: bool = False
     retreat_day: int | None = None
     assessments: int = 0
@@ -365,10 +373,15 @@ class _PatientSimulator:
         practice: _Practice,
         rows: _Rows,
         safety: np.random.Generator,
+        *,
+        seed: int,
     ) -> None:
         self.rng = _Draws(rng)
         #: Draws of the clinical-safety columns (their own stream).
         self.safety = _Draws(safety)
+        #: Draws of the drug of intratumoural sessions (their own stream, opened lazily).
+        self._calcium_key = (seed, index)
+        self._calcium: _Draws | None = None
         self.centre = centre
         self.p = params
         self.practice = practice
@@ -497,6 +510,8 @@ class _PatientSimulator:
             first_session_day=session_day,
         )
         lesion.last_mm = longest
+        perpendicular = float(max(round(longest * ratio), 1.0))
+        lesion.last_perpendicular_mm = perpendicular
         # baseline measurement up to three weeks before the first session, or on the day
         baseline_day = session_day
         if initial and rng.random() < 0.3:
@@ -524,7 +539,7 @@ class _PatientSimulator:
                 "layer": layer,
                 "baseline_date": dt.date.fromordinal(baseline_day),
                 "longest_diameter_mm": longest,
-                "perpendicular_diameter_mm": float(max(round(longest * ratio), 1.0)),
+                "perpendicular_diameter_mm": perpendicular,
                 "thickness_mm": lesion.thickness_mm,
                 "ulcerated": ulcerated,
                 "bleeding": bleeding,
@@ -721,6 +736,7 @@ class _PatientSimulator:
                 # u - v is uncorrelated with the caliper noise u + v - 1 (triangular)
                 ratio = lesion.perpendicular_ratio * (1.0 + 0.03 * (u - v))
                 perpendicular = float(min(max(round(longest * ratio), 1), longest))
+            lesion.last_perpendicular_mm = perpendicular
             lesion.assessments += 1
             append(
                 {
@@ -790,10 +806,19 @@ class _PatientSimulator:
                 and rng.random() < p.reduced_dose_share_over_65
             ):
                 dose_per_m2 = with_age
+        drug = Drug.BLEOMYCIN
         if dose_per_m2 is None:
             route = Route.INTRATUMOURAL
-            it_iu = rules.it_dose_iu(lesions, p.it_policy)
-            dose = max(round(it_iu, -1), p.bleomycin_it_min_iu)
+            if intratumoural and self.calcium(rules, day):
+                # calcium electroporation: mL by the diameters last recorded (whole mm)
+                drug = Drug.CALCIUM_CHLORIDE
+                calcium_ml = rules.calcium_ml(
+                    [(lesion.last_mm, lesion.last_perpendicular_mm) for lesion in treated]
+                )
+                dose = max(calcium_ml, p.calcium_it_min_ml)
+            else:
+                it_iu = rules.it_dose_iu(lesions, p.it_policy)
+                dose = max(round(it_iu, -1), p.bleomycin_it_min_iu)
             anaesthesia = rules.anaesthesia(lesions)
         else:
             route = Route.INTRAVENOUS
@@ -808,7 +833,7 @@ class _PatientSimulator:
                 "session_date": dt.date.fromordinal(day),
                 "session_number": number,
                 "anaesthesia": anaesthesia,
-                "drug": Drug.BLEOMYCIN,
+                "drug": drug,
                 "route": route,
                 "dose": float(dose),
                 "dose_per_m2": dose_per_m2,
@@ -824,6 +849,22 @@ class _PatientSimulator:
         )
         self.applications(session, rules, lesions, bolus_end_s, route)
         self.adverse_events(session, route is Route.INTRATUMOURAL)
+
+    def calcium(self, rules: SessionRules, day: int) -> bool:
+        """Whether an intratumoural session on ``day`` planned with ``rules`` injects
+        calcium chloride instead of bleomycin: a calibrated share of the sessions from
+        ``calcium_from`` on under the later rule set, where it has the calcium rule."""
+        p = self.p
+        if (
+            rules is not self.practice.later
+            or rules.calcium_ml_per_cm3 is None
+            or day < p.calcium_from.toordinal()
+        ):
+            return False
+        if self._calcium is None:
+            seed, index = self._calcium_key
+            self._calcium = _Draws(np.random.default_rng([seed, _CALCIUM_STREAM, index]))
+        return self._calcium.random() < p.calcium_share_intratumoural
 
     def pain(self, anaesthesia: Anaesthesia | None) -> dict[str, Any]:
         """Pain NRS during and after the procedure and the analgesia given (a share of

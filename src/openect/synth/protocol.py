@@ -13,6 +13,9 @@ functions, never with copies of them:
 * intratumoural bleomycin by the ellipsoid volume of each lesion
   (:func:`openect.protocol.dose.ellipsoid_volume_cm3`,
   :func:`openect.protocol.dose.it_bleomycin_iu`);
+* intratumoural calcium chloride (calcium electroporation, mL of 220 mM) by the same
+  ellipsoid volume and the rule set's mL per cm3 (``dose.it_calcium``), rounded as the
+  planner rounds it (:func:`openect.protocol.session_plan.plan_dose`);
 * route and anaesthesia suggestions (``route.choice``, ``anaesthesia.choice``);
 * electrode choice, voltage, pulse train and the estimated number of applications over
   the lesion plus the coverage margin (``electrode.*``, ``pulses.train``,
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openect.data.enums import Anaesthesia, BodySite, Layer, Route
+from openect.errors import RuleError
 from openect.protocol.body import BsaFormula, body_surface_area
 from openect.protocol.dose import (
     AGE_POLICIES,
@@ -47,6 +51,7 @@ from openect.protocol.electrodes import (
 from openect.protocol.inputs import ItPolicy, IvPolicy, LesionToTreat, WindowVariant
 from openect.protocol.route import suggest_anaesthesia, suggest_route
 from openect.protocol.rules import RuleSet, load_rule_set
+from openect.protocol.session_plan import CALCIUM_RULE
 from openect.protocol.window import PulseWindow, pulse_window
 
 #: Rule giving the margin of normal skin (mm) the applications cover around a lesion.
@@ -82,6 +87,8 @@ class SessionRules:
         iv_policy: intravenous dose-reduction policy (rule ``dose.iv_policy``).
         margin_mm: margin of normal skin covered around each lesion (mm, ``coverage.margin``).
         windows: standard pulse window (minutes after the bolus or injection) by route.
+        calcium_ml_per_cm3: calcium chloride 220 mM per cm3 of tumour (mL, rule
+            ``dose.it_calcium``); None where the rule set has no such rule.
     """
 
     rules: RuleSet
@@ -89,6 +96,7 @@ class SessionRules:
     iv_policy: IvPolicy
     margin_mm: float
     windows: dict[Route, PulseWindow]
+    calcium_ml_per_cm3: float | None
 
     @classmethod
     def of(cls, rule_set: RuleSet | str | Path) -> SessionRules:
@@ -106,6 +114,9 @@ class SessionRules:
             windows={
                 route: pulse_window(rules, route, None, WindowVariant.STANDARD) for route in Route
             },
+            calcium_ml_per_cm3=(
+                rules.number(CALCIUM_RULE, "ml_per_cm3") if CALCIUM_RULE in rules.rules else None
+            ),
         )
 
     @property
@@ -143,6 +154,22 @@ class SessionRules:
                 ellipsoid_volume_cm3(lesion.longest_diameter_mm, lesion.perpendicular_diameter_mm),
             )[0]
             for lesion in lesions
+        )
+
+    def calcium_ml(self, diameters_mm: Sequence[tuple[float, float]]) -> float:
+        """Intratumoural calcium chloride 220 mM (mL) for lesions of the given (longest,
+        perpendicular) diameters (mm): per lesion the rule set's mL per cm3 of its
+        ellipsoid volume rounded to 0.01 mL, summed and rounded to 0.01 mL, as the
+        planner does (:func:`openect.protocol.session_plan.plan_dose`).
+
+        Raises:
+            openect.protocol.RuleError: the rule set has no ``dose.it_calcium`` rule.
+        """
+        per_cm3 = self.calcium_ml_per_cm3
+        if per_cm3 is None:
+            raise RuleError(f"rule set {self.id!r} has no rule {CALCIUM_RULE!r}")
+        return round(
+            sum(round(per_cm3 * ellipsoid_volume_cm3(a, b), 2) for a, b in diameters_mm), 2
         )
 
     def route(self, lesions: Sequence[LesionToTreat]) -> Route:
