@@ -267,3 +267,26 @@ def test_ids_of_new_sessions_and_applications(dataset: Dataset) -> None:
     assert next_application_id("P1-S2", applications) == "P1-S2-A1"
     stray = applications[0].model_copy(update={"application_id": "P1-S2-A1"})
     assert next_application_id("P1-S2", [*applications, stray]) == "P1-S2-A2"
+
+
+def test_a_request_from_a_dataset_carries_lung_function_and_other_bleomycin(
+    dataset: Dataset,
+) -> None:
+    from openect.protocol.inputs import request_from_dataset
+
+    dataset.patients = [
+        p.model_copy(update={"dlco_percent_predicted": 78.0, "dlco_date": dt.date(2020, 2, 1)})
+        if p.patient_id == "P1"
+        else p
+        for p in dataset.patients
+    ]
+    dataset.systemic_therapies.append(
+        SystemicTherapy(
+            therapy_id="P1-T7", patient_id="P1", agent_class="chemotherapy", agent="ABVD",
+            start_date=dt.date(2005, 1, 10), bleomycin_iu=180_000,
+        )
+    )  # fmt: skip
+    request = request_from_dataset(dataset, "P1")
+    assert request.patient.dlco_percent_predicted == 78.0
+    assert request.patient.dlco_date == dt.date(2020, 2, 1)
+    assert request.patient.prior_bleomycin_iu == 180_000  # before the first session

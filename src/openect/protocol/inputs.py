@@ -330,10 +330,12 @@ def request_from_dataset(
 ) -> SessionRequest:
     """A planning request for a patient of a dataset, as at their first session.
 
-    Age, height, weight and creatinine clearance come from the first session; the
-    lesions are those treated at it (all the patient's lesions if it has no
-    applications). Raises ``KeyError`` for an unknown patient, one without sessions or
-    one whose first session lacks height or weight.
+    Age, height, weight and creatinine clearance come from the first session, lung
+    function (DLCO, chest imaging) from the patient, the bleomycin given before it from
+    the patient's other therapies (``bleomycin_iu`` of those started before); the lesions
+    are those treated at it (all the patient's lesions if it has no applications).
+    Raises ``KeyError`` for an unknown patient, one without sessions or one whose first
+    session lacks height or weight.
     """
     patient = next((p for p in dataset.patients if p.patient_id == patient_id), None)
     if patient is None:
@@ -358,5 +360,15 @@ def request_from_dataset(
         height_cm=first.height_cm,
         weight_kg=first.weight_kg,
         creatinine_clearance_ml_min=first.creatinine_clearance_ml_min,
+        prior_bleomycin_iu=float(
+            sum(
+                t.bleomycin_iu or 0.0
+                for t in dataset.systemic_therapies
+                if t.patient_id == patient_id and t.start_date < first.session_date
+            )
+        ),
+        dlco_percent_predicted=patient.dlco_percent_predicted,
+        dlco_date=patient.dlco_date,
+        chest_imaging_date=patient.chest_imaging_date,
         options=options,
     )
