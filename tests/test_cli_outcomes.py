@@ -52,6 +52,21 @@ def test_classify_json_counts_every_treated_lesion(
     assert {"best_response", "landmark_response", "local_progression_date"} <= set(first)
 
 
+def test_classify_takes_the_per_patient_rule_and_the_small_lesion_convention(
+    capsys: pytest.CaptureFixture[str], register: Path
+) -> None:
+    code, out, _ = run(
+        capsys, "response", "classify", str(register), "--json",
+        "--patient-rule", "sum", "--non-measurable", "percentage",
+    )  # fmt: skip
+    assert code == 0
+    result = json.loads(out)
+    assert result["patient_rule"] == "sum"
+    assert {r["rule"] for r in result["patient_responses"]} == {"sum"}
+    # every lesion by the percentage thresholds: none is classified non-CR/non-PD
+    assert "NN" not in {r["landmark_response"] for r in result["lesion_responses"]}
+
+
 def test_classify_csv_writes_lesions_and_assessments(
     capsys: pytest.CaptureFixture[str], register: Path, tmp_path: Path
 ) -> None:
@@ -76,6 +91,8 @@ def test_classify_csv_writes_lesions_and_assessments(
         (["--criteria", "mrecist"], "--criteria=mrecist: unknown; allowed recist, who"),
         (["--window-days", "70,100"], "landmark_window_days=(70, 100)"),
         (["--window-days", "soon"], "--window-days='soon': expected two whole days"),
+        (["--patient-rule", "worst"], "--patient-rule='worst': allowed lesions, sum"),
+        (["--non-measurable", "no"], "--non-measurable='no': allowed qualitative, percentage"),
     ],
 )
 def test_classify_rejects_bad_options(

@@ -14,7 +14,13 @@ from openect.response import LANDMARK_DAYS, ResponseEvaluation, criteria_names
 app = typer.Typer(help="Tumour response of treated lesions (RECIST 1.1 skin or WHO).")
 
 
-def _evaluation(criteria: str, landmark_days: int, window: str | None) -> ResponseEvaluation:
+def _evaluation(
+    criteria: str,
+    landmark_days: int,
+    window: str | None,
+    patient_rule: str = "lesions",
+    non_measurable: str = "qualitative",
+) -> ResponseEvaluation:
     if criteria not in criteria_names():
         raise CliError(f"--criteria={criteria}: unknown; allowed {', '.join(criteria_names())}")
     try:
@@ -24,8 +30,18 @@ def _evaluation(criteria: str, landmark_days: int, window: str | None) -> Respon
             low, high = (int(part) for part in window.split(","))
     except ValueError as error:
         raise CliError(f"--window-days={window!r}: expected two whole days, e.g. 40,100") from error
+    if patient_rule not in ("lesions", "sum"):
+        raise CliError(f"--patient-rule={patient_rule!r}: allowed lesions, sum")
+    if non_measurable not in ("qualitative", "percentage"):
+        raise CliError(f"--non-measurable={non_measurable!r}: allowed qualitative, percentage")
     try:
-        return ResponseEvaluation(criteria, landmark_days, (low, high))
+        return ResponseEvaluation(
+            criteria,
+            landmark_days,
+            (low, high),
+            patient_rule=patient_rule,  # type: ignore[arg-type]  # checked above
+            non_measurable=non_measurable,  # type: ignore[arg-type]  # checked above
+        )
     except ValueError as error:
         raise CliError(str(error)) from error
 
@@ -43,6 +59,22 @@ def classify(
         str | None,
         typer.Option("--window-days", help="Landmark window START,END in days (default 40,100)."),
     ] = None,
+    patient_rule: Annotated[
+        str,
+        typer.Option(
+            "--patient-rule",
+            help="Per-patient response: lesions (from each lesion's response) or sum "
+            "(RECIST sum of the target lesions' diameters).",
+        ),
+    ] = "lesions",
+    non_measurable: Annotated[
+        str,
+        typer.Option(
+            "--non-measurable",
+            help="Lesions under 10 mm (RECIST): qualitative (CR, non-CR/non-PD, PD) or "
+            "percentage (the thresholds of measurable lesions).",
+        ),
+    ] = "qualitative",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
     csv: Annotated[
         Path | None,
@@ -51,7 +83,9 @@ def classify(
 ) -> int:
     """Classify every assessment (CR/PR/SD/PD), best and landmark response per lesion,
     per-patient response and local progression dates."""
-    evaluation = _evaluation(criteria, landmark_days, window_days).fit(valid_dataset(directory))
+    evaluation = _evaluation(
+        criteria, landmark_days, window_days, patient_rule, non_measurable
+    ).fit(valid_dataset(directory))
     if csv is not None:
         csv.parent.mkdir(parents=True, exist_ok=True)
         evaluation.lesions_.to_csv(csv, index=False, lineterminator="\n")
