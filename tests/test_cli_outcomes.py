@@ -174,6 +174,17 @@ def test_analyse_summary_is_the_default_subcommand(
     assert run(capsys, "analyse", str(register))[1] == out
 
 
+def test_analyse_takes_the_per_patient_rule(
+    capsys: pytest.CaptureFixture[str], register: Path
+) -> None:
+    code, out, _ = run(capsys, "analyse", str(register), "--json", "--patient-rule", "sum")
+    assert code == 0
+    assert json.loads(out)["patient_rule"] == "sum"
+    code, _, err = run(capsys, "analyse", str(register), "--patient-rule", "worst")
+    assert code == 2
+    assert "--patient-rule='worst': allowed lesions, sum" in err
+
+
 def test_km_json_per_group(capsys: pytest.CaptureFixture[str], register: Path) -> None:
     code, out, _ = run(
         capsys, "analyse", "km", str(register), "--endpoint", "local-control", "--by", "large",

@@ -60,16 +60,29 @@ def _median(days: Any) -> str:
 def summary(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset folder.")],
     criteria: Annotated[str, typer.Option("--criteria", help="recist or who.")] = "recist",
+    patient_rule: Annotated[
+        str,
+        typer.Option(
+            "--patient-rule",
+            help="Per-patient response: lesions (from each lesion's response) or sum "
+            "(RECIST sum of the target lesions' diameters).",
+        ),
+    ] = "lesions",
     as_json: JsonFlag = False,
 ) -> int:
     """Response rates, subgroups, local control, survival, Cox, GEE, CR model, PROs, toxicity."""
     if criteria not in ("recist", "who"):
         raise CliError(f"--criteria={criteria}: unknown; allowed recist, who")
+    if patient_rule not in ("lesions", "sum"):
+        raise CliError(f"--patient-rule={patient_rule!r}: allowed lesions, sum")
     from openect.outcomes.analysis import OutcomeAnalysis
 
     dataset = valid_dataset(directory)
     with stderr.status("Analysing outcomes...", spinner="dots"):
-        analysis = OutcomeAnalysis(criteria).fit(dataset)  # type: ignore[arg-type]
+        analysis = OutcomeAnalysis(
+            criteria,  # type: ignore[arg-type]  # checked above
+            patient_rule=patient_rule,  # type: ignore[arg-type]  # checked above
+        ).fit(dataset)
     result = analysis.to_dict()
     if as_json:
         emit_json(result)
