@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import http.client
-import importlib
 import itertools
 import json
 import threading
@@ -22,7 +21,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 
-from concurrent_jobs import run_together
+from concurrent_jobs import empty_append_only_tables, run_together
 from openect.data.dataset import Dataset
 from openect.data.models import Lesion, Patient
 from openect.registry import services
@@ -48,21 +47,9 @@ ROUNDS = 20
 
 @pytest.fixture(autouse=True)
 def _empty_audit_on_sqlite(transactional_db: None) -> Iterator[None]:
-    """SQLite: empty the append-only audit table and access log after the test (their
-    triggers refuse the ``DELETE`` of the test database's flush; PostgreSQL's
-    ``TRUNCATE`` passes them)."""
+    """SQLite: empty the append-only audit table and access log after the test."""
     yield
-    if connection.vendor != "sqlite":
-        return
-    migration = importlib.import_module("openect.registry.migrations.0002_audit_append_only")
-    access = importlib.import_module("openect.registry.migrations.0005_access_log")
-    with connection.cursor() as cursor:
-        for sql in migration.SQLITE_REVERSE + access.SQLITE_REVERSE:
-            cursor.execute(sql)
-        cursor.execute("DELETE FROM openect_audit")
-        cursor.execute("DELETE FROM openect_access_log")
-        for sql in migration.SQLITE + access.SQLITE:
-            cursor.execute(sql)
+    empty_append_only_tables()
 
 
 def as_dict(value: object) -> dict[str, Any]:

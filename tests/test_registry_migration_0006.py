@@ -12,7 +12,6 @@ Runs on SQLite, and on PostgreSQL with OPENECT_REGISTRY_TEST_BACKEND=postgresql.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from concurrent_jobs import empty_append_only_tables
 from openect.data.dataset import Dataset
 from openect.data.models import ENTITIES, Patient, Record, Session, SystemicTherapy, added_in
 from openect.data.schema import columns
@@ -41,21 +41,9 @@ NEW = {record: set(added_in(record, "1.0")) for record in ENTITIES}
 
 @pytest.fixture(autouse=True)
 def _empty_audit_on_sqlite(transactional_db: None) -> Iterator[None]:
-    """SQLite: empty the append-only audit table and access log after the test (their
-    triggers refuse the ``DELETE`` of the test database's flush; PostgreSQL's
-    ``TRUNCATE`` passes them)."""
+    """SQLite: empty the append-only audit table and access log after the test."""
     yield
-    if connection.vendor != "sqlite":
-        return
-    audit = importlib.import_module("openect.registry.migrations.0002_audit_append_only")
-    access = importlib.import_module("openect.registry.migrations.0005_access_log")
-    with connection.cursor() as cursor:
-        for sql in audit.SQLITE_REVERSE + access.SQLITE_REVERSE:
-            cursor.execute(sql)
-        cursor.execute("DELETE FROM openect_audit")
-        cursor.execute("DELETE FROM openect_access_log")
-        for sql in audit.SQLITE + access.SQLITE:
-            cursor.execute(sql)
+    empty_append_only_tables()
 
 
 @pytest.fixture

@@ -135,6 +135,19 @@ def test_audit_list_filters_by_table_and_record(registry: Dataset) -> None:
     assert "No audit entry matches these filters" in text
 
 
+def test_audit_list_pages_keep_the_filters(registry: Dataset) -> None:
+    """51 changes of one lesion: two pages of 50, the pager keeps the record filter."""
+    actor = Actor("dr.one", Role.CLINICIAN, "C01")
+    for i in range(51):
+        services.update(actor, Lesion, "P1-L1", {"thickness_mm": 1.0 + i / 10})
+    client = signed_in("dr.one", "clinician", "C01")
+    first = client.get(reverse("audit"), {"record_id": "P1-L1"}).content.decode()
+    assert "Page 1 of 2" in first
+    assert 'href="?record_id=P1-L1&amp;page=2">Older →</a>' in first
+    second = client.get(reverse("audit"), {"record_id": "P1-L1", "page": 2}).content.decode()
+    assert 'href="?record_id=P1-L1&amp;page=1">← Newer</a>' in second
+
+
 def test_record_history_shows_before_and_after_who_when_why(registry: Dataset) -> None:
     clinician = signed_in("dr.one", "clinician", "C01")
     clinician_actor = Actor("dr.one", Role.CLINICIAN, "C01")
