@@ -343,7 +343,8 @@ def otp_reset(
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from openect.registry.access import Actor
-    from openect.web.pages.second_factor import log, record_change
+    from openect.registry.accounts import audit_second_factor
+    from openect.web.pages.second_factor import log
 
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
@@ -355,7 +356,9 @@ def otp_reset(
         stdout.print(f"User {username} had no second factor set up; nothing to reset")
         return 0
     actor = Actor.command_line()
-    record_change(actor, username, confirmed, 0, "second factor reset (openect web otp-reset)")
+    audit_second_factor(
+        actor, username, confirmed, 0, "second factor reset (openect web otp-reset)"
+    )
     log.warning("second factor: %s removed the authenticator of user %r", actor.username, username)
     stdout.print(
         f"Second factor of {username} removed ({removed} device(s)); a new one is set up "

@@ -109,16 +109,54 @@ def set_user(
         membership.role = str(chosen)
         membership.centre_id = centre_id
         membership.save()
-        with service_write("user"):
-            AuditEntry(
-                at=dt.datetime.now(dt.UTC),
-                actor=actor.username,
-                role=actor.role.value,
-                action=str(AuditAction.CREATE if before is None else AuditAction.UPDATE),
-                entity="users",
-                record_id=username,
-                centre_id=centre_id,
-                before=before,
-                after={"role": str(chosen), "centre_id": centre_id},
-                reason="password set" if password is not None else None,
-            ).save()
+        audit_user(
+            actor,
+            username,
+            AuditAction.CREATE if before is None else AuditAction.UPDATE,
+            centre_id,
+            before,
+            {"role": str(chosen), "centre_id": centre_id},
+            "password set" if password is not None else None,
+        )
+
+
+def audit_user(
+    actor: Actor,
+    username: str,
+    action: AuditAction,
+    centre_id: str | None,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    reason: str | None,
+) -> None:
+    """Write the audit entry of a change of the registry user ``username`` (entity
+    ``users``; never a password or a secret in ``before`` / ``after``)."""
+    with transaction.atomic(), service_write("user"):
+        AuditEntry(
+            at=dt.datetime.now(dt.UTC),
+            actor=actor.username,
+            role=actor.role.value,
+            action=str(action),
+            entity="users",
+            record_id=username,
+            centre_id=centre_id,
+            before=before,
+            after=after,
+            reason=reason,
+        ).save()
+
+
+def audit_second_factor(
+    actor: Actor, username: str, before: int, after: int, reason: str
+) -> None:
+    """Write the audit entry of a change of ``username``'s second factor: the number of
+    confirmed authenticators before and after (never a secret)."""
+    audit_user(
+        actor,
+        username,
+        AuditAction.UPDATE,
+        None,
+        {"second_factor_devices": before},
+        {"second_factor_devices": after},
+        reason,
+    )

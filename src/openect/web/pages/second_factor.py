@@ -52,8 +52,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from openect.registry.access import Actor
-from openect.registry.guard import service_write
-from openect.registry.models import AuditAction, AuditEntry, Membership
+from openect.registry.accounts import audit_second_factor
+from openect.registry.models import Membership
 from openect.web.pages.accounts import locked_out
 from openect.web.pages.common import allow, with_actor
 
@@ -252,24 +252,6 @@ def code_step(request: HttpRequest) -> HttpResponse:
     return redirect(following)
 
 
-def record_change(actor: Actor, username: str, before: int, after: int, reason: str) -> None:
-    """Write the audit entry of a change of ``username``'s second factor (the number of
-    confirmed devices before and after; never a secret)."""
-    with transaction.atomic(), service_write("second factor"):
-        AuditEntry(
-            at=dt.datetime.now(dt.UTC),
-            actor=actor.username,
-            role=actor.role.value,
-            action=str(AuditAction.UPDATE),
-            entity="users",
-            record_id=username,
-            centre_id=None,
-            before={"second_factor_devices": before},
-            after={"second_factor_devices": after},
-            reason=reason,
-        ).save()
-
-
 def _pending_device(user: Any) -> TOTPDevice:
     """The user's device being set up (unconfirmed), made once so that reloading the
     page keeps the same secret."""
@@ -333,7 +315,7 @@ def account(request: HttpRequest, actor: Actor) -> HttpResponse:
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
     verified.confirmed = True
     _verified(request, verified)
-    record_change(actor, actor.username, 0, 1, "second factor set up")
+    audit_second_factor(actor, actor.username, 0, 1, "second factor set up")
     log.info("second factor: user %r set up an authenticator", actor.username)
     messages.success(
         request, "Second factor set up: every sign-in now asks for a code of your app."
