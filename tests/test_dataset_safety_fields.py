@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from dataset_files import set_cell
 from openect.cli import main
 from openect.data.csvio import load_dataset, read_dataset, write_dataset
 from openect.data.dataset import SCHEMA_VERSION, Dataset
@@ -40,21 +41,6 @@ NEW_COLUMNS = {
     "sessions.csv": ["pain_during_nrs", "pain_after_nrs", "analgesia"],
     "systemic_therapies.csv": ["bleomycin_iu"],
 }
-
-
-def set_cell(directory: Path, file: str, row_id: str, column: str, value: str) -> int:
-    """Set one cell of the row whose first cell is ``row_id``; return its line number."""
-    path = directory / file
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    position = rows[0].index(column)
-    for number, row in enumerate(rows):
-        if row[0] == row_id:
-            row[position] = value
-            with open(path, "w", encoding="utf-8", newline="") as handle:
-                csv.writer(handle, lineterminator="\n").writerows(rows)
-            return number + 1
-    raise AssertionError(f"{row_id} not in {file}")
 
 
 def validate(capsys: pytest.CaptureFixture[str], directory: Path) -> tuple[int, list[Any]]:
