@@ -381,17 +381,14 @@ def with_new_id(record: type[Record], values: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _validated_new(record: type[R], values: Mapping[str, Any], numbered: bool) -> R:
-    """The new record of ``values``, numbered under its parent if ``numbered`` and no id
-    is given; then a missing id is not reported (the missing parent is)."""
-    if not numbered:
-        return validated(record, values)
-    given = values.get(record.id_field) not in (None, "")
+def _numbered_new(record: type[R], values: Mapping[str, Any]) -> R:
+    """The new record of ``values`` (no id given), numbered under its parent; a missing
+    id is not reported when something else is (e.g. the missing parent)."""
     try:
         return validated(record, with_new_id(record, values))
     except RecordInvalidError as error:
         others = [issue for issue in error.issues if issue[0] != record.id_field]
-        if given or not others:
+        if not others:
             raise
         raise RecordInvalidError(record.table, others) from None
 
@@ -422,11 +419,13 @@ def _create(
     in_use: str = "already in use; leave it empty and the registry numbers it",
 ) -> R:
     """Create a ``record`` from ``values``: scope, namespace, rules, then the write."""
-    if not numbered:
-        validated(record, values)  # the row's own errors before any database work
+    to_number = numbered and values.get(record.id_field) in (None, "")
+    # the row's own errors before any database work; a record to number is validated
+    # once its number is made, in the transaction that holds the chain's lock
+    ready = None if to_number else validated(record, values)
     with transaction.atomic():
         lock_chain()  # the audit chain's head first, then rows (see lock_chain)
-        item = _validated_new(record, values, numbered)
+        item = ready if ready is not None else _numbered_new(record, values)
         key = str(getattr(item, record.id_field))
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, record.table)
