@@ -81,32 +81,35 @@ def plan(*args: Any, **kwargs: Any) -> SessionPlan:
 
 def test_thin_cutaneous_nodule_gets_plates_at_780_v() -> None:
     # plate: 1,300 V/cm * 0.6 cm = 780 V; 8 pulses x 100 us at 5 kHz; no needle
-    # applications: pi/4 * (10 + 6) * (8 + 6) / 100 = 1.7593 cm2 / 0.5 cm2 = 3.52 -> 4
+    # applications: pi/4 * (10 + 6) * (8 + 6) / 100 = 1.7593 cm2 / 0.9721 cm2 (the
+    # coverage planner's area per plate application at 2 mm) = 1.81 -> 2
     e = plan_electrode(ESOPE, lesion(thickness_mm=2), 3, "coverage.margin")
     assert e.electrode is Electrode.PLATE
     assert e.voltage_v == 780
     assert (e.pulses, e.pulse_duration_us, e.frequency_hz) == (8, 100, 5000)
     assert e.needle_length_mm is None
-    assert e.applications == 4
+    assert e.applications == 2
+    assert e.footprint_cm2 == 0.9721
     assert e.target_area_cm2 == 1.759
     assert e.notes == []
 
 
 def test_small_deeper_nodule_gets_linear_needles_at_400_v() -> None:
     # linear: 1,000 V/cm * 0.4 cm = 400 V; needle >= 5 + 2 = 7 mm -> 10 mm
-    # applications: 1.7593 cm2 / 0.4 cm2 = 4.40 -> 5
+    # applications: 1.7593 cm2 / 0.25 cm2 (coverage planner, 5 mm deep) = 7.04 -> 8
     e = plan_electrode(ESOPE, lesion(thickness_mm=5), 3, "coverage.margin")
     assert e.electrode is Electrode.LINEAR
     assert e.voltage_v == 400
     assert e.pulses == 8
     assert e.needle_length_mm == 10
-    assert e.applications == 5
+    assert e.applications == 8
 
 
 def test_large_deep_nodule_gets_the_hexagonal_electrode_at_730_v_and_96_pulses() -> None:
     # hexagonal: 1,000 V/cm * 0.73 cm = 730 V; 12 pairs * 8 pulses = 96 pulses
     # needle >= 15 + 2 = 17 mm -> 20 mm
-    # applications: pi/4 * (35 + 6) * (30 + 6) / 100 = 11.592 cm2 / 1.5 cm2 = 7.73 -> 8
+    # applications: pi/4 * (35 + 6) * (30 + 6) / 100 = 11.592 cm2 / 1.3461 cm2 (coverage
+    # planner, 15 mm deep) = 8.61 -> 9
     big = lesion(
         layer="subcutaneous", longest_diameter_mm=35, perpendicular_diameter_mm=30, thickness_mm=15
     )
@@ -115,7 +118,7 @@ def test_large_deep_nodule_gets_the_hexagonal_electrode_at_730_v_and_96_pulses()
     assert e.voltage_v == 730
     assert e.pulses == 96
     assert e.needle_length_mm == 20
-    assert e.applications == 8
+    assert e.applications == 9
 
 
 def test_mucosal_lesion_gets_the_finger_electrode() -> None:
@@ -197,41 +200,67 @@ def test_too_deep_lesion_is_warned_about_in_the_session_plan() -> None:
     assert any(w.startswith("L1: deepest part 29 mm") for w in result.warnings)
 
 
+#: Area per application of linear needles over 5 mm deep lesions (the coverage planner's
+#: table, docs/protocol.md); the rule's footprint_cm2 (0.4) only without a thickness.
+LINEAR_5MM_CM2 = 0.25
+
+
+def test_the_table_area_the_estimates_below_use() -> None:
+    from openect.protocol.footprints import table_footprint
+
+    area = table_footprint("linear", 400.0, 5.0)
+    assert area is not None
+    assert area.area_cm2 == LINEAR_5MM_CM2
+
+
 @pytest.mark.parametrize(
-    ("longest", "perpendicular", "margin", "applications"),
+    ("longest", "perpendicular", "margin", "thickness", "applications"),
     [
-        # ceil(pi/4 * (a + 2m) * (b + 2m) / 100 / 0.4 cm2), linear needles
-        (10, 8, 3, 5),  # pi/4 * 16 * 14 = 175.93 mm2 = 1.7593 cm2 / 0.4 = 4.40 -> 5
-        (10, None, 3, 6),  # round lesion: pi/4 * 16 * 16 = 2.0106 cm2 / 0.4 = 5.03 -> 6
-        (10, 8, 0, 2),  # pi/4 * 10 * 8 = 0.6283 cm2 / 0.4 = 1.57 -> 2
-        (2, 2, 0, 1),  # pi/4 * 2 * 2 = 0.0314 cm2 / 0.4 = 0.08 -> at least 1
-        (20, 15, 5, 15),  # pi/4 * 30 * 25 = 5.8905 cm2 / 0.4 = 14.73 -> 15
+        # ceil(pi/4 * (a + 2m) * (b + 2m) / 100 / 0.25 cm2), linear needles, 5 mm deep
+        (10, 8, 3, 5, 8),  # pi/4 * 16 * 14 = 175.93 mm2 = 1.7593 cm2 / 0.25 = 7.04 -> 8
+        (10, None, 3, 5, 9),  # round lesion: pi/4 * 16 * 16 = 2.0106 cm2 / 0.25 = 8.04 -> 9
+        (10, 8, 0, 5, 3),  # pi/4 * 10 * 8 = 0.6283 cm2 / 0.25 = 2.51 -> 3
+        (2, 2, 0, 5, 1),  # pi/4 * 2 * 2 = 0.0314 cm2 / 0.25 = 0.13 -> at least 1
+        (20, 15, 5, 5, 24),  # pi/4 * 30 * 25 = 5.8905 cm2 / 0.25 = 23.56 -> 24
+        # thickness unknown: the rule's 0.4 cm2
+        (10, 8, 3, None, 5),  # 1.7593 / 0.4 = 4.40 -> 5
+        (20, 15, 5, None, 15),  # 5.8905 / 0.4 = 14.73 -> 15
     ],
 )
 def test_applications_estimate(
-    longest: float, perpendicular: float | None, margin: float, applications: int
+    longest: float,
+    perpendicular: float | None,
+    margin: float,
+    thickness: float | None,
+    applications: int,
 ) -> None:
     e = plan_electrode(
         ESOPE,
-        lesion(longest_diameter_mm=longest, perpendicular_diameter_mm=perpendicular),
+        lesion(
+            longest_diameter_mm=longest,
+            perpendicular_diameter_mm=perpendicular,
+            thickness_mm=thickness,
+        ),
         margin,
         None,
     )
     assert e.electrode is Electrode.LINEAR
     assert e.applications == applications
+    assert e.footprint_cm2 == (LINEAR_5MM_CM2 if thickness else 0.4)
 
 
 def test_applications_of_a_10_by_8_mm_lesion_with_3_mm_margin_and_linear_needles() -> None:
-    # ceil(pi/4 * (10 + 2*3) * (8 + 2*3) / 100 / 0.4) = ceil(1.7593 / 0.4) = ceil(4.398) = 5
+    # ceil(pi/4 * (10 + 2*3) * (8 + 2*3) / 100 / 0.25) = ceil(1.7593 / 0.25) = ceil(7.04) = 8
     result = plan([lesion_dict()])
     assert result.lesions[0].electrode == "linear"
-    assert result.lesions[0].applications == 5
+    assert result.lesions[0].applications == 8
     assert result.lesions[0].target_area_cm2 == 1.759
+    assert result.lesions[0].footprint_cm2 == LINEAR_5MM_CM2
 
 
 def test_margin_option_changes_the_applications() -> None:
-    # margin 0: ceil(pi/4 * 10 * 8 / 100 / 0.4) = ceil(0.6283 / 0.4) = ceil(1.571) = 2
-    assert plan([lesion_dict()], margin_mm=0).lesions[0].applications == 2
+    # margin 0: ceil(pi/4 * 10 * 8 / 100 / 0.25) = ceil(0.6283 / 0.25) = ceil(2.51) = 3
+    assert plan([lesion_dict()], margin_mm=0).lesions[0].applications == 3
 
 
 def test_voltage_above_the_generator_maximum_is_noted(tmp_path: Path) -> None:
@@ -636,14 +665,16 @@ def test_intratumoural_each_lesion_must_fit_its_own_window() -> None:
 
 def test_session_time_budget_from_the_plan() -> None:
     # 4 linear lesions (IV: more than 3) of 5 applications: 20 min = the 20 min IV window
-    four = [lesion_dict(f"L{i}") for i in range(4)]
+    # (6 x 5 mm, 5 mm deep: pi/4 * 12 * 11 / 100 = 1.0367 cm2 / 0.25 cm2 = 4.15 -> 5)
+    small = {"longest_diameter_mm": 6, "perpendicular_diameter_mm": 5}
+    four = [lesion_dict(f"L{i}", **small) for i in range(4)]
     fits = plan(four)
     assert fits.route is Route.INTRAVENOUS
     assert fits.time_budget.window_min == 20
     assert fits.time_budget.needed_min == 20
     assert fits.time_budget.fits
     # 2 min per application: 40 min > 20 min; the ulcerated L3 goes first
-    four[3] = lesion_dict("L3", ulcerated=True)
+    four[3] = lesion_dict("L3", ulcerated=True, **small)
     slow = plan(four, minutes_per_application=2)
     assert not slow.time_budget.fits
     assert slow.time_budget.treat_now == ["L3", "L0"]
@@ -670,11 +701,12 @@ def test_example_session_by_hand() -> None:
     #   CrCl (140 - 72) * 61 / (72 * 0.9) * 0.85 = 4,148 / 64.8 * 0.85 = 54.41 mL/min
     #   age 72 > 65 -> 10,000; CrCl 54.4 < 60 -> 13,500; lower: 10,000 IU/m2
     #   dose 10,000 * 1.67 = 16,700 IU; cautions: anticoagulation, age 72 > 70
-    # L1 12 x 9, 4 mm, bleeding: linear 400 V, needle 10, ceil(2.1206 / 0.4) = 6
-    # L2 6 x 5, 2 mm: plate 780 V, ceil(pi/4 * 12 * 11 / 100 / 0.5) = ceil(2.07) = 3
+    # Areas per application from the coverage planner's table (docs/protocol.md):
+    # L1 12 x 9, 4 mm, bleeding: linear 400 V, needle 10, ceil(2.1206 / 0.2397) = ceil(8.85) = 9
+    # L2 6 x 5, 2 mm: plate 780 V, ceil(pi/4 * 12 * 11 / 100 / 0.9721) = ceil(1.07) = 2
     # L3 34 x 28, 14 mm, subcutaneous: hexagonal 730 V, 96 pulses, needle 20,
-    #    ceil(pi/4 * 40 * 34 / 100 / 1.5) = ceil(7.12) = 8
-    # route IV (34 > 20 mm), general anaesthesia (34 > 30 mm), 6 + 3 + 8 = 17 <= 20 min
+    #    ceil(pi/4 * 40 * 34 / 100 / 1.3461) = ceil(7.93) = 8 (table at 12 / 15 mm)
+    # route IV (34 > 20 mm), general anaesthesia (34 > 30 mm), 9 + 2 + 8 = 19 <= 20 min
     result = plan(
         [
             lesion_dict(
@@ -724,11 +756,11 @@ def test_example_session_by_hand() -> None:
         for lp in result.lesions
     ]
     assert rows == [
-        ("linear", 400, 8, 10, 6, 0),
-        ("plate", 780, 8, None, 3, 3),
+        ("linear", 400, 8, 10, 9, 0),
+        ("plate", 780, 8, None, 2, 3),
         ("hexagonal", 730, 96, 20, 8, 3),
     ]
-    assert result.time_budget.needed_min == 17
+    assert result.time_budget.needed_min == 19
     assert result.time_budget.fits
 
 

@@ -516,6 +516,13 @@ def print_session_plan(plan: SessionPlan) -> None:
             ],
         )
     )
+    sources = sorted(
+        {lesion.footprint_source for lesion in plan.lesions if lesion.footprint_source}
+    )
+    if sources:
+        stdout.print(
+            "Applications estimated with the area per application of: " + "; ".join(sources)
+        )
     budget = plan.time_budget
     verdict = "[green]fits[/]" if budget.fits else "[bold yellow]does not fit[/]"
     stdout.print(f"Time budget: {verdict}: {budget.note}")

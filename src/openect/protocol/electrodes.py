@@ -1,8 +1,11 @@
 """Electrode, needle length, voltage, pulses and applications for each lesion.
 
 Voltage = field rule (V/cm) x electrode distance (cm). Applications are estimated from
-the footprint of one application against the lesion area plus a margin on each side,
-the lesion taken as an ellipse: ceil(pi/4 * (a + 2m) * (b + 2m) / footprint).
+the area one application adds against the lesion area plus a margin on each side, the
+lesion taken as an ellipse: ceil(pi/4 * (a + 2m) * (b + 2m) / area per application).
+The area per application is the coverage planner's (:mod:`openect.protocol.footprints`)
+where its table holds the electrode, voltage and thickness; otherwise the rule's
+``footprint_cm2``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from enum import StrEnum
 
 from openect.data.enums import Layer
 from openect.errors import RuleError
+from openect.protocol.footprints import table_footprint
 from openect.protocol.inputs import LesionToTreat
 from openect.protocol.rules import RuleSet
 
@@ -40,6 +44,9 @@ class ElectrodePlan:
     target_area_cm2: float
     rule_ids: list[str]
     notes: list[str] = field(default_factory=list)
+    #: Area per application the count was made with (cm2), and where it came from.
+    footprint_cm2: float = 0.0
+    footprint_source: str = ""
 
 
 def choose_electrode(rules: RuleSet, lesion: LesionToTreat) -> tuple[Electrode, list[str]]:
@@ -173,6 +180,11 @@ def plan_electrode(
     footprint = rules.number(rule_id, "footprint_cm2")
     if footprint <= 0:
         raise RuleError(f"rule {rule_id}: footprint_cm2 must be > 0")
+    footprint_source = footprint_origin(rule_id, lesion.thickness_mm, None)
+    computed = table_footprint(electrode.value, voltage, lesion.thickness_mm)
+    if computed is not None:
+        footprint = computed.area_cm2
+        footprint_source = footprint_origin(rule_id, lesion.thickness_mm, computed.thicknesses_mm)
     applications = max(1, math.ceil(area_cm2 / footprint - 1e-9))
     ids.append(margin_rule)
     return ElectrodePlan(
@@ -186,4 +198,18 @@ def plan_electrode(
         target_area_cm2=round(area_cm2, 3),
         rule_ids=ids,
         notes=notes,
+        footprint_cm2=footprint,
+        footprint_source=footprint_source,
     )
+
+
+def footprint_origin(
+    rule_id: str, thickness_mm: float | None, table_thicknesses_mm: tuple[float, ...] | None
+) -> str:
+    """Where the area per application came from, in words."""
+    if table_thicknesses_mm is not None:
+        at = " / ".join(f"{t:g}" for t in table_thicknesses_mm)
+        return f"coverage planner (field-engine footprints; table at {at} mm deep)"
+    if thickness_mm is None:
+        return f"rule {rule_id} (thickness unknown)"
+    return f"rule {rule_id} (no coverage-planner entry at {thickness_mm:g} mm)"

@@ -142,6 +142,12 @@ class LesionPlan(BaseModel):
     frequency_hz: float
     applications: int
     target_area_cm2: float
+    footprint_cm2: float = Field(
+        0.0, description="Area per application the count was estimated with (cm2)"
+    )
+    footprint_source: str = Field(
+        "", description="Where that area came from (coverage-planner table or rule)"
+    )
     dose_iu: float | None = Field(None, description="Intratumoural bleomycin for this lesion")
     dose_mg: float | None = Field(None, description="Intratumoural cisplatin for this lesion")
     dose_ml: float | None = Field(
@@ -518,6 +524,7 @@ def plan_session(
                 estimate,
                 applications=count,
                 rule_ids=[*estimate.rule_ids, "option:applications"],
+                footprint_source="coverage planner placement of this lesion",
             )
 
     window = pulse_window(rules, route, patient.age, options.window)
@@ -558,6 +565,8 @@ def plan_session(
                 frequency_hz=electrode.frequency_hz,
                 applications=electrode.applications,
                 target_area_cm2=electrode.target_area_cm2,
+                footprint_cm2=electrode.footprint_cm2,
+                footprint_source=electrode.footprint_source,
                 dose_iu=lesion_dose.dose_iu,
                 dose_mg=lesion_dose.dose_mg,
                 dose_ml=lesion_dose.dose_ml,

@@ -53,8 +53,8 @@ router = Router(tags=["planning"])
 
 #: How ``plan/lesion`` results are made: the rules' area estimate, or the coverage planner.
 LESION_METHOD = (
-    "rule-based estimate (protocol footprints); coverage=true places the applications with "
-    "the coverage planner"
+    "area estimate (area per application from the coverage planner's table, or the rule's "
+    "footprint); coverage=true places the applications with the coverage planner"
 )
 COVERAGE_METHOD = (
     "coverage planner: field-engine footprint and placement (3-D verification: openect plan lesion)"
@@ -233,7 +233,10 @@ class LesionPlanOut(BaseModel):
     frequency_hz: float
     margin_mm: float
     target_area_cm2: float = Field(description="Ellipse of the lesion plus the margin")
-    footprint_cm2: float = Field(description="Area one application covers (rule)")
+    footprint_cm2: float = Field(description="Area per application the estimate used (cm2)")
+    footprint_source: str = Field(
+        description="Where footprint_cm2 came from: the coverage planner's table or the rule"
+    )
     applications: int = Field(
         description="ceil(target area / footprint), or the coverage planner's count"
     )
@@ -317,7 +320,8 @@ def lesion_plan(
         frequency_hz=plan.frequency_hz,
         margin_mm=margin,
         target_area_cm2=plan.target_area_cm2,
-        footprint_cm2=rules.number(f"electrode.{plan.electrode.value}", "footprint_cm2"),
+        footprint_cm2=plan.footprint_cm2,
+        footprint_source=plan.footprint_source,
         applications=plan.applications if coverage_plan is None else coverage_plan["count"],
         rule_set=rules.id,
         rule_set_chain=rules.chain,

@@ -1,0 +1,150 @@
+"""The table of areas per application that the session plan counts applications with.
+
+For each electrode of the default rule set at its rule voltage, in the coverage planner's
+default tissue, and for a grid of lesion thicknesses, the coverage planner places the
+applications over reference lesions (circles of :data:`REFERENCE_DIAMETERS_MM` plus the
+rule margin); the area per application is their total target area over their total
+count. This is what one application adds in a real tiling (footprints overlap, rows leave
+no gaps), smaller than the area one application covers on its own.
+
+The table is generated once (``python scripts/footprint_table.py``) and shipped with the
+protocol (``openect/protocol/footprint_table.toml``), so that a session plan needs
+no field computation; :mod:`openect.protocol.footprints` reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from openect import __version__
+from openect.planning.coverage_plan import (
+    LesionPlanRequest,
+    application_setup,
+    lesion_outline,
+    plan_lesion,
+)
+from openect.planning.footprint import load_or_compute
+from openect.planning.local_field import PLANNING_RESOLUTION_MM
+from openect.protocol.rules import DEFAULT_RULE_SET, load_rule_set
+
+#: Diameters (mm) of the circular reference lesions of every table entry.
+REFERENCE_DIAMETERS_MM = (10.0, 20.0, 30.0)
+#: Thickness grids (mm) by electrode (deepest part of the lesion).
+THICKNESS_GRID_MM: dict[str, tuple[float, ...]] = {
+    "plate": (0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
+    "linear": (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0),
+    "hexagonal": (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0),
+}
+#: The coverage planner's default tissue, which the table is computed in.
+TABLE_TISSUE = "skin-layered"
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One row: an electrode at a voltage over lesions of one thickness."""
+
+    electrode: str
+    voltage_v: float
+    thickness_mm: float
+    #: Target area per application over the reference lesions (cm2).
+    area_per_application_cm2: float
+    #: Area one application covers on its own (cm2).
+    single_application_cm2: float
+    #: Applications the coverage planner placed per reference lesion.
+    counts: tuple[int, ...]
+
+
+def table_entry(
+    electrode: str,
+    thickness_mm: float,
+    rules_name: str = DEFAULT_RULE_SET,
+    cache: Path | None = None,
+) -> TableEntry:
+    """Place the applications of ``electrode`` over the reference lesions of
+    ``thickness_mm`` (mm) and return the area per application."""
+    rules = load_rule_set(rules_name)
+    margin = rules.number("coverage.margin")
+    counts = []
+    area_mm2 = 0.0
+    single = 0.0
+    voltage = 0.0
+    for diameter in REFERENCE_DIAMETERS_MM:
+        request = LesionPlanRequest(
+            longest_mm=diameter,
+            perpendicular_mm=diameter,
+            thickness_mm=thickness_mm,
+            electrode=electrode,
+            tissue=TABLE_TISSUE,
+            resolution_mm=PLANNING_RESOLUTION_MM,
+            verify=False,
+            treatable_check=False,
+            rules=rules_name,
+        )
+        plan, _ = plan_lesion(request, cache=cache)
+        counts.append(plan.count)
+        area_mm2 += math.pi / 4.0 * (diameter + 2 * margin) ** 2
+        setup, *_ = application_setup(request, rules, lesion_outline(request), margin)
+        footprint, _ = load_or_compute(setup, cache)
+        single = footprint.area_mm2 / 100.0
+        voltage = float(setup.voltage_v or 0.0)
+    return TableEntry(
+        electrode=electrode,
+        voltage_v=voltage,
+        thickness_mm=thickness_mm,
+        area_per_application_cm2=round(area_mm2 / 100.0 / sum(counts), 4),
+        single_application_cm2=round(single, 4),
+        counts=tuple(counts),
+    )
+
+
+def build_table(
+    electrodes: Sequence[str] = tuple(THICKNESS_GRID_MM),
+    cache: Path | None = None,
+    progress: Callable[[TableEntry], None] | None = None,
+) -> list[TableEntry]:
+    """Every entry of the table (minutes: each footprint is a field simulation)."""
+    entries = []
+    for electrode in electrodes:
+        for thickness in THICKNESS_GRID_MM[electrode]:
+            entry = table_entry(electrode, thickness, cache=cache)
+            entries.append(entry)
+            if progress is not None:
+                progress(entry)
+    return entries
+
+
+def to_toml(entries: Sequence[TableEntry]) -> str:
+    """The table as the TOML file :mod:`openect.protocol.footprints` reads."""
+    margin = load_rule_set(DEFAULT_RULE_SET).number("coverage.margin")
+    diameters = ", ".join(f"{d:g}" for d in REFERENCE_DIAMETERS_MM)
+    lines = [
+        "# Area per electrode application (cm2) that the coverage planner achieves, by",
+        "# electrode, voltage and lesion thickness. Generated by scripts/footprint_table.py",
+        "# (openect.planning.footprint_table); do not edit by hand.",
+        "",
+        "[table]",
+        f'generated_by = "openect {__version__}"',
+        f'rule_set = "{DEFAULT_RULE_SET}"',
+        f'tissue = "{TABLE_TISSUE}"',
+        f"resolution_mm = {PLANNING_RESOLUTION_MM:g}",
+        f"margin_mm = {margin:g}",
+        f"reference_diameters_mm = [{diameters}]",
+        'method = "coverage planner placements over circular reference lesions plus the '
+        'margin: total target area / total applications"',
+    ]
+    for entry in entries:
+        counts = ", ".join(str(c) for c in entry.counts)
+        lines += [
+            "",
+            "[[entries]]",
+            f'electrode = "{entry.electrode}"',
+            f"voltage_v = {entry.voltage_v:g}",
+            f"thickness_mm = {entry.thickness_mm:g}",
+            f"area_per_application_cm2 = {entry.area_per_application_cm2:g}",
+            f"single_application_cm2 = {entry.single_application_cm2:g}",
+            f"counts = [{counts}]",
+        ]
+    return "\n".join(lines) + "\n"
