@@ -196,7 +196,7 @@ def test_recist_compares_the_longest_diameter_with_recist_1_1_thresholds() -> No
 
 
 def test_who_compares_the_product_of_diameters_with_who_thresholds() -> None:
-    assert (WHO.name, WHO.measure, WHO.unit, WHO.status) == ("who", "product", "mm2", "U")
+    assert (WHO.name, WHO.measure, WHO.unit, WHO.status) == ("who", "product", "mm2", "V")
     assert WHO.pr_decrease_pct == 50.0
     assert WHO.pd_increase_pct == 25.0
     assert WHO.pd_min_increase == 0.0
@@ -784,7 +784,7 @@ def test_who_and_recist_can_disagree_on_the_same_measurements() -> None:
     assert patient(recist, "P1")["response"] == "PR"
     assert patient(who, "P1")["response"] == "PD"
     assert who.to_dict()["criteria"] == "who"
-    assert who.to_dict()["criteria_status"] == "U"
+    assert who.to_dict()["criteria_status"] == "V"
 
 
 def test_who_needs_the_perpendicular_diameter_at_baseline_and_at_the_visit() -> None:
