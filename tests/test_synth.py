@@ -61,7 +61,7 @@ CONCURRENT_WINDOW_DAYS = 30
 PRO_TIME_POINTS = (0, 30, 61, 122, 304)
 #: A small cohort with calcium electroporation sessions (one of them a retreatment).
 CALCIUM_PATIENTS = 300
-CALCIUM_SEED = 6
+CALCIUM_SEED = 2
 
 
 # ---------------------------------------------------------------------------- helpers
