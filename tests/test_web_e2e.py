@@ -204,10 +204,11 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     _shot(page, "session-record")
     for lesion in ("L1", "L2"):
         page.select_option("#id_lesion_id", f"{patient_id}-{lesion}")
-        page.get_by_role("button", name="Save application").click()
+        save = page.locator("#application-form button[type=submit]")
+        save.click()
         page.wait_for_load_state()
-        if page.get_by_role("button", name="Save anyway").count():
-            page.get_by_role("button", name="Save anyway").click()
+        if save.count() and save.inner_text() == "Save anyway":
+            save.click()
             page.wait_for_load_state()
     assert page.content().count(f"{patient_id}-L1") >= 1
 

@@ -592,6 +592,18 @@ def test_countdown_and_the_check_before_saving_in_a_browser(
             assert page.input_value("#id_voltage_v") == "730"
             assert page.input_value("#id_pulses") == "96"
             assert "Planned: hexagonal" in page.locator("#lesion-plan-summary").inner_text()
+            # the time following the clock, outside the window: the warning freezes the
+            # time it names, and "Save anyway" saves that time, seconds later
+            page.click("#application-form button[type=submit]")
+            assert page.locator(".window-precheck").is_visible()
+            page.clock.run_for(3000)
+            assert page.input_value("#id_time") == "10:31:00"
+            page.click("#application-form button[type=submit]")
+            page.wait_for_load_state()
+            assert len(posted) == 1
+            assert "time=10%3A31%3A00" in posted[0]
+            page.go_back()
+            page.select_option("#id_lesion_id", "P1-L2")
             # a time outside the window asks before saving
             page.fill("#id_time", "10:40")
             page.click("#application-form button[type=submit]")
@@ -603,18 +615,19 @@ def test_countdown_and_the_check_before_saving_in_a_browser(
             assert page.locator("#application-form button[type=submit]").inner_text() == (
                 "Save anyway"
             )
-            assert posted == []
+            assert page.locator(".record-bar .bar-save").inner_text() == "Save anyway"
+            assert len(posted) == 1
             page.click("#application-form button[type=submit]")
             page.wait_for_load_state()
-            assert len(posted) == 1
-            assert "time=10%3A40" in posted[0]
+            assert len(posted) == 2
+            assert "time=10%3A40" in posted[1]
             # inside the window: saved at once
             page.go_back()
             page.fill("#id_time", "10:12")
             page.select_option("#id_lesion_id", "P1-L1")
             page.click("#application-form button[type=submit]")
             page.wait_for_load_state()
-            assert len(posted) == 2
-            assert "time=10%3A12" in posted[1]
+            assert len(posted) == 3
+            assert "time=10%3A12" in posted[2]
         finally:
             browser.close()

@@ -235,6 +235,33 @@ class BolusForm(forms.Form):
         label="End of the bolus (clock time)",
         widget=forms.TimeInput(attrs={"type": "time", "step": "1"}),
     )
+    reason = forms.CharField(
+        label="Reason for the change",
+        required=False,
+        max_length=500,
+        help_text="Applications are recorded against the bolus end: changing it re-checks "
+        "each one against the window. Say why (kept in the session's history).",
+    )
+
+    #: Shortest reason accepted for changing the bolus end after applications.
+    MIN_REASON = 5
+
+    def check_change(self, current: dt.time | None, applications: int) -> bool:
+        """After ``is_valid``: False (with an error on ``reason``) when the bolus end
+        changes under ``applications`` recorded ones without a reason."""
+        new = self.cleaned_data["bolus_end_time"]
+        if applications == 0 or current is None or new == current:
+            return True
+        reason = self.cleaned_data.get("reason", "").strip()
+        if len(reason) < self.MIN_REASON:
+            self.add_error(
+                "reason",
+                f"{applications} application(s) are recorded against the bolus end "
+                f"{current.isoformat()}: give the reason for changing it to "
+                f"{new.isoformat()} (at least {self.MIN_REASON} characters)",
+            )
+            return False
+        return True
 
 
 def application_form_class(lesions: Iterable[Lesion]) -> type[forms.Form]:
@@ -244,30 +271,64 @@ def application_form_class(lesions: Iterable[Lesion]) -> type[forms.Form]:
     return type("ApplicationEntryForm", (base,), {"lesion_id": lesion_field})
 
 
+#: A device code as the data model takes it after the electrode kind ("linear:N-10-4B").
+DEVICE_CODE = r"^[A-Za-z0-9._-]+$"
+
+
+def split_electrode(value: str) -> tuple[str, str]:
+    """``"linear:N-10-4B"`` -> ``("linear", "N-10-4B")``; no code -> ``("linear", "")``."""
+    kind, _, code = value.partition(":")
+    return kind, code
+
+
 def application_form(
     form_class: type[forms.Form],
     train: PulseTrain,
     data: QueryDict | None = None,
     planned: Mapping[str, LesionPlan] | None = None,
+    last: Application | None = None,
 ) -> forms.Form:
     """An application form prefilled with the rule set's pulse ``train`` and the time
-    now (until edited, in the browser); the lesion choice carries the planned settings."""
-    initial = {
+    now (until edited, in the browser); the lesion choice carries the planned settings.
+    After an application (``last``), its lesion and settings stay selected. The electrode
+    is a choice from the catalogue, the device code an optional second field."""
+    initial: dict[str, Any] = {
         "time": timezone.localtime().time().replace(microsecond=0),
         "pulses": train.pulses,
         "frequency_hz": _plain(train.frequency_hz),
         "pulse_duration_us": _plain(train.pulse_duration_us),
         "complete": "true",
     }
+    if last is not None:
+        kind, code = split_electrode(last.electrode)
+        initial |= {
+            "lesion_id": last.lesion_id,
+            "electrode": kind,
+            "device_code": code,
+            "voltage_v": None if last.voltage_v is None else _plain(last.voltage_v),
+            "pulses": last.pulses or train.pulses,
+            "frequency_hz": _plain(last.frequency_hz or train.frequency_hz),
+            "pulse_duration_us": _plain(last.pulse_duration_us or train.pulse_duration_us),
+        }
     form = form_class(data, initial=initial)
-    form.fields["electrode"].widget.attrs.update(
-        {"list": "electrode-catalogue", "autocomplete": "off"}
-    )
     kinds = [electrode.value for electrode in Electrode]
-    form.fields["electrode"].help_text = (
-        f"{', '.join(kinds[:-1])} or {kinds[-1]}, optionally with the device code "
-        f"({Electrode.LINEAR.value}:N-10-4B)"
+    form.fields["electrode"] = forms.ChoiceField(
+        label="Electrode",
+        choices=[("", "—"), *((kind, kind) for kind in kinds)],
+        help_text="From the electrode catalogue",
     )
+    form.fields["device_code"] = forms.RegexField(
+        regex=DEVICE_CODE,
+        required=False,
+        max_length=40,
+        label="Device code (optional)",
+        help_text="The electrode's code on its package, e.g. N-10-4B",
+        error_messages={"invalid": "letters, digits, '.', '_' and '-' only"},
+    )
+    order = list(form.fields)
+    order.remove("device_code")
+    order.insert(order.index("electrode") + 1, "device_code")
+    form.order_fields(order)
     form.fields["pulses"].help_text = (
         f"Rule {train.rule_id}: {train.pulses} pulses of {number(train.pulse_duration_us, 'µs')} "
         f"at {number(train.frequency_hz, 'Hz')} per train"

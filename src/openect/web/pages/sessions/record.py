@@ -61,6 +61,7 @@ from openect.web.pages.sessions.forms import (
     application_form,
     application_form_class,
     planned_summary,
+    split_electrode,
 )
 
 
@@ -115,10 +116,19 @@ class RecordPage:
                 f"user {self.actor.username!r} ({self.actor.role.value}) may not record sessions"
             )
 
+    @property
+    def last_application(self) -> Application | None:
+        """The application recorded last in this session (highest number), if any."""
+        own = [a for a in self.dataset.applications if a.session_id == self.session.session_id]
+        return max(own, key=lambda a: application_number(a.application_id), default=None)
+
     def application_form(self, data: Any = None) -> forms.Form:
-        """The application form, prefilled with the rule set's pulse train."""
+        """The application form, prefilled with the rule set's pulse train and, after an
+        application, with its lesion and settings."""
         form_class = application_form_class(self.dataset.lesions)
-        return application_form(form_class, pulse_train(self.rules), data, self.planned)
+        return application_form(
+            form_class, pulse_train(self.rules), data, self.planned, self.last_application
+        )
 
     def url(self) -> str:
         """The recording page with its window variant."""
@@ -147,6 +157,29 @@ def lifetime_bleomycin(page: RecordPage) -> dict[str, Any] | None:
         "limit": limit,
         "level": "over" if after > limit else "caution" if after > warning else "",
     }
+
+
+def application_number(application_id: str) -> int:
+    """The sequence number at the end of an application id (``P1-S2-A12`` -> 12)."""
+    tail = application_id.rsplit("-", 1)[-1].lstrip("A")
+    return int(tail) if tail.isdigit() else 0
+
+
+def error_summary(*bound: forms.Form | None) -> list[tuple[str, str, str]]:
+    """(field id, label, message) of every error of the bound forms, for the summary at
+    the top of the page; an error of the whole form has an empty field id."""
+    out: list[tuple[str, str, str]] = []
+    for form in bound:
+        if form is None or not form.is_bound or not form.errors:
+            continue
+        for name, errors in form.errors.items():
+            field = form.fields.get(name)
+            if field is None:
+                out.extend(("", "", str(e)) for e in errors)
+                continue
+            label = str(field.label or name)
+            out.extend((form[name].auto_id, label, str(e)) for e in errors)
+    return out
 
 
 def render_record(
@@ -184,6 +217,14 @@ def render_record(
             "oxygen": oxygen_advice(page.rules, session.anaesthesia, session.drug),
             "lifetime": lifetime_bleomycin(page),
             "oxygen_source": page.rules.rule(OXYGEN_RULE).source,
+            "errors": error_summary(form, bolus_form),
+            "last": page.last_application,
+            "last_kind": split_electrode(page.last_application.electrode)[0]
+            if page.last_application
+            else "",
+            "last_code": split_electrode(page.last_application.electrode)[1]
+            if page.last_application
+            else "",
         },
     )
 
@@ -205,15 +246,18 @@ def session_bolus(request: HttpRequest, session_id: str, *, actor: Actor) -> Htt
     page = RecordPage.load(actor, session_id, variant_of(request))
     page.require_write()
     bolus_form = BolusForm(request.POST)
-    if bolus_form.is_valid():
-        try:
-            services.update(
-                actor,
-                Session,
-                session_id,
-                {"bolus_end_time": bolus_form.cleaned_data["bolus_end_time"]},
-                reason="bolus end time entered on the recording page",
+    current = page.session.bolus_end_time
+    recorded = sum(1 for a in page.dataset.applications if a.session_id == session_id)
+    if bolus_form.is_valid() and bolus_form.check_change(current, recorded):
+        new = bolus_form.cleaned_data["bolus_end_time"]
+        reason = "bolus end time entered on the recording page"
+        if recorded and current is not None and new != current:
+            reason = (
+                f"bolus end changed from {current.isoformat()} to {new.isoformat()} with "
+                f"{recorded} application(s) recorded: {bolus_form.cleaned_data['reason'].strip()}"
             )
+        try:
+            services.update(actor, Session, session_id, {"bolus_end_time": new}, reason=reason)
         except RecordInvalidError as error:
             add_errors(bolus_form, error)
         else:
@@ -234,6 +278,9 @@ def application_new(request: HttpRequest, session_id: str, *, actor: Actor) -> H
             "session_id": session_id,
             "application_id": next_application_id(session_id, page.dataset.applications),
         }
+        code = values.pop("device_code", None)
+        if code:
+            values["electrode"] = f"{values['electrode']}:{code}"
         try:
             item = services.create(
                 actor,

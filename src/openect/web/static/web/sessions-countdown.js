@@ -112,6 +112,11 @@
       }
       clock.textContent = text;
       clock.setAttribute("data-phase", phase);
+      // The sticky bar's copy (phone and tablet), not announced twice.
+      Array.prototype.forEach.call(document.querySelectorAll(".bar-clock"), function (copy) {
+        copy.textContent = text;
+        copy.setAttribute("data-phase", phase);
+      });
       var spokenPhase = phase === "closing" ? "open" : phase;
       if (spokenPhase !== lastPhase) {
         lastPhase = spokenPhase;
@@ -140,6 +145,21 @@
 
   if (root && windowInfo && windowInfo.bolus !== null) { startCountdown(windowInfo); }
 
+  /* ------------------------------------------------------------ errors first */
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
+  /* ------------------------------------------------------------ field help on small screens */
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-toggle-help]"), function (button) {
+    var form = document.getElementById(button.getAttribute("data-toggle-help"));
+    if (!form) { return; }
+    button.addEventListener("click", function () {
+      var shown = form.classList.toggle("show-help");
+      button.setAttribute("aria-expanded", shown ? "true" : "false");
+      button.textContent = shown ? "Hide field help" : "Show field help";
+    });
+  });
+
   /* ------------------------------------------------------------ "now" for clock fields */
   function trackEdits(input) {
     ["input", "change"].forEach(function (name) {
@@ -162,6 +182,12 @@
       var input = document.getElementById(button.getAttribute("data-set-now"));
       if (!input) { return; }
       input.value = clockText(new Date());
+      // With applications recorded, the change needs a reason: fill in, do not save.
+      if (button.hasAttribute("data-no-submit")) {
+        var reason = document.getElementById(button.getAttribute("data-no-submit"));
+        if (reason) { reason.focus(); }
+        return;
+      }
       var form = input.form;
       if (form && form.requestSubmit) { form.requestSubmit(); } else if (form) { form.submit(); }
     });
@@ -197,16 +223,28 @@
 
   /* ------------------------------------------------------------ check before saving */
   Array.prototype.forEach.call(document.querySelectorAll("form[data-window-check]"), function (form) {
-    var box = form.querySelector(".window-precheck");
-    var button = form.querySelector("button[type=submit]");
+    // The warning box and the buttons may sit outside the form (the sticky bar).
+    var box = form.querySelector(".window-precheck") ||
+      (form.id ? document.querySelector(".window-precheck[data-for='" + form.id + "']") : null);
+    var buttons = Array.prototype.slice.call(form.querySelectorAll("button[type=submit]"));
+    if (form.id) {
+      buttons = buttons.concat(Array.prototype.slice.call(
+        document.querySelectorAll("button[form='" + form.id + "']")));
+    }
     var time = form.querySelector("[name=time]");
     if (!time || !windowInfo || windowInfo.bolus === null) { return; }
     var confirmed = null;
 
+    function label(button, confirming) {
+      if (!button.hasAttribute("data-label")) { button.setAttribute("data-label", button.textContent); }
+      button.textContent = confirming ? (button.getAttribute("data-confirm-label") || "Save anyway")
+        : button.getAttribute("data-label");
+    }
+
     function reset() {
       confirmed = null;
       if (box) { box.hidden = true; box.textContent = ""; }
-      if (button) { button.textContent = button.getAttribute("data-label") || button.textContent; }
+      buttons.forEach(function (button) { label(button, false); });
     }
     time.addEventListener("input", reset);
     time.addEventListener("change", reset);
@@ -218,6 +256,9 @@
       var inside = minutes >= windowInfo.start && minutes <= windowInfo.end;
       if (inside || confirmed === time.value) { return; }
       event.preventDefault();
+      // Keep the time the warning names: the field stops following the clock, so that
+      // "Save anyway" saves exactly what the user saw and confirmed.
+      time.setAttribute("data-edited", "1");
       confirmed = time.value;
       var side = minutes < windowInfo.start ? "before" : "after";
       if (box) {
@@ -226,8 +267,9 @@
           windowInfo.start + "–" + windowInfo.end + " min, rule " + windowInfo.rule +
           "). Check the time, or save anyway: the application will be marked outside the window.";
         box.hidden = false;
+        if (box.scrollIntoView) { box.scrollIntoView({block: "nearest"}); }
       }
-      if (button) { button.textContent = button.getAttribute("data-confirm-label") || "Save anyway"; }
+      buttons.forEach(function (button) { label(button, true); });
     });
   });
 }());
