@@ -33,8 +33,10 @@ DATASET_FORMAT = "openect-dataset"
 #: Version of the dataset schema this package writes (``MAJOR.MINOR``); it reads every
 #: ``1.x``. 1.1 added the clinical-safety columns (DLCO and chest imaging of patients,
 #: pain and analgesia of sessions, bleomycin of systemic therapies; calcium chloride as a
-#: drug, ECT elsewhere as an agent class); a 1.0 file may leave those columns out.
-SCHEMA_VERSION = "1.1"
+#: drug, ECT elsewhere as an agent class); a 1.0 file may leave those columns out. 1.2
+#: added the patient's number within the centre (``patient_number``, the short label
+#: ``C01-0042``); a 1.0 or 1.1 file may leave it out.
+SCHEMA_VERSION = "1.2"
 
 R = TypeVar("R", bound=Record)
 

@@ -75,6 +75,18 @@ INTRATUMOURAL_ONLY: frozenset[Drug] = frozenset({Drug.CALCIUM_CHLORIDE})
 MAX_THERAPY_BLEOMYCIN_IU = 2_000_000
 #: Version of the dataset schema that added the columns of the clinical-safety review.
 SCHEMA_1_1 = "1.1"
+#: Version of the dataset schema that added the patients' numbers within their centre.
+SCHEMA_1_2 = "1.2"
+#: Digits of the number in a patient's label (``C01-0042``; more when the number needs them).
+LABEL_DIGITS = 4
+
+
+def patient_label(centre_id: str, patient_number: int | None) -> str | None:
+    """A patient's short label for people, ``<centre>-<number>`` (``C01-0042``), or None
+    without a number. The pseudonym (``patient_id``) stays the patient's key."""
+    if patient_number is None:
+        return None
+    return f"{centre_id}-{patient_number:0{LABEL_DIGITS}d}"
 
 
 def _local_time(value: dt.time) -> dt.time:
@@ -207,6 +219,21 @@ class Patient(Record):
         description="Date of the last chest X-ray or CT (radiology report)",
         json_schema_extra=_since(SCHEMA_1_1),
     )
+    patient_number: int | None = Field(
+        None,
+        ge=1,
+        le=999_999,
+        description="Number of the patient within the centre (1, 2, ... in order of "
+        "registration; unique within the centre); with the centre it makes the short "
+        "label C01-0042 that people use to tell patients apart. Numbered by the registry "
+        "when empty",
+        json_schema_extra=_since(SCHEMA_1_2),
+    )
+
+    @property
+    def label(self) -> str | None:
+        """The short label ``C01-0042`` (:func:`patient_label`), None without a number."""
+        return patient_label(self.centre_id, self.patient_number)
 
     @field_validator("stage")
     @classmethod

@@ -25,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from openect import __version__
-from openect.data.models import ENTITIES
+from openect.data.models import ENTITIES, Patient
 from openect.errors import AccessDeniedError, InputError
 from openect.registry.access import Actor
 from openect.registry.guard import service_write
@@ -128,6 +128,26 @@ def _is_empty() -> bool:
     )
 
 
+def _number_patients() -> None:
+    """Number the patients of a backup made before their numbers (schema 1.2) as
+    migration 0007 numbers them: per centre after its highest, in registry order."""
+    model = registry_model(Patient)
+    missing = list(
+        model.objects.filter(patient_number__isnull=True).order_by("position", "patient_id")
+    )
+    if not missing:
+        return
+    top: dict[str, int] = {}
+    for centre, number in model.objects.filter(patient_number__isnull=False).values_list(
+        "centre_id", "patient_number"
+    ):
+        top[str(centre)] = max(top.get(str(centre), 0), int(number))
+    for row in missing:
+        top[row.centre_id] = top.get(row.centre_id, 0) + 1
+        row.patient_number = top[row.centre_id]
+    model.objects.bulk_update(missing, ["patient_number"], batch_size=2000)
+
+
 def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
     """Restore a backup into an empty registry (one transaction); return rows per table."""
     if actor.role is not Role.ADMIN:
@@ -164,6 +184,7 @@ def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
                 objects.append(model(**values, position=position))
             model.objects.bulk_create(objects, batch_size=2000)
             counts[record.table] = len(objects)
+        _number_patients()
         audit_columns = data["audit"]["columns"]
         entries = []
         for row in data["audit"]["rows"]:

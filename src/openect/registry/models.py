@@ -50,6 +50,11 @@ ROW_RULES: dict[type[Record], list[tuple[str, str, str]]] = {
     SystemicTherapy: [("end_date", "gte", "start_date")],
     Patient: [("death_date", "gte", "last_contact_date")],
 }
+#: Columns whose values are unique together (nulls apart), enforced by the database: a
+#: patient's number within the centre (``C01-0042``).
+UNIQUE_TOGETHER: dict[type[Record], list[tuple[str, ...]]] = {
+    Patient: [("centre_id", "patient_number")],
+}
 
 
 def model_name(record: type[Record]) -> str:
@@ -125,7 +130,18 @@ def _constraints(record: type[Record]) -> list[models.BaseConstraint]:
             | Q(**{f"{right}__isnull": True})
         )
         out.append(models.CheckConstraint(condition=condition, name=f"{table}_{left}_{op}_{right}"))
+    for together in UNIQUE_TOGETHER.get(record, []):
+        fields = [_field_name(record, name) for name in together]
+        out.append(
+            models.UniqueConstraint(fields=fields, name=f"{table}_{'_'.join(together)}_unique")
+        )
     return out
+
+
+def _field_name(record: type[Record], column_name: str) -> str:
+    """The Django field name of a column (a reference ``centre_id`` is the field ``centre``)."""
+    column = next(c for c in columns(record) if c.name == column_name)
+    return _field(column, record)[0]
 
 
 def _build(record: type[Record]) -> type[GuardedModel]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -76,6 +76,7 @@ __all__ = [
     "delete",
     "get",
     "list_records",
+    "next_patient_number",
     "numbered_id",
     "patient_records",
     "record_session",
@@ -393,6 +394,46 @@ def _numbered_new(record: type[R], values: Mapping[str, Any]) -> R:
         raise RecordInvalidError(record.table, others) from None
 
 
+def next_patient_number(centre_id: str) -> int:
+    """The next number of a patient at ``centre_id`` (the centre's highest + 1, from 1):
+    the ``0042`` of the label ``C01-0042``. Call inside the writing transaction, which
+    holds the chain's lock, so that two writers never get the same number."""
+    top = (
+        registry_model(Patient)
+        .objects.filter(centre_id=centre_id)
+        .aggregate(top=Max("patient_number"))["top"]
+    )
+    return 1 if top is None else int(top) + 1
+
+
+def _numbered_patient(item: R) -> R:
+    """A new patient without a number, numbered at its centre; other records unchanged.
+
+    A number given that another patient of the centre has is refused (the actor's own
+    centre: nothing is said of another's)."""
+    if not isinstance(item, Patient):
+        return item
+    if item.patient_number is None:
+        number = next_patient_number(item.centre_id)
+        return cast(R, item.model_copy(update={"patient_number": number}))
+    taken = registry_model(Patient).objects.filter(
+        centre_id=item.centre_id, patient_number=item.patient_number
+    )
+    if taken.exclude(pk=item.patient_id).exists():
+        raise RecordInvalidError(
+            Patient.table,
+            [
+                (
+                    "patient_number",
+                    str(item.patient_number),
+                    "already the number of another patient of the centre; leave it empty "
+                    "and the registry numbers it",
+                )
+            ],
+        )
+    return item
+
+
 # ------------------------------------------------------------------------- writes
 def create(actor: Actor, item: R, reason: str | None = None) -> R:
     """Create ``item`` (a canonical record) after checks; audited. Returns it."""
@@ -435,6 +476,7 @@ def _create(
         # namespace holds only its own records; see check_namespace).
         if registry_model(record).objects.filter(pk=key).exists():
             raise RecordInvalidError(record.table, [(record.id_field, key, in_use)])
+        item = _numbered_patient(item)
         _check_patient(item, replaced=None)
         row = to_row_values(item)
         with service_write(f"create {record.table}"):
@@ -504,6 +546,8 @@ def update(
                 "the other owner"
             )
         merged = to_row_values(current) | dict(changes)
+        if kind is Patient and merged.get("patient_number") is None:
+            merged["patient_number"] = before["patient_number"]  # a number stays
         item = validated(kind, merged)
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, kind.table)

@@ -12,6 +12,7 @@ export gives the same files byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -424,6 +425,71 @@ def _changed_rows(
     return out
 
 
+def _numbered(
+    dataset: Dataset,
+    stored: dict[str, dict[str, dict[str, Any]]],
+    lines: Mapping[str, Sequence[int]],
+) -> Dataset:
+    """``dataset`` with every patient numbered within the centre (the ``0042`` of
+    ``C01-0042``): a number the file leaves empty is the stored patient's, else the
+    centre's next after the registry's and the file's, in file order.
+
+    ImportRejectedError (file, row, column) when two patients of a centre would have the
+    same number, in the file or with a stored patient the file does not hold.
+    """
+    if not dataset.patients:
+        return dataset
+    rows = stored[Patient.table]
+    in_file = {p.patient_id for p in dataset.patients}
+    centres = sorted({p.centre_id for p in dataset.patients})
+    holder: dict[tuple[str, int], str] = {}
+    found = (
+        registry_model(Patient)
+        .objects.filter(centre_id__in=centres, patient_number__isnull=False)
+        .values_list("centre_id", "patient_number", "patient_id")
+    )
+    for centre, number, ident in found:
+        if str(ident) not in in_file:
+            holder[(str(centre), int(number))] = str(ident)
+    given: list[int | None] = []
+    issues: list[ValidationIssue] = []
+    name = file_name(Patient)
+    for item, line in zip(dataset.patients, lines[Patient.table], strict=True):
+        old = rows.get(item.patient_id)
+        number = item.patient_number
+        if number is None and old is not None:
+            number = old["patient_number"]
+        given.append(number)
+        if number is None:
+            continue
+        other = holder.setdefault((item.centre_id, number), item.patient_id)
+        if other != item.patient_id:
+            issues.append(
+                ValidationIssue(
+                    name,
+                    line,
+                    "patient_number",
+                    str(number),
+                    f"already the number of patient {other} of centre {item.centre_id}; "
+                    "allowed a number no other patient of the centre has, or empty (the "
+                    "registry numbers it)",
+                )
+            )
+    if issues:
+        raise ImportRejectedError(ValidationReport(issues=issues, counts=dataset.counts()))
+    top: dict[str, int] = {}
+    for centre, number in holder:
+        top[centre] = max(top.get(centre, 0), number)
+    patients: list[Patient] = []
+    for item, number in zip(dataset.patients, given, strict=True):
+        if number is None:
+            number = top[item.centre_id] = top.get(item.centre_id, 0) + 1
+        if number != item.patient_number:
+            item = item.model_copy(update={"patient_number": number})
+        patients.append(item)
+    return dataclasses.replace(dataset, patients=patients)
+
+
 def import_dataset(
     actor: Actor,
     dataset: Dataset,
@@ -455,6 +521,7 @@ def import_dataset(
     with transaction.atomic(), service_write("import"):
         stored = _stored_rows(dataset)
         _check_stored(actor, dataset, centre_id, stored, numbers)
+        dataset = _numbered(dataset, stored, numbers)
         _check_merged(dataset, stored, numbers)
         for record in ENTITIES:
             items = dataset.records(record)

@@ -181,10 +181,20 @@ def generate_cohort(
             _PatientSimulator(
                 index, rng, centre, CALIBRATION, practice, rows, safety, seed=seed
             ).run()
+        _number_patients(rows.patients)
         for model in _ROW_MODELS:
             records = _list_adapter(model).validate_python(getattr(rows, model.table))
             setattr(dataset, model.table, records)
     return dataset
+
+
+def _number_patients(patients: list[dict[str, Any]]) -> None:
+    """Number the patients within their centre in the order they were generated (their
+    label ``C01-0042``): patient *i*'s number depends only on the patients before it."""
+    counts: dict[str, int] = {}
+    for row in patients:
+        counts[row["centre_id"]] = counts.get(row["centre_id"], 0) + 1
+        row["patient_number"] = counts[row["centre_id"]]
 
 
 @dataclass
