@@ -144,10 +144,12 @@ def test_a_clinician_lists_only_own_centre_and_other_centres_look_absent(clinici
 
 
 def test_an_analyst_sees_every_centre_and_changes_nothing(analyst: Client) -> None:
-    body = text(analyst.get("/"))
+    body = text(analyst.get("/?status=all"))
     assert 'href="/patients/P1/"' in body
-    assert 'href="/patients/P2/"' in body
+    assert 'href="/patients/P2/"' in body  # deceased: shown when asked for
+    assert 'href="/patients/P2/"' not in text(analyst.get("/"))
     assert "New patient" not in body
+    assert 'action="/patients/find/"' not in body  # analysts work on pseudonyms only
     page = text(analyst.get("/patients/P2/"))
     assert "Edit patient" not in page
     assert "Add lesion" not in page
@@ -171,13 +173,20 @@ def test_the_list_shows_counts_and_best_response_and_filters(analyst: Client) ->
         return set(re.findall(r'<a href="/patients/(P\d)/">', page))
 
     assert listed("q=p1") == {"P1"}
-    assert listed("centre=C02") == {"P2"}
+    assert listed("centre=C02") == set()  # P2 died: the living by default
+    assert listed("centre=C02&status=all") == {"P2"}
     assert listed("status=deceased") == {"P2"}
     assert listed("status=alive&tumour=melanoma") == {"P1"}
-    assert listed("immunotherapy=yes") == {"P1"}
-    assert listed("immunotherapy=no") == {"P2"}
+    assert listed("immunotherapy=yes&status=all") == {"P1"}
+    assert listed("immunotherapy=no&status=all") == {"P2"}
     assert listed("tumour=breast") == set()
-    assert listed("centre=nonsense&sort=recent") == {"P1", "P2"}  # invalid filter ignored
+    assert listed("centre=nonsense&sort=recent&status=all") == {"P1", "P2"}  # invalid: ignored
+    assert listed("status=nonsense") == {"P1"}  # invalid: the default, the living
+    # the label (C01-0001: P1 is C01's first patient) finds the patient too
+    assert listed("q=C01-0001&status=all") == {"P1"}
+    assert listed("q=0001&status=all") == {"P1", "P2"}  # each centre's first
+    assert listed("q=c02-1&status=all") == {"P2"}
+    assert "C01-0001" in row.group(0)
 
 
 def test_the_list_runs_a_fixed_number_of_queries_whatever_the_page_size(
@@ -198,7 +207,7 @@ def test_the_list_runs_a_fixed_number_of_queries_whatever_the_page_size(
         )
     many = queries()
     assert many == few
-    assert text(analyst.get("/")).count('<th scope="row"><a href="/patients/') == 22
+    assert text(analyst.get("/?status=all")).count('<th scope="row"><a href="/patients/') == 22
 
 
 def test_the_list_is_paginated(analyst: Client, dataset: Dataset) -> None:
@@ -550,6 +559,8 @@ def test_a_patient_is_registered_by_hospital_number_never_shown_again(
     again = client.post("/patients/new/", {**PATIENT, "hospital_number": number})
     assert again.status_code == 200
     assert "this hospital number is already registered" in text(again)
+    assert f'href="/patients/{expected}/"' in text(again)  # a link to the patient
+    assert "C01-0002" in text(again)  # their label: C01's second patient
     assert number not in text(again)  # not written back into the form
     bad = client.post(
         "/patients/new/", {**PATIENT, "hospital_number": "MRN-9", "birth_year": "1800"}
@@ -592,6 +603,7 @@ PAGES: dict[str, tuple[list[str], set[str]]] = {
     "patient-list": ([], {"GET"}),
     "patient-index": ([], {"GET"}),
     "patient-new": ([], {"GET", "POST"}),
+    "patient-find": ([], {"GET", "POST"}),
     "patient-detail": (["P1"], {"GET"}),
     "patient-edit": (["P1"], {"GET", "POST"}),
     "lesion-detail": (["P1", "P1-L1"], {"GET"}),

@@ -1,9 +1,10 @@
 """Pages served again from memory until the registry changes.
 
-The patient list, the patient pages and the API's record lists are read far more often
-than the registry changes. :class:`RegistryPageCacheMiddleware` keeps the rendered
-response of such a GET, per user and session (or API token) and the user's role and
-centre, in the worker's memory, keyed by the registry's *version*.
+The home page (worklist or patient list), the patient list, the patient pages and the
+API's record lists are read far more often than the registry changes.
+:class:`RegistryPageCacheMiddleware` keeps the rendered response of such a GET, per user
+and session (or API token) and the user's role and centre, in the worker's memory, keyed
+by the registry's *version* and today's date (the worklist changes at midnight).
 
 The version follows commit order. Every change of the registry writes audit entries in
 its transaction (the services guarantee it) and the audit table is append-only (the
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from django.core.cache import cache
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from openect.data.models import ENTITIES
 from openect.registry.access_log import AccessLogUnavailableError
@@ -41,7 +43,8 @@ from openect.web.access_log import reads_of, replay
 CACHED_PATHS = (
     re.compile(r"^/$"),
     re.compile(r"^/patients/$"),
-    re.compile(r"^/patients/(?!new/)[^/]+/$"),
+    re.compile(r"^/worklist/$"),
+    re.compile(r"^/patients/(?!new/|find/)[^/]+/$"),
     re.compile(r"^/api/(%s)/$" % "|".join(r.table for r in ENTITIES)),  # noqa: UP031
 )
 #: Seconds a cached page may live even without changes.
@@ -108,7 +111,8 @@ class RegistryPageCacheMiddleware:
         identity = _identity(request)
         if identity is None or _pending_messages(request):
             return self.get_response(request)
-        raw = f"{identity}|{request.get_full_path()}|{registry_version()}"
+        # today's date too: the worklist's sessions and follow-ups change at midnight
+        raw = f"{identity}|{request.get_full_path()}|{registry_version()}|{timezone.localdate()}"
         key = "openect-page:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
         hit = cache.get(key)
         if isinstance(hit, tuple) and len(hit) == 3:

@@ -1,5 +1,11 @@
 """The patient list: search, filters and pages of the patients in the user's scope.
 
+The list shows the living patients unless the vital-status filter asks for the deceased
+or for all; each patient by the short label (``C01-0042``) and the pseudonym. The search
+finds a patient id or label (``C01-0042``, ``0042`` or ``42``); a hospital number is never
+typed here (it would be in the address): the list's "Find by hospital number" form posts
+it to :mod:`openect.web.pages.patient_find`.
+
 A page makes a fixed number of queries whatever the number of patients: the scoped
 patient rows, aggregate counts of lesions and sessions, the concurrent-immunotherapy
 filter from two aggregate queries, and one bulk load of the page's records for the
@@ -9,12 +15,13 @@ access log (the list read, with its query).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -29,6 +36,7 @@ from openect.data.models import (
     Record,
     Session,
     SystemicTherapy,
+    patient_label,
 )
 from openect.data.summary import CONCURRENT_WINDOW_DAYS, concurrent_immunotherapy_patients
 from openect.formatting import words
@@ -39,15 +47,26 @@ from openect.registry.records import column_names
 from openect.response import patient_responses
 from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
+from openect.web.pages.patient_find import find_context
 
 #: Patients per page of the list.
 PAGE_SIZE = 25
+#: A search for a label: ``C01-0042``, ``0042`` or ``42`` (centre optional, any zeros).
+LABEL_SEARCH = re.compile(r"^(?:(?P<centre>[A-Za-z0-9][A-Za-z0-9._:-]*)-)?0*(?P<number>\d{1,6})$")
+#: Vital status shown when the filter is not given: the living.
+DEFAULT_STATUS = "alive"
 
 
 class PatientFilter(forms.Form):
     """Search and filters of the patient list (a GET form)."""
 
-    q = forms.CharField(required=False, max_length=64, label="Patient id contains")
+    q = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Patient id or label",
+        help_text="Part of the pseudonym, or the label (C01-0042, 42). Never a hospital "
+        "number: use Find by hospital number.",
+    )
     centre = forms.ChoiceField(required=False, label="Centre")
     tumour = forms.ChoiceField(
         required=False,
@@ -57,7 +76,8 @@ class PatientFilter(forms.Form):
     status = forms.ChoiceField(
         required=False,
         label="Vital status",
-        choices=[("", "any"), ("alive", "alive"), ("deceased", "deceased")],
+        choices=[("alive", "alive"), ("deceased", "deceased"), ("all", "all")],
+        help_text="Deceased patients are shown only when asked for",
     )
     immunotherapy = forms.ChoiceField(
         required=False,
@@ -71,7 +91,11 @@ class PatientFilter(forms.Form):
     sort = forms.ChoiceField(
         required=False,
         label="Order",
-        choices=[("id", "patient id"), ("recent", "last contact, newest first")],
+        choices=[
+            ("label", "label (centre, number)"),
+            ("id", "patient id"),
+            ("recent", "last contact, newest first"),
+        ],
     )
 
     def __init__(self, *args: Any, centres: Iterable[str] = (), **kwargs: Any) -> None:
@@ -82,6 +106,19 @@ class PatientFilter(forms.Form):
         """The cleaned value of ``name``; empty when absent or invalid."""
         data = getattr(self, "cleaned_data", {})
         return str(data.get(name) or "")
+
+
+def search_patients(rows: QuerySet[Any], text: str) -> QuerySet[Any]:
+    """``rows`` whose id contains ``text`` or whose label is ``text`` (``C01-0042``,
+    ``0042``, ``42``; any case)."""
+    wanted = Q(patient_id__icontains=text)
+    label = LABEL_SEARCH.match(text.strip())
+    if label is not None:
+        number = Q(patient_number=int(label["number"]))
+        if label["centre"]:
+            number &= Q(centre__centre_id__iexact=label["centre"])
+        wanted |= number
+    return rows.filter(wanted)
 
 
 def concurrent_immunotherapy_ids(actor: Actor) -> set[str]:
@@ -154,6 +191,12 @@ def best_responses(actor: Actor, ids: list[str]) -> dict[str, str]:
 @with_actor
 def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     """The patients in the user's scope: search, filters, pages of :data:`PAGE_SIZE`."""
+    return render_list(request, actor)
+
+
+def render_list(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """The patient list page of ``actor`` (also the home page of the roles without a
+    worklist)."""
     centres = (
         list(readable(actor, Centre).order_by("centre_id").values_list("centre_id", flat=True))
         if actor.pooled
@@ -164,14 +207,15 @@ def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
         search.is_valid()
     rows = readable(actor, Patient)
     if search.value("q"):
-        rows = rows.filter(patient_id__icontains=search.value("q"))
+        rows = search_patients(rows, search.value("q"))
     if actor.pooled and search.value("centre"):
         rows = rows.filter(centre_id=search.value("centre"))
     if search.value("tumour"):
         rows = rows.filter(primary_tumour=search.value("tumour"))
-    if search.value("status") == "alive":
+    status = search.value("status") or DEFAULT_STATUS
+    if status == "alive":
         rows = rows.filter(death_date__isnull=True)
-    elif search.value("status") == "deceased":
+    elif status == "deceased":
         rows = rows.filter(death_date__isnull=False)
     if search.value("immunotherapy") in ("yes", "no"):
         treated = concurrent_immunotherapy_ids(actor)
@@ -182,11 +226,14 @@ def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
         )
     if search.value("sort") == "recent":
         rows = rows.order_by(F("last_contact_date").desc(nulls_last=True), "patient_id")
-    else:
+    elif search.value("sort") == "id":
         rows = rows.order_by("patient_id")
+    else:
+        rows = rows.order_by("centre_id", F("patient_number").asc(nulls_last=True), "patient_id")
     values = rows.values(
         "patient_id",
         "centre_id",
+        "patient_number",
         "sex",
         "birth_year",
         "primary_tumour",
@@ -202,6 +249,7 @@ def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     patients = [
         {
             **row,
+            "label": patient_label(str(row["centre_id"]), row["patient_number"]),
             "lesions": lesions.get(str(row["patient_id"]), 0),
             "sessions": sessions.get(str(row["patient_id"]), 0),
             "response": responses.get(str(row["patient_id"])),
@@ -217,9 +265,10 @@ def patient_list(request: HttpRequest, *, actor: Actor) -> HttpResponse:
         "page": page,
         "patients": patients,
         "query": query.urlencode(),
-        "filtered": any(
-            search.value(n) for n in ("q", "centre", "tumour", "status", "immunotherapy")
-        ),
+        "filtered": status != DEFAULT_STATUS
+        or any(search.value(n) for n in ("q", "centre", "tumour", "immunotherapy")),
+        "status": status,
         "may_create": actor.role is not Role.ANALYST,
+        **find_context(actor),
     }
     return render(request, "web/patients/list.html", context)

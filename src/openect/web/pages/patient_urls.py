@@ -2,8 +2,9 @@
 
 | URL | name | methods |
 |---|---|---|
-| ``/`` and ``/patients/`` | ``patient-list`` (``patient-index`` for the second) | GET |
+| ``/patients/`` | ``patient-list`` (also ``patient-index``) | GET |
 | ``/patients/new/`` | ``patient-new`` | GET, POST |
+| ``/patients/find/`` | ``patient-find`` (by hospital number, posted) | GET, POST |
 | ``/patients/<patient_id>/`` | ``patient-detail`` | GET |
 | ``/patients/<patient_id>/edit/`` | ``patient-edit`` | GET, POST |
 | ``/patients/<patient_id>/lesions/new/`` | ``lesion-new`` | GET, POST |
@@ -15,7 +16,9 @@
 | ``/patients/<patient_id>/reports/new/``, ``.../<report_id>/edit/`` | ``patient-reported-new``, ``patient-reported-edit`` | GET, POST |
 | ``/patients/<patient_id>/therapies/new/``, ``.../<therapy_id>/edit/`` | ``therapy-new``, ``therapy-edit`` | GET, POST |
 
-Every GET also answers HEAD; other methods get 405. The live response of the follow-up form is an API route
+``/`` is the home page (:mod:`openect.web.pages.worklist_urls`): the worklist for
+clinicians, the patient list for the other roles. Every GET also answers HEAD; other
+methods get 405. The live response of the follow-up form is an API route
 (``GET /api/lesions/<lesion_id>/response-preview``, :mod:`openect.web.api.response`).
 """  # noqa: E501
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from openect.web.pages import patient_list, patient_pages, record_forms
+from openect.web.pages import patient_find, patient_list, patient_pages, record_forms
 
 P = "patients/<str:patient_id>"
 
@@ -42,9 +45,10 @@ def _record(segment: str, name: str, kind: str) -> list[URLPattern]:
 
 
 urlpatterns: list[URLPattern] = [
-    path("", patient_list.patient_list, name="patient-list"),
+    path("patients/", patient_list.patient_list, name="patient-list"),
     path("patients/", patient_list.patient_list, name="patient-index"),
     path("patients/new/", record_forms.patient_new, name="patient-new"),
+    path("patients/find/", patient_find.patient_find, name="patient-find"),
     path(f"{P}/", patient_pages.patient_detail, name="patient-detail"),
     path(f"{P}/edit/", record_forms.patient_edit, name="patient-edit"),
     path(f"{P}/lesions/new/", record_forms.record_form, {"kind": "lesions"}, name="lesion-new"),

@@ -39,11 +39,14 @@ from openect.formatting import words
 from openect.registry import pseudonym as pseudonyms
 from openect.registry import services
 from openect.registry.access import Actor, readable
+from openect.registry.access_log import AccessAction, Read
 from openect.registry.models import Role
 from openect.registry.records import to_row_values
 from openect.response.summary import saved_summary
+from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.forms import add_errors, cleaned_values, record_form_class
+from openect.web.pages.patient_find import NeverShown, pseudonym_key
 from openect.web.pages.patient_pages import patient_dataset
 
 R = TypeVar("R", bound=Record)
@@ -110,25 +113,15 @@ def _centre_choices(actor: Actor) -> list[tuple[str, str]]:
     return [("", "—")] + [(str(c), f"{c} · {n}") for c, n in rows]
 
 
-def _pseudonym_key() -> bytes | None:
-    """The centre's pseudonymisation key, or None when none is configured."""
-    try:
-        return pseudonyms.load_key()
-    except pseudonyms.PseudonymKeyError:
-        return None
-
-
-class _NeverShown(forms.TextInput):
-    """A text input that never writes its value back into the page."""
-
-    def format_value(self, value: Any) -> None:
-        return None
-
-
 def _patient_form(
     actor: Actor, mode: Literal["pseudonym", "manual", "edit"], data: Any = None, **kwargs: Any
 ) -> forms.Form:
-    exclude = ("patient_id",) if mode == "pseudonym" else ()
+    # the number within the centre (the label C01-0042) is the registry's to give
+    exclude: tuple[str, ...] = ("patient_number",)
+    if mode == "pseudonym":
+        exclude = ("patient_id", "patient_number")
+    elif mode == "edit":
+        exclude = ()
     form_class = record_form_class(Patient, exclude=exclude)
     form: forms.Form = form_class(data, **kwargs)
     form.required_css_class = "required"
@@ -140,7 +133,7 @@ def _patient_form(
                 "Turned into the patient's pseudonym with the centre key, then forgotten: "
                 "it is never stored, shown or logged. If the form shows errors, type it again."
             ),
-            widget=_NeverShown(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            widget=NeverShown(attrs={"autocomplete": "off", "spellcheck": "false"}),
         )
         form.fields = {"hospital_number": hospital, **form.fields}
     centre = forms.ChoiceField(
@@ -151,6 +144,10 @@ def _patient_form(
         _lock(form, "centre_id", actor.centre_id)
     if mode == "edit":
         _lock(form, "patient_id", form.initial.get("patient_id"))
+        _lock(form, "patient_number", form.initial.get("patient_number"))
+        form.fields["patient_number"].help_text = (
+            "Given by the registry: with the centre it makes the patient's label"
+        )
         form.fields["reason"] = _reason_field()
     elif mode == "manual":
         form.fields["patient_id"].required = False
@@ -163,40 +160,64 @@ def _patient_form(
     return form
 
 
+@dataclass
+class _Registration:
+    """What registering gave: the patient, or the patient already registered under the
+    hospital number when the user may see them (else None)."""
+
+    created: Patient | None = None
+    existing: Patient | None = None
+
+
 def _by_hospital_number(
     actor: Actor, form: forms.Form, values: dict[str, Any], key: bytes | None
-) -> Patient | None:
+) -> _Registration:
     """Register the patient under the pseudonym of the form's hospital number (kept in
-    this call only); None, with the error on the field, for a blank number."""
+    this call only); the error on the field for a blank or already registered number,
+    with the patient already registered when ``actor`` may read them."""
     number = str(values.pop("hospital_number"))
     try:
-        return services.register_patient(actor, number, values, key=key)
-    except RecordInvalidError:
-        raise
+        return _Registration(created=services.register_patient(actor, number, values, key=key))
+    except RecordInvalidError as error:
+        if not any(c == "patient_id" for c, _, _ in error.issues):
+            raise
+        form.add_error(
+            "hospital_number", "this hospital number is already registered (same pseudonym)"
+        )
+        others = [i for i in error.issues if i[0] != "patient_id"]
+        if others:
+            add_errors(form, RecordInvalidError(error.entity, others))
+        return _Registration(existing=_registered(actor, number, values, key))
     except ValueError as error:  # a blank hospital number
         form.add_error("hospital_number", str(error))
+        return _Registration()
+
+
+def _registered(
+    actor: Actor, number: str, values: dict[str, Any], key: bytes | None
+) -> Patient | None:
+    """The patient registered under ``number`` at the form's centre, when ``actor`` may
+    read them (never another centre's)."""
+    patient_id = pseudonyms.pseudonym(number, str(values.get("centre_id") or ""), key)
+    try:
+        return services.get(actor, Patient, patient_id)
+    except NotFoundError:
         return None
 
 
 def _register(
     actor: Actor, form: forms.Form, mode: Literal["pseudonym", "manual"], key: bytes | None
-) -> Patient | None:
-    """Create the patient of the valid ``form``; None (errors on the form) when refused."""
+) -> _Registration:
+    """Create the patient of the valid ``form``; no patient (errors on the form) when
+    refused."""
     values = cleaned_values(form)
     try:
         if mode == "manual":
-            return services.create_numbered(actor, Patient, values)
+            return _Registration(created=services.create_numbered(actor, Patient, values))
         return _by_hospital_number(actor, form, values, key)
     except RecordInvalidError as error:
-        if mode == "pseudonym" and any(c == "patient_id" for c, _, _ in error.issues):
-            form.add_error(
-                "hospital_number", "this hospital number is already registered (same pseudonym)"
-            )
-            error = RecordInvalidError(
-                error.entity, [i for i in error.issues if i[0] != "patient_id"]
-            )
         add_errors(form, error)
-        return None
+        return _Registration()
 
 
 @sensitive_post_parameters("hospital_number")
@@ -206,7 +227,7 @@ def patient_new(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     """Register a patient: by hospital number (pseudonymised) or, without a key, by id."""
     if actor.role is Role.ANALYST:
         _require_writer(actor, None)
-    key = _pseudonym_key()
+    key = pseudonym_key()
     manual_allowed = actor.role in (Role.ADMIN, Role.DATA_MANAGER)
     context: dict[str, Any] = {"key": key is not None, "manual_allowed": manual_allowed}
     if key is None and not manual_allowed:
@@ -214,10 +235,21 @@ def patient_new(request: HttpRequest, *, actor: Actor) -> HttpResponse:
     mode: Literal["pseudonym", "manual"] = "pseudonym" if key is not None else "manual"
     form = _patient_form(actor, mode, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        created = _register(actor, form, mode, key)
-        if created is not None:
-            messages.success(request, f"Patient {created.id} registered.")
+        done = _register(actor, form, mode, key)
+        if done.created is not None:
+            created = done.created
+            messages.success(
+                request, f"Patient {created.label or created.id} registered ({created.id})."
+            )
             return redirect("patient-detail", patient_id=created.id)
+        if done.existing is not None:
+            existing = done.existing
+            log_read(
+                request,
+                actor,
+                Read(AccessAction.VIEW, "patients", existing.patient_id, "", existing.centre_id),
+            )
+            context["existing"] = existing
     return render(request, "web/patients/patient_new.html", {**context, "form": form, "mode": mode})
 
 

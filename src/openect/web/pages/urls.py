@@ -1,11 +1,13 @@
-"""URLs of the pages: patients and records, sessions, dashboard, audit, export, access log
-(one URL module per page module; see each for its table of URLs, methods and names)."""
+"""URLs of the pages: home and worklist, patients and records, sessions, dashboard, audit,
+export, access log (one URL module per page module; see each for its table of URLs,
+methods and names)."""
 
 from __future__ import annotations
 
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("openect.web.pages.worklist_urls")),
     path("", include("openect.web.pages.patient_urls")),
     path("", include("openect.web.pages.session_urls")),
     path("", include("openect.web.pages.dashboard_urls")),
