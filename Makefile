@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/openect demo
-	$(BIN)/openect serve --database sqlite:///$(CURDIR)/openect-demo/registry.sqlite3
+	OPENECT_PSEUDONYM_KEY_FILE=$(CURDIR)/openect-demo/pseudonym.key \
+		$(BIN)/openect serve --database sqlite:///$(CURDIR)/openect-demo/registry.sqlite3
 
 test: lint typecheck unit
 

@@ -152,6 +152,8 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     page = context.new_page()
     _sign_in(page, site, "dr.one")
     assert "dr.one" in page.content()
+    assert page.locator("h1", has_text="Worklist").count() == 1  # a clinician's home
+    page.goto(f"{site}/patients/")
     _shot(page, "patient-list")
 
     # register a patient by hospital number (pseudonymised), with two lesions
@@ -289,11 +291,15 @@ def test_the_main_pages_break_no_content_security_policy(site: str, browser: obj
     page = context.new_page()
     problems = _watch_policy(page)
     _sign_in(page, site, "dr.one")
-    link = page.locator("a[href^='/patients/']:not([href='/patients/new/'])").first
+    page.goto(f"{site}/patients/")
+    link = page.locator("table.pt-list a[href^='/patients/']").first
     patient = (link.get_attribute("href") or "").strip("/").rsplit("/", 1)[-1]
     assert patient
     for path in (
         "/",
+        "/worklist/",
+        "/patients/",
+        "/patients/find/",
         f"/patients/{patient}/",
         f"/patients/{patient}/plan/",
         f"/patients/{patient}/assessments/new/",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,9 @@ DEMO_FIELD_RESOLUTION_MM = 1.0
 #: Mesh size of the demo's lesion plan (mm): coarser than the planner's default, so that
 #: the demo stays quick.
 DEMO_PLAN_RESOLUTION_MM = 1.5
+#: The demo's pseudonymisation key, in the demo folder (demo only: a real key is kept
+#: apart from the database and its backups).
+KEY_FILE = "pseudonym.key"
 
 
 def _is_synthetic_dataset(directory: Path) -> bool:
@@ -206,12 +211,16 @@ def demo(
     with stderr.status("Analysing outcomes and writing the report...", spinner="dots"):
         write_outcomes_report(loaded, report_path)
     registry = _load_registry(directory)
+    key_file = write_key(directory / KEY_FILE)
+    serve = serve_command(registry, key_file)
     if as_json:
         emit_json(
             {
                 "directory": str(directory),
                 "outcomes_report": str(report_path),
                 "registry": registry,
+                "pseudonym_key_file": str(key_file),
+                "serve_command": serve,
                 "validation": report.to_dict(),
                 "summary": summary,
                 "session_plan": plan.model_dump(mode="json"),
@@ -252,7 +261,41 @@ def demo(
             soft_wrap=True,
         )
         stdout.print(f"Dataset in {directory}/ - try: openect analyse {directory}")
+        stdout.print(
+            f"Pseudonymisation key of the demo (demo only): {key_file}. Serve the demo "
+            "registry with it, so that the clinician registers and finds patients by "
+            "hospital number:",
+            soft_wrap=True,
+        )
+        stdout.print(serve, soft_wrap=True, highlight=False, markup=False)
     return 0 if report.valid else 1
+
+
+def write_key(path: Path) -> Path:
+    """A new pseudonymisation key in the file ``path`` (mode 0600, replaced if there);
+    its absolute path."""
+    from openect.registry.pseudonym import new_key
+
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(new_key() + "\n")
+    return path.resolve()
+
+
+def serve_command(url: str, key_file: Path) -> str:
+    """The shell command that serves the registry ``url`` with the key in ``key_file``,
+    as it can be typed (this installation's ``openect``, paths quoted)."""
+    program = Path(sys.executable).absolute().with_name("openect")
+    launcher = [str(program)] if program.is_file() else [sys.executable, "-m", "openect"]
+    words = [
+        f"OPENECT_PSEUDONYM_KEY_FILE={shlex.quote(str(key_file))}",
+        *(shlex.quote(part) for part in launcher),
+        "serve",
+        "--database",
+        shlex.quote(url),
+    ]
+    return " ".join(words)
 
 
 #: Demo users of the demo registry: (user name, role, centre, password). DEMO ONLY.
