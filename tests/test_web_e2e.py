@@ -248,6 +248,79 @@ def test_a_clinician_records_a_patient_from_registration_to_follow_up(
     other.close()
 
 
+def test_fifteen_applications_on_a_tablet_in_at_most_35_taps(site: str, browser: object) -> None:
+    """At the bedside on a tablet (768 x 1024): a session of today, bolus ended 10 min ago,
+    15 applications inside the window. Every tap on the recording page is counted (a
+    choice from a list is two: open it, pick); the save and repeat buttons stay on screen
+    (the sticky bar) wherever the page is scrolled."""
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, timezone_id="UTC")  # type: ignore[attr-defined]
+    page = context.new_page()
+    _sign_in(page, site, "dr.one")
+    page.goto(f"{site}/patients/new/")
+    page.fill("#id_hospital_number", "E2E-TABLET-000777")
+    page.select_option("#id_sex", "M")
+    page.fill("#id_birth_year", "1950")
+    page.select_option("#id_primary_tumour", "melanoma")
+    _submit(page)
+    patient_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    for lesion, size in (("L1", "25"), ("L2", "8")):  # over 2 cm: intravenous
+        page.goto(f"{site}/patients/{patient_id}/lesions/new/")
+        page.fill("#id_lesion_id", f"{patient_id}-{lesion}")
+        page.select_option("#id_body_site", "trunk_anterior")
+        page.select_option("#id_layer", "cutaneous")
+        page.fill("#id_baseline_date", TODAY.isoformat())
+        page.fill("#id_longest_diameter_mm", size)
+        page.fill("#id_perpendicular_diameter_mm", size)
+        page.fill("#id_thickness_mm", "4")
+        _submit(page)
+    page.goto(f"{site}/patients/{patient_id}/plan/")
+    if page.locator("#id_plan-height_cm").count():
+        page.fill("#id_plan-height_cm", "180")
+        page.fill("#id_plan-weight_kg", "80")
+    page.get_by_role("button", name="Plan the session").click()
+    page.wait_for_load_state()
+    session_date = page.locator("#id_session-session_date")
+    if session_date.count():
+        session_date.fill(TODAY.isoformat())
+    page.get_by_role("button", name="Record this session").click()
+    page.wait_for_load_state()
+    assert "/record/" in page.url, page.content()[:3000]
+    bolus = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    page.fill("#id_bolus_end_time", bolus.strftime("%H:%M:%S"))
+    page.get_by_role("button", name="Save bolus end").click()
+    page.wait_for_load_state()
+    page.locator(".countdown-clock", has_text="Window open").wait_for()
+
+    taps = 0
+
+    def tap(locator: object) -> None:
+        nonlocal taps
+        taps += 1
+        locator.click()  # type: ignore[attr-defined]
+        page.wait_for_load_state()
+
+    # the first application: pick the lesion (2 taps: its planned settings fill in), save
+    page.select_option("#id_lesion_id", f"{patient_id}-L1")
+    taps += 2
+    tap(page.locator(".record-bar .bar-save"))
+    # then the same again, one tap each, from the bar
+    for _ in range(14):
+        tap(page.locator("#repeat-last"))
+    recorded = page.locator("table.applications tbody tr")
+    assert recorded.count() == 15
+    assert page.locator("table.applications .outside").count() == 0
+    assert taps <= 35, taps
+    _shot(page, "session-record-tablet")
+    # the bar, with its buttons, is on screen at the bottom of the page too
+    page.keyboard.press("End")
+    for button in (".record-bar .bar-save", "#repeat-last"):
+        box = page.locator(button).bounding_box()
+        assert box is not None
+        assert box["y"] >= 0, (button, box)
+        assert box["y"] + box["height"] <= 1024, (button, box)
+    context.close()
+
+
 def _watch_policy(page: object) -> list[str]:
     """Collect Content-Security-Policy violations and console errors of ``page``."""
     problems: list[str] = []
