@@ -317,9 +317,14 @@ def test_an_invalid_session_is_refused_with_the_registry_message(
     )
     response = clinician.post(reverse("session-new", args=["P1"]), data)
     assert response.status_code == 200
-    assert "already in use; leave it empty and the registry numbers it" in (
-        response.content.decode()
-    )
+    page = response.content.decode()
+    assert "already in use; leave it empty and the registry numbers it" in page
+    # listed first, linked to the field, with the script that moves the focus there
+    summary = page.split('id="error-summary"')[1].split("</div>")[0]
+    assert 'href="#id_session-session_id"' in summary
+    assert "already in use" in summary
+    assert page.index('id="error-summary"') < page.index('id="record-heading"')
+    assert "web/error-summary.js" in page
     assert services.count(ADMIN, Session, patient_id="P1") == 1
 
 

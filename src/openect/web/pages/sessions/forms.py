@@ -384,3 +384,20 @@ def planned_summary(plan: LesionPlan) -> str:
         f"{number(plan.pulse_duration_us, 'µs')} at {number(plan.frequency_hz, 'Hz')}, "
         f"about {plan.applications} application(s)"
     )
+
+
+def error_summary(*bound: forms.Form | None) -> list[tuple[str, str, str]]:
+    """(field id, label, message) of every error of the bound forms, for the summary at
+    the top of the page; an error of the whole form has an empty field id."""
+    out: list[tuple[str, str, str]] = []
+    for form in bound:
+        if form is None or not form.is_bound or not form.errors:
+            continue
+        for name, errors in form.errors.items():
+            field = form.fields.get(name)
+            if field is None:
+                out.extend(("", "", str(e)) for e in errors)
+                continue
+            label = str(field.label or name)
+            out.extend((form[name].auto_id, label, str(e)) for e in errors)
+    return out

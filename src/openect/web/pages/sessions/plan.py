@@ -44,7 +44,7 @@ from openect.web.access_log import log_read
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.forms import add_errors, add_field_errors, cleaned_values
 from openect.web.pages.sessions import rule_sets
-from openect.web.pages.sessions.forms import PlanForm, as_query, session_form
+from openect.web.pages.sessions.forms import PlanForm, as_query, error_summary, session_form
 from openect.web.pages.sessions.plan_view import plan_view
 
 #: Prefixes of the two forms of the page.
@@ -205,6 +205,7 @@ def render_plan(
             "no_lesions": not page.dataset.lesions,
             "sessions": page.sessions(),
             "to_verify": TO_VERIFY,
+            "errors": error_summary(recording),
         },
     )
 

@@ -60,6 +60,7 @@ from openect.web.pages.sessions.forms import (
     BolusForm,
     application_form,
     application_form_class,
+    error_summary,
     planned_summary,
     split_electrode,
 )
@@ -163,23 +164,6 @@ def application_number(application_id: str) -> int:
     """The sequence number at the end of an application id (``P1-S2-A12`` -> 12)."""
     tail = application_id.rsplit("-", 1)[-1].lstrip("A")
     return int(tail) if tail.isdigit() else 0
-
-
-def error_summary(*bound: forms.Form | None) -> list[tuple[str, str, str]]:
-    """(field id, label, message) of every error of the bound forms, for the summary at
-    the top of the page; an error of the whole form has an empty field id."""
-    out: list[tuple[str, str, str]] = []
-    for form in bound:
-        if form is None or not form.is_bound or not form.errors:
-            continue
-        for name, errors in form.errors.items():
-            field = form.fields.get(name)
-            if field is None:
-                out.extend(("", "", str(e)) for e in errors)
-                continue
-            label = str(field.label or name)
-            out.extend((form[name].auto_id, label, str(e)) for e in errors)
-    return out
 
 
 def render_record(

@@ -145,10 +145,6 @@
 
   if (root && windowInfo && windowInfo.bolus !== null) { startCountdown(windowInfo); }
 
-  /* ------------------------------------------------------------ errors first */
-  var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
-
   /* ------------------------------------------------------------ field help on small screens */
   Array.prototype.forEach.call(document.querySelectorAll("button[data-toggle-help]"), function (button) {
     var form = document.getElementById(button.getAttribute("data-toggle-help"));
