@@ -249,8 +249,8 @@ class Settings(BaseSettings):
     )
     time_zone: str = Field(
         default="UTC",
-        description="Local time zone of the pages and of 'now' (an IANA name, e.g. "
-        "`Europe/Ljubljana`).",
+        description="Local time zone of the pages, of 'now' and of 'today' (no clinical date "
+        "may be later) (an IANA name, e.g. `Europe/Ljubljana`).",
         json_schema_extra=_extra("time zone", "`UTC`"),
     )
     pseudonym_key: SecretStr | None = Field(

@@ -39,7 +39,7 @@ from openect.data.dataset import (
     collection_paused,
 )
 from openect.data.field_errors import error_message
-from openect.data.models import ENTITIES, Record, added_in, references
+from openect.data.models import ENTITIES, Record, Today, added_in, references, registry_today
 from openect.data.schema import column_index, columns, file_name
 from openect.data.validation import ValidationIssue, ValidationReport, check_dataset
 from openect.errors import InputError
@@ -259,11 +259,13 @@ def _read_table(
     issues: list[ValidationIssue],
     pending: list[PendingReference],
     version: str = SCHEMA_VERSION,
+    today: Today | None = None,
 ) -> tuple[list[Record], list[int], set[str] | None]:
     """Read one CSV file: valid records, their line numbers and every identifier seen.
 
     ``version`` is the schema version of ``dataset.json``: columns added after it may
-    be missing.
+    be missing. ``today`` is the registry's today the dates are checked against (read
+    once per dataset; by default now).
 
     The identifiers are ``None`` when the file is missing or cannot be read.
 
@@ -299,7 +301,7 @@ def _read_table(
                 )
                 return records, lines, None
             readable = _check_header(model, header, issues, version)
-            parser = _RowParser(model, name, header)
+            parser = _RowParser(model, name, header, today or registry_today())
             id_position = header.index(model.id_field) if model.id_field in header else None
             ref_positions = [
                 (header.index(column), column, target)
@@ -431,9 +433,10 @@ class _RowParser:
     detailed path runs only for rows that fail.
     """
 
-    def __init__(self, model: type[Record], name: str, header: list[str]) -> None:
+    def __init__(self, model: type[Record], name: str, header: list[str], today: Today) -> None:
         index = column_index(model)
         self.model = model
+        self.context = {"today": today}
         self.name = name
         self.index = index
         self.columns = [(i, index[c]) for i, c in enumerate(header) if c in index]
@@ -462,7 +465,7 @@ class _RowParser:
             if row[i]:
                 values[name] = row[i].split(LIST_SEPARATOR)
         try:
-            record = self.model.model_validate(values)
+            record = self.model.model_validate(values, context=self.context)
         except ValidationError as error:
             self._explain(line, values, error, issues)
             return None
@@ -534,9 +537,10 @@ def _load(folder: Path, report: ValidationReport) -> Dataset:
     lines: dict[str, list[int]] = {}
     known: dict[str, set[str] | None] = {}
     pending: list[PendingReference] = []
+    today = registry_today()
     for model in ENTITIES:
         records, numbers, ids = _read_table(
-            folder, model, issues, pending, dataset.info.schema_version
+            folder, model, issues, pending, dataset.info.schema_version, today
         )
         getattr(dataset, model.table).extend(records)
         lines[model.table] = numbers

@@ -18,7 +18,9 @@ version may leave it out (its cells are then empty).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, ClassVar
+import zoneinfo
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -47,6 +49,7 @@ from openect.data.enums import (
     Sex,
     Symptom,
 )
+from openect.settings import get_settings
 
 #: Identifiers: a letter or digit, then letters, digits and ``. _ : -``; at most 64.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -99,6 +102,71 @@ def _local_time(value: dt.time) -> dt.time:
 LocalTime = Annotated[dt.time, AfterValidator(_local_time)]
 
 
+class Today(NamedTuple):
+    """The registry's today: the date in its time zone (setting ``time_zone``)."""
+
+    date: dt.date
+    zone: str
+
+
+def registry_today() -> Today:
+    """Today's date in the registry's time zone (``openect.settings``' ``time_zone``)."""
+    zone = get_settings().time_zone
+    return Today(dt.datetime.now(zoneinfo.ZoneInfo(zone)).date(), zone)
+
+
+#: Validation context of records read back from the registry, which were checked when
+#: they were written: a date is not judged again against a later today (another time
+#: zone, a clock set back), so that a stored record always stays readable.
+AS_STORED: dict[str, Any] = {"today": None}
+
+
+def _today(info: ValidationInfo) -> Today | None:
+    """The today a record is checked against: the context's ``today`` (None: not
+    checked), else the registry's."""
+    context = info.context
+    if isinstance(context, Mapping) and "today" in context:
+        given = context["today"]
+        assert given is None or isinstance(given, Today)
+        return given
+    return registry_today()
+
+
+def _words(name: str | None) -> str:
+    return (name or "date").replace("_", " ")
+
+
+def _not_in_future(value: dt.date, info: ValidationInfo) -> dt.date:
+    today = _today(info)
+    if today is not None and value > today.date:
+        raise ValueError(
+            f"{_words(info.field_name)} {value.isoformat()} is in the future; allowed: up to "
+            f"{today.date.isoformat()} (today, {today.zone})"
+        )
+    return value
+
+
+def _year_not_in_future(value: int, info: ValidationInfo) -> int:
+    today = _today(info)
+    if today is not None and value > today.date.year:
+        raise ValueError(
+            f"{_words(info.field_name)} {value} is in the future; allowed: up to "
+            f"{today.date.year} (this year, {today.zone})"
+        )
+    return value
+
+
+#: The date of something that happened (an examination, a session, a visit, an event):
+#: not after the registry's today (:func:`registry_today`).
+PastDate = Annotated[dt.date, AfterValidator(_not_in_future)]
+#: A year of birth: not after the registry's current year.
+BirthYear = Annotated[int, AfterValidator(_year_not_in_future)]
+
+#: The checks of :data:`PastDate` and :data:`BirthYear` (``openect.data.schema`` marks
+#: their columns "not after today").
+NOT_IN_FUTURE_CHECKS = (_not_in_future, _year_not_in_future)
+
+
 def _id(description: str) -> Any:
     return Field(pattern=ID_PATTERN, description=description)
 
@@ -135,7 +203,10 @@ def _since(version: str) -> JsonDict:
 def _not_before_birth(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
     birth_year = info.data.get("birth_year")
     if value is not None and birth_year is not None and value.year < birth_year:
-        raise ValueError(f"before the year of birth {birth_year}")
+        raise ValueError(
+            f"{_words(info.field_name)} {value.isoformat()} is before the year of birth "
+            f"{birth_year}; allowed: from {birth_year}-01-01"
+        )
     return value
 
 
@@ -188,7 +259,7 @@ class Patient(Record):
     patient_id: str = _id("Pseudonym; never a hospital number or a name")
     centre_id: str = _ref("centres", "Treating centre")
     sex: Sex
-    birth_year: int = Field(ge=1900, le=2100, description="Year of birth")
+    birth_year: BirthYear = Field(ge=1900, le=2100, description="Year of birth")
     primary_tumour: PrimaryTumour
     stage: str | None = Field(
         None,
@@ -198,8 +269,8 @@ class Patient(Record):
     braf_status: BrafStatus | None = None
     ecog: int | None = Field(None, ge=0, le=4, description="ECOG performance status at first ECT")
     visceral_metastases: bool | None = Field(None, description="Visceral metastases at first ECT")
-    last_contact_date: dt.date | None = None
-    death_date: dt.date | None = None
+    last_contact_date: PastDate | None = None
+    death_date: PastDate | None = None
     death_cause: DeathCause | None = Field(None, description="Empty while the patient is alive")
     dlco_percent_predicted: float | None = _quantity(
         "%",
@@ -209,12 +280,12 @@ class Patient(Record):
         le=200,
         since=SCHEMA_1_1,
     )
-    dlco_date: dt.date | None = Field(
+    dlco_date: PastDate | None = Field(
         None,
         description="Date of the DLCO measurement (pulmonary function test report)",
         json_schema_extra=_since(SCHEMA_1_1),
     )
-    chest_imaging_date: dt.date | None = Field(
+    chest_imaging_date: PastDate | None = Field(
         None,
         description="Date of the last chest X-ray or CT (radiology report)",
         json_schema_extra=_since(SCHEMA_1_1),
@@ -245,15 +316,13 @@ class Patient(Record):
     @field_validator("death_date")
     @classmethod
     def _death_after_birth(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
-        birth_year = info.data.get("birth_year")
         last_contact = info.data.get("last_contact_date")
-        if value is not None and birth_year is not None and value.year < birth_year:
-            raise ValueError(f"before the year of birth {birth_year}")
+        _not_before_birth(value, info)
         if value is not None and last_contact is not None and value < last_contact:
             raise ValueError(f"before last_contact_date {last_contact.isoformat()}")
         return value
 
-    @field_validator("dlco_date", "chest_imaging_date")
+    @field_validator("last_contact_date", "dlco_date", "chest_imaging_date")
     @classmethod
     def _examined_after_birth(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         return _not_before_birth(value, info)
@@ -281,7 +350,7 @@ class Lesion(Record):
     patient_id: str = _ref("patients", "Patient")
     body_site: BodySite
     layer: Layer
-    baseline_date: dt.date
+    baseline_date: PastDate
     longest_diameter_mm: float = _quantity(
         "mm", "Longest diameter at baseline", required=True, gt=0, le=500
     )
@@ -312,7 +381,7 @@ class Session(Record):
 
     session_id: str = _id("Session identifier")
     patient_id: str = _ref("patients", "Patient")
-    session_date: dt.date
+    session_date: PastDate
     session_number: int = Field(
         ge=1, le=100, description="1 for the first ECT, 2 for the first retreatment, ..."
     )
@@ -448,7 +517,7 @@ class Assessment(Record):
 
     assessment_id: str = _id("Assessment identifier")
     lesion_id: str = _ref("lesions", "Lesion")
-    assessment_date: dt.date
+    assessment_date: PastDate
     longest_diameter_mm: float = _quantity(
         "mm", "Longest diameter; 0 = no residual lesion", required=True, ge=0, le=500
     )
@@ -501,7 +570,7 @@ class AdverseEvent(Record):
     event_id: str = _id("Adverse event identifier")
     patient_id: str = _ref("patients", "Patient")
     session_id: str | None = _ref("sessions", "Session the event is attributed to", required=False)
-    onset_date: dt.date
+    onset_date: PastDate
     term: str = Field(
         min_length=1,
         max_length=200,
@@ -522,7 +591,7 @@ class PatientReported(Record):
 
     report_id: str = _id("Report identifier")
     patient_id: str = _ref("patients", "Patient")
-    report_date: dt.date
+    report_date: PastDate
     pain_nrs: int | None = Field(None, ge=0, le=10, description="Pain numeric rating scale")
     eq5d_mobility: int | None = Field(None, ge=1, le=3, description="EQ-5D-3L mobility level")
     eq5d_selfcare: int | None = Field(None, ge=1, le=3, description="EQ-5D-3L self-care level")
@@ -554,8 +623,8 @@ class SystemicTherapy(Record):
         description="e.g. pembrolizumab (free text)",
         json_schema_extra={"free_text": True},
     )
-    start_date: dt.date
-    end_date: dt.date | None = Field(None, description="Empty while ongoing")
+    start_date: PastDate
+    end_date: PastDate | None = Field(None, description="Empty while ongoing")
     bleomycin_iu: float | None = _quantity(
         "IU",
         "Cumulative bleomycin given by this therapy (e.g. ABVD or BEP chemotherapy, or "

@@ -15,8 +15,10 @@ from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
+from pydantic import AfterValidator
+from pydantic.fields import FieldInfo
 
-from openect.data.models import ENTITIES, ID_PATTERN, Record
+from openect.data.models import ENTITIES, ID_PATTERN, NOT_IN_FUTURE_CHECKS, Record
 
 Kind = Literal["str", "int", "float", "bool", "date", "time", "enum", "list"]
 
@@ -41,6 +43,8 @@ class Column:
     free_text: bool = False
     #: Schema version that added the column (None: in every version).
     since: str | None = None
+    #: Not after the registry's today (a date) or its current year (a year of birth).
+    not_in_future: bool = False
 
     @property
     def allowed(self) -> str:
@@ -55,12 +59,13 @@ class Column:
         if self.kind == "bool":
             return "true or false"
         if self.kind == "date":
-            return "a date YYYY-MM-DD"
+            return "a date YYYY-MM-DD" + (", not after today" if self.not_in_future else "")
         if self.kind == "time":
             return "a time of day HH:MM or HH:MM:SS"
         parts: list[str] = []
         if self.ge is not None and self.le is not None:
-            return f"{_num(self.ge)} to {_num(self.le)}" + _unit(self.unit)
+            later = ", not after the current year" if self.not_in_future else ""
+            return f"{_num(self.ge)} to {_num(self.le)}" + _unit(self.unit) + later
         if self.gt is not None:
             parts.append(f"> {_num(self.gt)}")
         if self.ge is not None:
@@ -111,6 +116,24 @@ def _kind(annotation: Any) -> tuple[Kind, type[StrEnum] | None]:
     return simple[annotation], None
 
 
+def _not_in_future(info: FieldInfo) -> bool:
+    """Whether a field's type holds a check of :data:`~openect.data.models.NOT_IN_FUTURE_CHECKS`
+    (in the field's metadata or in an ``Annotated`` of its, possibly optional, type)."""
+    found = list(info.metadata)
+    todo = [info.annotation]
+    while todo:
+        annotation = todo.pop()
+        if get_origin(annotation) is Annotated:
+            inner, *metadata = get_args(annotation)
+            found.extend(metadata)
+            todo.append(inner)
+        elif get_origin(annotation) in (Union, types.UnionType):
+            todo.extend(get_args(annotation))
+    return any(
+        isinstance(meta, AfterValidator) and meta.func in NOT_IN_FUTURE_CHECKS for meta in found
+    )
+
+
 @cache
 def columns(model: type[Record]) -> tuple[Column, ...]:
     """The columns of ``model``'s table, in data-model order."""
@@ -141,6 +164,7 @@ def columns(model: type[Record]) -> tuple[Column, ...]:
                 vocabulary=str(vocabulary) if vocabulary is not None else None,
                 free_text=bool(extra.get("free_text", False)),
                 since=str(since) if since is not None else None,
+                not_in_future=_not_in_future(info),
                 **bounds,
             )
         )

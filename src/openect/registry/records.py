@@ -7,7 +7,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from openect.data.models import ENTITIES, Centre, Record
+from openect.data.models import AS_STORED, ENTITIES, Centre, Record
 from openect.data.schema import columns
 from openect.errors import InputError
 from openect.registry.guard import GuardedModel
@@ -49,14 +49,15 @@ def to_row_values(record: Record) -> dict[str, Any]:
 
 
 def from_row_values(record: type[Record], values: dict[str, Any]) -> Record:
-    """The canonical record of registry column ``values`` (validated by the model)."""
+    """The canonical record of registry column ``values`` (validated by the model; its
+    dates are not judged again against today: see :data:`~openect.data.models.AS_STORED`)."""
     data = {}
     for column in columns(record):
         value = values.get(column.name)
         if column.kind == "list":
             value = [part for part in value.split(";") if part] if value else []
         data[column.name] = value
-    return record.model_validate(data)
+    return record.model_validate(data, context=AS_STORED)
 
 
 def to_json(values: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,10 @@ dataset), which, in one transaction:
 3. write the row and an :class:`~openect.registry.models.AuditEntry` with who, when,
    what, the values before and after, and why.
 
+A session, assessment or quality-of-life report dated after the patient's last contact
+date (or when none is known) moves that date up to its own, in the same transaction and
+with an audit entry of its own (:data:`CONTACTS`).
+
 Reads (:func:`get`, :func:`list_records`) are scoped too; analysts see free-text
 columns blanked.
 """
@@ -28,7 +32,15 @@ from pydantic import ValidationError
 
 from openect.data.dataset import Dataset
 from openect.data.field_errors import field_errors
-from openect.data.models import ENTITIES, Centre, Patient, Record, Session
+from openect.data.models import (
+    ENTITIES,
+    Assessment,
+    Centre,
+    Patient,
+    PatientReported,
+    Record,
+    Session,
+)
 from openect.data.schema import columns
 from openect.data.validation import check_dataset
 from openect.errors import (
@@ -251,6 +263,47 @@ def audit(
         before=None if before is None else to_json(before),
         after=None if after is None else to_json(after),
         reason=reason,
+    )
+
+
+#: Records that are a contact with the patient: their date column, and the record in
+#: words for the audit reason of the last contact date they move.
+CONTACTS: dict[type[Record], tuple[str, str]] = {
+    Session: ("session_date", "session"),
+    Assessment: ("assessment_date", "assessment"),
+    PatientReported: ("report_date", "quality-of-life report"),
+}
+
+
+def _follow_last_contact(actor: Actor, item: Record) -> None:
+    """Move the patient's last contact date up to the date of ``item`` (a session,
+    assessment or quality-of-life report, see :data:`CONTACTS`) when it is later or
+    unknown, with its own audit entry; inside the caller's transaction, before the
+    patient's records are checked. A date after the patient's death is left to those
+    checks (it is refused)."""
+    spec = CONTACTS.get(type(item))
+    if spec is None:
+        return
+    column, noun = spec
+    date: dt.date = getattr(item, column)
+    patient_id = _patient_of(item)
+    found = (
+        registry_model(Patient)
+        .objects.filter(pk=patient_id)
+        .values_list("last_contact_date", "death_date")
+        .first()
+    )
+    if found is None:
+        return
+    last, death = found
+    if (last is not None and date <= last) or (death is not None and date > death):
+        return
+    update(
+        actor,
+        Patient,
+        patient_id,
+        {"last_contact_date": date},
+        reason=f"last contact follows the {noun} of {date.isoformat()}",
     )
 
 
@@ -477,6 +530,7 @@ def _create(
         if registry_model(record).objects.filter(pk=key).exists():
             raise RecordInvalidError(record.table, [(record.id_field, key, in_use)])
         item = _numbered_patient(item)
+        _follow_last_contact(actor, item)
         _check_patient(item, replaced=None)
         row = to_row_values(item)
         with service_write(f"create {record.table}"):
@@ -551,9 +605,12 @@ def update(
         item = validated(kind, merged)
         centre_id = _centre_of(actor, item)
         require_write(actor, centre_id, kind.table)
-        _check_patient(item, replaced=record_id)
         after = to_row_values(item)
-        if after == to_row_values(current):
+        unchanged = after == to_row_values(current)
+        if not unchanged:
+            _follow_last_contact(actor, item)
+        _check_patient(item, replaced=record_id)
+        if unchanged:
             return item
         with service_write(f"update {kind.table}"):
             for name, value in after.items():
@@ -643,23 +700,14 @@ def register_patient(
 def record_session(
     actor: Actor, session: Session, reason: str | None = None
 ) -> tuple[Session, dt.date | None]:
-    """Create ``session``; in the same transaction, move its living patient's last
-    contact date up to the session date when the session is later. Returns the session
-    and the last contact date it replaced (None when it did not move)."""
+    """Create ``session`` (:func:`create`: the patient's last contact date follows it, in
+    the same transaction). Returns the session and the last contact date it replaced
+    (None when it did not move)."""
     with transaction.atomic():
-        patient = get(actor, Patient, session.patient_id)
-        last = patient.last_contact_date
-        moved = patient.death_date is None and last is not None and session.session_date > last
-        if moved:
-            update(
-                actor,
-                Patient,
-                patient.patient_id,
-                {"last_contact_date": session.session_date},
-                reason=f"ECT session {session.session_id} recorded",
-            )
+        last = get(actor, Patient, session.patient_id).last_contact_date
         created = create(actor, session, reason)
-    return created, last if moved else None
+        now = get(actor, Patient, session.patient_id).last_contact_date
+    return created, last if now != last else None
 
 
 def patient_records(actor: Actor, patient_id: str) -> Dataset:

@@ -14,9 +14,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 from collections.abc import Iterable, Mapping
 from enum import Enum
+from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types as at
@@ -27,7 +29,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from openect.data.field_errors import FieldError
-from openect.data.models import Record
+from openect.data.models import ENTITIES, Record, registry_today
 from openect.data.schema import Column, columns
 from openect.errors import RecordInvalidError
 from openect.formatting import words
@@ -49,16 +51,22 @@ ACRONYMS = {
 }
 
 
-def _label(column: Column) -> str:
-    """``Dose per m² (IU/m²)``, ``Pulse duration (µs)``: the name in words without its
-    unit suffix, then the unit as people write it."""
+def _name(column: Column) -> str:
+    """The column's name in words without its unit suffix: ``dose per m²``, ``DLCO date``."""
     text = column.name.replace("_", " ")
     unit = column.unit or ""
     suffix = " " + unit.lower().replace("/", " ")
     if unit and text.endswith(suffix):
         text = text[: -len(suffix)]
-    text = " ".join(ACRONYMS.get(word, UNITS_SHOWN.get(word, word)) for word in text.split())
+    return " ".join(ACRONYMS.get(word, UNITS_SHOWN.get(word, word)) for word in text.split())
+
+
+def _label(column: Column) -> str:
+    """``Dose per m² (IU/m²)``, ``Pulse duration (µs)``: the name in words without its
+    unit suffix, then the unit as people write it."""
+    text = _name(column)
     label = text[:1].upper() + text[1:]
+    unit = column.unit or ""
     return f"{label} ({UNITS_SHOWN.get(unit, unit)})" if unit else label
 
 
@@ -83,14 +91,18 @@ def form_field(column: Column) -> forms.Field:
             widget=forms.Select(choices=[("unknown", "unknown"), ("true", "yes"), ("false", "no")]),
             **common,
         )
+    # a date (a year of birth) after the registry's today is refused by the data model;
+    # the browser's picker offers none (``max``), the message stays the registry's
+    latest = registry_today().date if column.not_in_future else None
     if column.kind == "int":
+        if latest is not None:
+            return forms.IntegerField(**common, widget=forms.NumberInput({"max": latest.year}))
         return forms.IntegerField(**common)
     if column.kind == "float":
         return forms.FloatField(**common, widget=forms.NumberInput(attrs={"step": "any"}))
     if column.kind == "date":
-        return forms.DateField(
-            **common, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-        )
+        attrs = {"type": "date"} | ({"max": latest.isoformat()} if latest is not None else {})
+        return forms.DateField(**common, widget=forms.DateInput(attrs=attrs, format="%Y-%m-%d"))
     if column.kind == "time":
         return forms.TimeField(
             **common, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -122,11 +134,69 @@ def cleaned_values(form: forms.Form) -> dict[str, Any]:
     return out
 
 
+#: Records in words where their class name says it less well.
+NOUNS = {"patient_reported": "patient-reported outcome"}
+
+
+def _noun(record: type[Record]) -> str:
+    """A record in words: ``AdverseEvent`` -> ``adverse event``."""
+    return NOUNS.get(record.table) or re.sub(r"(?<!^)(?=[A-Z])", " ", record.__name__).lower()
+
+
+@cache
+def _column_words() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Column names of every record (with ``_``) and their words, longest first."""
+    names: dict[str, str] = {}
+    for record in ENTITIES:
+        for column in columns(record):
+            if "_" in column.name:
+                names[column.name] = _name(column)
+    ordered = sorted(names, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b"), names
+
+
+def in_words(message: str) -> str:
+    """A registry message in the words of the form: column names as their labels say
+    them, files of the dataset as the records they hold (``longer than
+    longest_diameter_mm`` -> ``longer than longest diameter``, ``no such row in
+    lesions.csv`` -> ``no such lesion``)."""
+    nouns = {record.table: _noun(record) for record in ENTITIES}
+    message = re.sub(
+        r"no such row in (\w+?)(?:\.csv)?\b",
+        lambda m: f"no such {nouns.get(m.group(1), words(m.group(1)))}",
+        message,
+    )
+    message = re.sub(r"\b(\w+)\.csv\b", lambda m: nouns.get(m.group(1), words(m.group(1))), message)
+    pattern, names = _column_words()
+    return pattern.sub(lambda m: names[m.group(1)], message)
+
+
 def add_errors(form: forms.Form, error: RecordInvalidError) -> None:
-    """Put each problem of ``error`` on its field (or on the form when it has no field)."""
+    """Put each problem of ``error`` on its field (or on the form when it has no field),
+    in the form's words (:func:`in_words`).
+
+    A problem the registry found in another record of the patient (its message begins
+    with that record's file, ``patients.csv: ...``) goes on the form, naming the
+    record and its field; one of this kind of record, on the field."""
+    tables = {record.table: record for record in ENTITIES}
     for column, value, message in error.issues:
-        text = message if value is None else f"{message} (value: {value})"
-        form.add_error(column if column in form.fields else None, text)
+        other: type[Record] | None = None
+        found = re.match(r"(\w+)\.csv: ", message)
+        if found is not None and found.group(1) in tables:
+            message = message[found.end() :]
+            if found.group(1) != error.entity:
+                other = tables[found.group(1)]
+        text = in_words(message)
+        if value is not None and not re.search(rf"(^|\s){re.escape(value)} is ", text):
+            text += f" (value: {value})"  # unless the message says it ("2031 is ...")
+        if other is None and column in form.fields:
+            form.add_error(column, text)
+            continue
+        if other is not None:
+            index = {c.name: c for c in columns(other)}
+            field = f", {_name(index[column])}" if column in index else ""
+            text = f"{_noun(other).capitalize()}{field}: {text}"
+        form.add_error(None, text)
 
 
 # ----------------------------------------------------------------------------- pydantic

@@ -32,6 +32,7 @@ from openect.data.models import (
     PatientReported,
     Record,
     SystemicTherapy,
+    registry_today,
 )
 from openect.data.schema import column_index, columns
 from openect.errors import AccessDeniedError, NotFoundError, RecordInvalidError
@@ -434,7 +435,7 @@ def _new_initial(
             chosen = dataset.lesions[0].lesion_id if len(dataset.lesions) == 1 else ""
         initial["lesion_id"] = chosen
         initial[record.id_field] = next_ids.get(chosen, "")
-        initial["assessment_date"] = dt.date.today().isoformat()
+        initial["assessment_date"] = registry_today().date.isoformat()
     else:
         initial[record.id_field] = next_ids[""]
     return initial
