@@ -661,6 +661,17 @@ def test_intratumoural_each_lesion_must_fit_its_own_window() -> None:
     fitting = time_budget(lesions, [10, 10, 10], 1.0, 10.0, Route.INTRATUMOURAL, [])
     assert fitting.fits
     assert fitting.treat_now == ["L1", "L2", "L3"]
+    # read per lesion, never as "30 of 10 min"
+    assert fitting.per_lesion_window
+    assert fitting.per_lesion_min == {"L1": 10, "L2": 10, "L3": 10}
+    assert fitting.note == (
+        "intratumoural: each lesion's applications follow its own injection, each within "
+        "its own 10 min window (L1 10, L2 10, L3 10 min)"
+    )
+    shared = time_budget(lesions, [3, 4, 5], 1.0, 20.0, Route.INTRAVENOUS, [])
+    assert not shared.per_lesion_window
+    assert shared.per_lesion_min == {"L1": 3, "L2": 4, "L3": 5}
+    assert shared.note == "12 of 20 min"
 
 
 def test_session_time_budget_from_the_plan() -> None:

@@ -197,6 +197,18 @@ def test_plan_shows_the_iv_dose_of_15000_iu_per_m2_times_bsa(
     assert 'name="session-session_id" value="P1-S2"' in text
 
 
+def test_an_intratumoural_plan_reads_the_time_per_lesion(clinician: Client) -> None:
+    response = clinician.post(
+        reverse("session-plan", args=["P1"]), plan_post(**{"plan-route": "intratumoural"})
+    )
+    text = response.content.decode()
+    needed = text.partition("<dt>Time needed</dt>")[2].partition("</dd>")[0]
+    assert "per lesion, each within its own 10\u00a0min window from its injection: P1-L1 " in (
+        needed
+    )
+    assert " of 10\u00a0min" not in needed  # never a sum against one window
+
+
 def test_plan_follows_the_default_rule_set_and_its_reductions(
     clinician: Client, registry: Dataset
 ) -> None:

@@ -28,6 +28,11 @@ class TimeBudget(BaseModel):
     next_session: list[str]
     rule_ids: list[str]
     note: str
+    #: Minutes of applications per lesion (lesion id -> min). Intratumoural: each lesion
+    #: against its own window (from its own injection), not their sum.
+    per_lesion_min: dict[str, float] = {}
+    #: True when each lesion has its own window (intratumoural).
+    per_lesion_window: bool = False
 
 
 def priority(lesion: LesionToTreat) -> int:
@@ -58,9 +63,11 @@ def time_budget(
     minutes = [count * minutes_per_application for count in applications]
     needed = sum(minutes)
     ids = [lesion.lesion_id for lesion in lesions]
+    per_lesion = dict(zip(ids, minutes, strict=True))
     if route is Route.INTRATUMOURAL:
         late = [i for i, m in zip(ids, minutes, strict=True) if m > window_min]
         now = [i for i in ids if i not in late]
+        each = ", ".join(f"{i} {m:g}" for i, m in per_lesion.items())
         return TimeBudget(
             minutes_per_application=minutes_per_application,
             window_min=window_min,
@@ -69,7 +76,12 @@ def time_budget(
             treat_now=now,
             next_session=late,
             rule_ids=rule_ids,
-            note="intratumoural: each lesion's applications follow its own injection",
+            note=(
+                "intratumoural: each lesion's applications follow its own injection, each "
+                f"within its own {window_min:g} min window ({each} min)"
+            ),
+            per_lesion_min=per_lesion,
+            per_lesion_window=True,
         )
     if needed <= window_min:
         return TimeBudget(
@@ -81,6 +93,7 @@ def time_budget(
             next_session=[],
             rule_ids=rule_ids,
             note=f"{needed:g} of {window_min:g} min",
+            per_lesion_min=per_lesion,
         )
     order = sorted(range(len(lesions)), key=lambda i: (priority(lesions[i]), i))
     used = 0.0
@@ -102,4 +115,5 @@ def time_budget(
             f"treat {used:g} min now (bleeding, ulcerated and symptomatic lesions first), "
             "the rest in a next session"
         ),
+        per_lesion_min=per_lesion,
     )
