@@ -318,6 +318,17 @@ def test_fifteen_applications_on_a_tablet_in_at_most_35_taps(site: str, browser:
         assert box is not None
         assert box["y"] >= 0, (button, box)
         assert box["y"] + box["height"] <= 1024, (button, box)
+    # on a phone too, and the page is no wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.keyboard.press("End")
+    for button in (".record-bar .bar-save", "#repeat-last"):
+        box = page.locator(button).bounding_box()
+        assert box is not None
+        assert box["y"] >= 0, (button, box)
+        assert box["y"] + box["height"] <= 844, (button, box)
+    assert page.locator("body").bounding_box()["width"] <= 390  # type: ignore[index]
+    page.screenshot(path=str(SCREENSHOTS / "session-record-phone.png"))
     context.close()
 
 

@@ -142,7 +142,7 @@ def test_the_last_application_stays_selected_and_repeats_in_one_post(
     assert re.search(r'<option value="P1-L2"[^>]*selected', lesion_select)
     assert '<option value="hexagonal" selected>' in page
     assert 'name="device_code" value="H-10-7"' in page
-    assert "Repeat last: P1-L2, hexagonal:H-10-7" in page
+    assert "Repeat last: L2, hexagonal:H-10-7" in page
     # the repeat form carries the last application's values, with the time now
     repeat = {
         "window": "standard",

@@ -203,6 +203,11 @@ def render_record(
             "oxygen_source": page.rules.rule(OXYGEN_RULE).source,
             "errors": error_summary(form, bolus_form),
             "last": page.last_application,
+            "last_lesion": page.last_application.lesion_id.removeprefix(
+                page.patient.patient_id + "-"
+            )
+            if page.last_application
+            else "",
             "last_kind": split_electrode(page.last_application.electrode)[0]
             if page.last_application
             else "",
