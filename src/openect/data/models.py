@@ -117,8 +117,28 @@ def registry_today() -> Today:
 
 #: Validation context of records read back from the registry, which were checked when
 #: they were written: a date is not judged again against a later today (another time
-#: zone, a clock set back), so that a stored record always stays readable.
-AS_STORED: dict[str, Any] = {"today": None}
+#: zone, a clock set back), nor an electrode against a later catalogue, so that a stored
+#: record always stays readable.
+AS_STORED: dict[str, Any] = {"today": None, "stored": True}
+
+#: Electrode kinds of the catalogue (``openect.protocol.electrodes.Electrode``; a test
+#: keeps the two equal). An application's electrode is one of them, optionally with the
+#: device code after ":" (``linear:N-10-4B``).
+ELECTRODE_KINDS = ("plate", "linear", "hexagonal", "finger")
+
+
+def _in_catalogue(value: str, info: ValidationInfo) -> str:
+    context = info.context
+    if isinstance(context, Mapping) and context.get("stored"):
+        return value
+    kind = value.partition(":")[0]
+    if kind not in ELECTRODE_KINDS:
+        raise ValueError(
+            f"electrode {kind!r} is not in the electrode catalogue; allowed: "
+            f"{', '.join(ELECTRODE_KINDS[:-1])} or {ELECTRODE_KINDS[-1]}, optionally with "
+            "the device code after ':' (linear:N-10-4B)"
+        )
+    return value
 
 
 def _today(info: ValidationInfo) -> Today | None:
@@ -490,7 +510,7 @@ class Application(Record):
     time: LocalTime | None = Field(
         None, description="Time of day the pulses were delivered (local time of day)"
     )
-    electrode: str = Field(
+    electrode: Annotated[str, AfterValidator(_in_catalogue)] = Field(
         pattern=ELECTRODE_PATTERN,
         description="Electrode catalogue id (plate, linear, hexagonal, finger), "
         "optionally ':DEVICE-CODE'",
