@@ -177,3 +177,13 @@ def test_another_centre_cannot_change_the_bolus_or_repeat(clinician: Client) -> 
     assert other.post(BOLUS, {"bolus_end_time": "10:05", "reason": "xxxxxx"}).status_code == 404
     assert other.post(NEW, application("10:12")).status_code == 404
     assert applications() == []
+
+
+def test_the_pages_head_with_the_patients_short_label(clinician: Client) -> None:
+    page = clinician.get(PAGE).content.decode()
+    heading = page.split("<h1>")[1].split("</h1>")[0]
+    assert re.fullmatch(r"Session 2 · C01-\d{4}", heading), heading
+    assert "Session P1-S2 of P1 on 2021-05-01" in page  # the ids stay on the page
+    plan = clinician.get(reverse("session-plan", args=["P1"])).content.decode()
+    heading = plan.split("<h1>")[1].split("</h1>")[0]
+    assert re.fullmatch(r'Plan an ECT session for C01-\d{4} <span class="help">P1</span>', heading)

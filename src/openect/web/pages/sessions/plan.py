@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug, Route
 from openect.data.field_errors import field_errors
-from openect.data.models import Patient, Session
+from openect.data.models import Patient, Session, patient_label
 from openect.errors import AccessDeniedError, RecordInvalidError, RuleError
 from openect.protocol import plan_session
 from openect.protocol.recording import (
@@ -206,6 +206,7 @@ def render_plan(
             "sessions": page.sessions(),
             "to_verify": TO_VERIFY,
             "errors": error_summary(recording),
+            "label": patient_label(page.patient.centre_id, page.patient.patient_number),
         },
     )
 

@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.enums import Drug
-from openect.data.models import Application, Patient, Session
+from openect.data.models import Application, Patient, Session, patient_label
 from openect.errors import AccessDeniedError, RecordInvalidError
 from openect.formatting import clock
 from openect.protocol.electrodes import Electrode
@@ -202,6 +202,7 @@ def render_record(
             "lifetime": lifetime_bleomycin(page),
             "oxygen_source": page.rules.rule(OXYGEN_RULE).source,
             "errors": error_summary(form, bolus_form),
+            "label": patient_label(page.patient.centre_id, page.patient.patient_number),
             "last": page.last_application,
             "last_lesion": page.last_application.lesion_id.removeprefix(
                 page.patient.patient_id + "-"
