@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +41,29 @@ from openect.data.models import (
 
 D = dt.date
 
+#: Everything a test process writes outside its tmp_path (the footprint cache, static
+#: files, the registry's SQLite files, dask's scratch space, any temporary file of the
+#: code under test or of the programs it starts) lies in one folder per process, removed
+#: when the process ends: a run leaves nothing behind in the temporary directory.
+SCRATCH = Path(tempfile.mkdtemp(prefix="openect-tests-"))
+tempfile.tempdir = str(SCRATCH)
+os.environ["TMPDIR"] = str(SCRATCH)
+os.environ["DASK_TEMPORARY_DIRECTORY"] = str(SCRATCH / "dask")
 #: Footprints computed by the tests are cached for the test run only, not in the user's
 #: cache directory.
-os.environ["OPENECT_CACHE_DIR"] = tempfile.mkdtemp(prefix="openect-test-cache-")
+os.environ["OPENECT_CACHE_DIR"] = str(SCRATCH / "cache")
+
+
+def _remove_scratch() -> None:
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+atexit.register(_remove_scratch)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this process's scratch folder (xdist workers may end without atexit)."""
+    _remove_scratch()
 
 
 @pytest.fixture(autouse=True)
@@ -268,7 +290,7 @@ def dataset_dir(tmp_path: Path) -> Path:
 #: Set to "postgresql" to run the registry tests on OPENECT_TEST_DATABASE_URL.
 BACKEND_ENV = "OPENECT_REGISTRY_TEST_BACKEND"
 #: SQLite file of the registry tests (a real file, so that tests can read its bytes).
-SQLITE_TEST_FILE = Path(tempfile.gettempdir()) / f"openect-registry-test-{os.getpid()}.sqlite3"
+SQLITE_TEST_FILE = SCRATCH / "openect-registry-test.sqlite3"
 
 
 def registry_test_url() -> str:
@@ -291,7 +313,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OPENECT_SECRET_KEY", "openect-tests-only-" + "x" * 40)
     from openect.web.settings import build_settings
 
-    static_root = Path(tempfile.gettempdir()) / "openect-test-static"
+    static_root = SCRATCH / "static"
     static_root.mkdir(exist_ok=True)
     options = build_settings(
         registry_test_url(),
