@@ -102,7 +102,8 @@ def test_plan_page_shows_the_form_with_registry_defaults(clinician: Client) -> N
     response = clinician.get(reverse("session-plan", args=["P1"]))
     assert response.status_code == 200
     text = response.content.decode()
-    assert "Plan an ECT session for P1" in text
+    # the patient by their short label, the pseudonym beside it
+    assert re.search(r'Plan an ECT session for C01-\d{4} <span class="help">P1</span>', text)
     assert 'name="plan-height_cm" value="165.0"' in text  # from the last session
     assert 'value="P1-L1"' in text
     assert 'value="P1-L2"' in text
