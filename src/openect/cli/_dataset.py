@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from openect.cli._output import CliError, stderr
 from openect.data.csvio import load_dataset
@@ -10,6 +13,17 @@ from openect.data.dataset import Dataset
 
 #: Problems quoted in the error message of an invalid dataset.
 QUOTED_PROBLEMS = 3
+
+
+#: ``--patient-rule`` of the commands that report per-patient response.
+PatientRuleOption = Annotated[
+    str,
+    typer.Option(
+        "--patient-rule",
+        help="Per-patient response: lesions (from each lesion's response) or sum "
+        "(RECIST sum of the target lesions' diameters).",
+    ),
+]
 
 
 def valid_dataset(directory: Path) -> Dataset:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from openect.cli._dataset import valid_dataset
+from openect.cli._dataset import PatientRuleOption, valid_dataset
 from openect.cli._output import CliError, emit_json, stderr, stdout, table
 from openect.formatting import MISSING, estimate, is_missing, number, percent, percent_interval
 
@@ -60,14 +60,7 @@ def _median(days: Any) -> str:
 def summary(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset folder.")],
     criteria: Annotated[str, typer.Option("--criteria", help="recist or who.")] = "recist",
-    patient_rule: Annotated[
-        str,
-        typer.Option(
-            "--patient-rule",
-            help="Per-patient response: lesions (from each lesion's response) or sum "
-            "(RECIST sum of the target lesions' diameters).",
-        ),
-    ] = "lesions",
+    patient_rule: PatientRuleOption = "lesions",
     as_json: JsonFlag = False,
 ) -> int:
     """Response rates, subgroups, local control, survival, Cox, GEE, CR model, PROs, toxicity."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from openect.cli._dataset import valid_dataset
+from openect.cli._dataset import PatientRuleOption, valid_dataset
 from openect.cli._output import CliError, emit_json, stdout, table
 from openect.response import LANDMARK_DAYS, ResponseEvaluation, criteria_names
 
@@ -59,14 +59,7 @@ def classify(
         str | None,
         typer.Option("--window-days", help="Landmark window START,END in days (default 40,100)."),
     ] = None,
-    patient_rule: Annotated[
-        str,
-        typer.Option(
-            "--patient-rule",
-            help="Per-patient response: lesions (from each lesion's response) or sum "
-            "(RECIST sum of the target lesions' diameters).",
-        ),
-    ] = "lesions",
+    patient_rule: PatientRuleOption = "lesions",
     non_measurable: Annotated[
         str,
         typer.Option(
