@@ -1,6 +1,6 @@
 """URLs of the pages: home and worklist, patients and records, sessions, dashboard, audit,
-export, access log (one URL module per page module; see each for its table of URLs,
-methods and names)."""
+export, access log, follow-up visits, printable documents, administration (one URL module
+per page module; see each for its table of URLs, methods and names)."""
 
 from __future__ import annotations
 
@@ -14,4 +14,7 @@ urlpatterns = [
     path("", include("openect.web.pages.audit_urls")),
     path("", include("openect.web.pages.export_urls")),
     path("", include("openect.web.pages.access_log_urls")),
+    path("", include("openect.web.pages.visit_urls")),
+    path("", include("openect.web.pages.documents_urls")),
+    path("", include("openect.web.pages.admin_urls")),
 ]
