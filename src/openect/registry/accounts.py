@@ -17,6 +17,8 @@ from openect.settings import PASSWORD_VALIDATORS
 
 #: User names: Django's usual characters (no spaces or slashes).
 USERNAME = re.compile(r"[\w.@+-]{1,150}")
+#: Longest part of a value repeated in a message.
+SHOWN_LENGTH = 40
 
 #: The rule of each of Django's password validator codes (``AUTH_PASSWORD_VALIDATORS``).
 PASSWORD_RULES = {
@@ -63,6 +65,100 @@ def check_centre(centre_id: str) -> None:
         )
 
 
+def require_admin(actor: Actor, what: str = "users") -> None:
+    """Refuse anyone but an administrator (AccessDeniedError: 403 on the pages)."""
+    if actor.role is not Role.ADMIN:
+        raise AccessDeniedError(
+            f"user {actor.username!r} ({actor.role.value}) may not manage {what}"
+        )
+
+
+def shown(value: str, limit: int = SHOWN_LENGTH) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters (a 10 kB value is
+    named, not repeated)."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} chars)"
+
+
+def check_username(username: str) -> None:
+    """Refuse a user name Django would not take (ValueError naming the rule)."""
+    if not USERNAME.fullmatch(username or ""):
+        raise ValueError(
+            f"username={shown(username)}: allowed 1 to 150 letters, digits and @ . + - _"
+        )
+
+
+def create_user(
+    actor: Actor, username: str, role: str, centre_id: str | None, password: str
+) -> None:
+    """Create the new user ``username`` with ``role`` (and ``centre_id``) and
+    ``password``; admins only, audited (:func:`set_user`).
+
+    ValueError when the name is taken (also in another letter case: ``Dr.One`` and
+    ``dr.one`` would be two people to Django but one to a reader of the audit trail),
+    the role or centre is unknown or the password breaks the policy; nothing is
+    written then.
+    """
+    require_admin(actor)
+    check_username(username)
+    with transaction.atomic():
+        taken = get_user_model().objects.filter(username__iexact=username).first()
+        if taken is not None:
+            raise ValueError(
+                f"username={shown(username)}: already taken (by {taken.get_username()!r}); "
+                "choose another name"
+            )
+        if centre_id:
+            check_centre(centre_id)
+        set_user(actor, username, role, centre_id, password)
+
+
+def change_role(actor: Actor, username: str, role: str, centre_id: str | None) -> None:
+    """Give the existing user ``username`` ``role`` (and ``centre_id``); admins only,
+    audited. An administrator cannot change their own role (nobody could be left to
+    manage the registry)."""
+    require_admin(actor)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise LookupError(f"username={shown(username)}: no such user")
+    if username == actor.username:
+        raise ValueError("role: you cannot change your own role; ask another administrator")
+    if centre_id:
+        check_centre(centre_id)
+    set_user(actor, username, role, centre_id)
+
+
+def set_active(actor: Actor, username: str, active: bool) -> bool:
+    """Reactivate (``active``) or deactivate ``username``; admins only, audited.
+
+    A deactivated user cannot sign in, their sessions end and their API tokens are
+    revoked (:mod:`openect.web.models`); the user is never deleted, since the audit
+    trail names them. An administrator cannot deactivate themselves. Returns False when
+    the user already was in that state (nothing written).
+    """
+    require_admin(actor)
+    if username == actor.username and not active:
+        raise ValueError("active: you cannot deactivate yourself; ask another administrator")
+    with transaction.atomic():
+        user = get_user_model().objects.select_for_update().filter(username=username).first()
+        if user is None:
+            raise LookupError(f"username={shown(username)}: no such user")
+        if user.is_active == active:
+            return False
+        user.is_active = active
+        user.save()
+        centre_id = Membership.objects.filter(user=user).values_list("centre_id", flat=True).first()
+        audit_user(
+            actor,
+            username,
+            AuditAction.UPDATE,
+            centre_id,
+            {"is_active": not active},
+            {"is_active": active},
+            "user reactivated" if active else "user deactivated (tokens revoked)",
+        )
+    return True
+
+
 def set_user(
     actor: Actor,
     username: str,
@@ -76,10 +172,7 @@ def set_user(
     ValueError naming the broken rule) and is stored hashed by Django; the audit entry
     records the role and centre before and after, never the password.
     """
-    if actor.role is not Role.ADMIN:
-        raise AccessDeniedError(
-            f"user {actor.username!r} ({actor.role.value}) may not manage users"
-        )
+    require_admin(actor)
     try:
         chosen: Role = Role(role)
     except ValueError as error:
@@ -89,8 +182,7 @@ def set_user(
         raise ValueError(f"centre_id: required for role {chosen.value}")
     if chosen in (Role.ANALYST, Role.ADMIN):
         centre_id = None
-    if not USERNAME.fullmatch(username or ""):
-        raise ValueError(f"username={username!r}: allowed 1 to 150 letters, digits and @ . + - _")
+    check_username(username)
     users = get_user_model()
     with transaction.atomic():
         user, _ = users.objects.get_or_create(username=username)
@@ -131,14 +223,41 @@ def audit_user(
 ) -> None:
     """Write the audit entry of a change of the registry user ``username`` (entity
     ``users``; never a password or a secret in ``before`` / ``after``)."""
+    _audit_account(actor, "users", username, action, centre_id, before, after, reason)
+
+
+def audit_token(
+    actor: Actor,
+    token_id: int,
+    action: AuditAction,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    reason: str | None,
+) -> None:
+    """Write the audit entry of an API token issued or revoked by ``actor`` (entity
+    ``api_tokens``, record id the token's id; never the token itself). The access log
+    names the token's user; this entry names the administrator who acted."""
+    _audit_account(actor, "api_tokens", str(token_id), action, None, before, after, reason)
+
+
+def _audit_account(
+    actor: Actor,
+    entity: str,
+    record_id: str,
+    action: AuditAction,
+    centre_id: str | None,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    reason: str | None,
+) -> None:
     with transaction.atomic(), service_write("user"):
         AuditEntry(
             at=dt.datetime.now(dt.UTC),
             actor=actor.username,
             role=actor.role.value,
             action=str(action),
-            entity="users",
-            record_id=username,
+            entity=entity,
+            record_id=record_id,
             centre_id=centre_id,
             before=before,
             after=after,

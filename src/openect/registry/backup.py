@@ -1,6 +1,7 @@
 """Backup and restore of a whole registry as one portable JSON file (gzip when ``.gz``).
 
-The file holds every registry row in registry order, the audit trail, the imported
+The file holds every registry row in registry order, the voided records (version 3),
+the audit trail, the imported
 ``dataset.json`` records, the users with their roles (password hashes, never
 passwords) and the check value of the pseudonymisation key (never the key). It does
 not depend on the database engine: a SQLite registry restores into PostgreSQL and
@@ -37,13 +38,28 @@ from openect.registry.models import (
     Membership,
     PseudonymKeyCheck,
     Role,
+    VoidedRecord,
 )
 from openect.registry.records import column_names, registry_model, to_json
 
 FORMAT = "openect-registry-backup"
-VERSION = 2
-#: Versions restore reads (1: audit entries without chain digests).
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+#: Versions restore reads (1: audit entries without chain digests; 2: no voided records).
+READABLE_VERSIONS = (1, 2, 3)
+#: Columns of a voided record in a backup.
+VOIDED_FIELDS = (
+    "entity",
+    "record_id",
+    "centre_id",
+    "patient_id",
+    "values",
+    "position",
+    "sequence",
+    "root",
+    "voided_at",
+    "voided_by",
+    "reason",
+)
 #: Columns of an audit entry in a backup: the chained content, then the chain.
 AUDIT_FIELDS = (*CHAIN_FIELDS, "previous", "digest")
 
@@ -68,6 +84,10 @@ def snapshot() -> dict[str, Any]:
         [e["at"].isoformat()] + [e[name] for name in AUDIT_FIELDS[1:]]
         for e in AuditEntry.objects.order_by("id").values(*AUDIT_FIELDS).iterator(chunk_size=5000)
     ]
+    voided = [
+        {**row, "voided_at": row["voided_at"].isoformat()}
+        for row in VoidedRecord.objects.order_by("id").values(*VOIDED_FIELDS)
+    ]
     users = []
     for user in get_user_model().objects.order_by("id"):
         membership = Membership.objects.filter(user=user).first()
@@ -87,6 +107,7 @@ def snapshot() -> dict[str, Any]:
         "created": dt.datetime.now(dt.UTC).isoformat(),
         "tables": tables,
         "audit": {"columns": list(AUDIT_FIELDS), "rows": audit},
+        "voided": voided,
         "dataset_sources": [
             {"actor": s.actor, "info": s.info, "rows": s.rows}
             for s in DatasetSource.objects.order_by("id")
@@ -119,12 +140,13 @@ def backup(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
                 os.remove(leftover)
     counts = {name: len(table["rows"]) for name, table in data["tables"].items()}
     counts["audit"] = len(data["audit"]["rows"])
+    counts["voided"] = len(data["voided"])
     return counts
 
 
 def _is_empty() -> bool:
     return not any(registry_model(r).objects.exists() for r in ENTITIES) and not (
-        AuditEntry.objects.exists()
+        AuditEntry.objects.exists() or VoidedRecord.objects.exists()
     )
 
 
@@ -195,6 +217,12 @@ def restore(actor: Actor, path: str | os.PathLike[str]) -> dict[str, int]:
             entries, batch_size=2000, as_stored="digest" in audit_columns
         )
         counts["audit"] = len(entries)
+        voided = [
+            VoidedRecord(**{**row, "voided_at": dt.datetime.fromisoformat(row["voided_at"])})
+            for row in data.get("voided", [])
+        ]
+        VoidedRecord.objects.bulk_create(voided, batch_size=2000)
+        counts["voided"] = len(voided)
         for source_row in data["dataset_sources"]:
             DatasetSource.objects.create(**source_row)
         users = get_user_model()

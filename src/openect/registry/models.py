@@ -11,8 +11,9 @@ files byte for byte.
 Besides the entities: :class:`AuditEntry` (append-only, hash-chained audit trail),
 :class:`AccessEntry` (the access log: who read which patient's data; append-only until
 its retention has passed), :class:`Membership` (a user's role and centre),
-:class:`DatasetSource` (the ``dataset.json`` of each import) and
-:class:`PseudonymKeyCheck` (a check value of the pseudonymisation key).
+:class:`DatasetSource` (the ``dataset.json`` of each import),
+:class:`PseudonymKeyCheck` (a check value of the pseudonymisation key) and
+:class:`VoidedRecord` (a record voided with a reason: out of every read, kept to restore).
 """
 
 from __future__ import annotations
@@ -223,6 +224,35 @@ class DatasetSource(GuardedModel):
         ordering = ("id",)
 
 
+class VoidedRecord(GuardedModel):
+    """A record voided (entered in error) with a reason: its row, as it was, moved out of
+    its table, so that no page, export or analysis reads it; the audit trail holds the
+    void too. Restoring puts the row back (:func:`openect.registry.services.unvoid`).
+
+    ``root`` names the record the void was asked for (``table/id``): voiding a session
+    voids its applications with it, and restoring the session restores them.
+    """
+
+    entity = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=ID_LENGTH, db_index=True)
+    centre_id = models.CharField(max_length=ID_LENGTH, null=True, db_index=True)
+    patient_id = models.CharField(max_length=ID_LENGTH, null=True, db_index=True)
+    values = models.JSONField(help_text="The row's column values (JSON), as they were")
+    position = models.BigIntegerField(help_text="The row's registry position (export order)")
+    sequence = models.IntegerField(help_text="Order within the void (dependants first)")
+    root = models.CharField(max_length=2 * ID_LENGTH + 1)
+    voided_at = models.DateTimeField()
+    voided_by = models.CharField(max_length=150)
+    reason = models.TextField()
+
+    class Meta:
+        db_table = "openect_voided"
+        ordering = ("voided_at", "sequence")
+        constraints = (
+            models.UniqueConstraint(fields=("entity", "record_id"), name="voided_record_unique"),
+        )
+
+
 class AuditAction(StrEnum):
     """Kinds of audited change."""
 
@@ -232,6 +262,8 @@ class AuditAction(StrEnum):
     IMPORT = "import"
     RESTORE = "restore"
     EXPORT = "export"
+    VOID = "void"
+    UNVOID = "unvoid"
 
 
 class AuditQuerySet(models.QuerySet):

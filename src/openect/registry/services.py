@@ -15,6 +15,12 @@ A session, assessment or quality-of-life report dated after the patient's last c
 date (or when none is known) moves that date up to its own, in the same transaction and
 with an audit entry of its own (:data:`CONTACTS`).
 
+A record entered in error is voided with a reason (:func:`void`): its row (and the
+rows that depend on it, e.g. a session's applications) moves out of its table into
+:class:`~openect.registry.models.VoidedRecord`, so no page, export or analysis reads it,
+while the audit trail keeps it; :func:`unvoid` puts it back. Identifiers of voided
+records stay taken.
+
 Reads (:func:`get`, :func:`list_records`) are scoped too; analysts see free-text
 columns blanked.
 """
@@ -58,7 +64,7 @@ from openect.registry.access import (
     writable,
 )
 from openect.registry.guard import service_write
-from openect.registry.models import AuditAction, AuditEntry, lock_chain
+from openect.registry.models import AuditAction, AuditEntry, VoidedRecord, lock_chain
 from openect.registry.records import (
     centre_path,
     column_names,
@@ -94,8 +100,11 @@ __all__ = [
     "record_session",
     "redacted",
     "register_patient",
+    "unvoid",
     "update",
     "validated",
+    "void",
+    "voided_records",
 ]
 
 
@@ -384,9 +393,11 @@ def numbered_id(record: type[Record], parent_id: str) -> str:
     """
     stem = f"{parent_id}-{record.id_prefix}"
     taken = set(
-        registry_model(record)
-        .objects.filter(pk__startswith=stem)
-        .values_list("pk", flat=True)
+        registry_model(record).objects.filter(pk__startswith=stem).values_list("pk", flat=True)
+    ) | set(
+        VoidedRecord.objects.filter(entity=record.table, record_id__startswith=stem).values_list(
+            "record_id", flat=True
+        )
     )
     n = 1
     while f"{stem}{n}" in taken:
@@ -529,6 +540,8 @@ def _create(
         # namespace holds only its own records; see check_namespace).
         if registry_model(record).objects.filter(pk=key).exists():
             raise RecordInvalidError(record.table, [(record.id_field, key, in_use)])
+        if VoidedRecord.objects.filter(entity=record.table, record_id=key).exists():
+            raise RecordInvalidError(record.table, [(record.id_field, key, VOIDED_ID)])
         item = _numbered_patient(item)
         _follow_last_contact(actor, item)
         _check_patient(item, replaced=None)
@@ -651,6 +664,198 @@ def delete(
             audit(
                 actor, AuditAction.DELETE, kind, record_id, centre_id, before, None, reason
             ).save()
+
+
+#: Why a new record may not take the identifier of a voided one.
+VOIDED_ID = (
+    "the identifier of a voided record (restore it, or leave the identifier empty and the "
+    "registry numbers the record)"
+)
+#: Longest reason for a void or a restore (characters).
+REASON_MAX = 500
+
+
+def _void_reason(table: str, reason: str | None) -> str:
+    """The reason of a void or restore, stripped; refused when blank or too long."""
+    text = (reason or "").strip()
+    if not text:
+        raise RecordInvalidError(table, [("reason", reason, "required: say why (audited)")])
+    if len(text) > REASON_MAX:
+        raise RecordInvalidError(
+            table, [("reason", f"{text[:20]}...", f"at most {REASON_MAX} characters")]
+        )
+    return text
+
+
+def _dependants(
+    kind: type[Record], record_id: str, seen: set[tuple[str, str]] | None = None
+) -> list[tuple[type[Record], Any]]:
+    """The rows that refer to ``record_id`` of ``kind``, and theirs, recursively, each
+    once; those deepest in the chain of references first (the order they can be removed
+    in)."""
+    seen = set() if seen is None else seen
+    out: list[tuple[type[Record], Any]] = []
+    for other in ENTITIES:
+        for column in columns(other):
+            if column.references != kind.table:
+                continue
+            rows = registry_model(other).objects.filter(**{column.name: record_id})
+            for row in rows.select_for_update(of=("self",)):
+                key = (other.table, str(row.pk))
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.extend(_dependants(other, str(row.pk), seen))
+                out.append((other, row))
+    return out
+
+
+@retry_write
+def void(
+    actor: Actor, record: type[Record] | str, record_id: str, reason: str | None
+) -> list[tuple[str, str]]:
+    """Void one record entered in error, with the records that depend on it (a lesion's
+    assessments and applications, a session's applications, a patient's records); the
+    reason is required. Returns the ``(table, id)`` voided, dependants first.
+
+    Each row moves to :class:`~openect.registry.models.VoidedRecord` with an audit entry
+    (``void``, the values before, the reason), in one transaction: afterwards no read,
+    export or analysis sees it. Centres are not voided. Scope as for a change.
+    """
+    kind = entity(record)
+    text = _void_reason(kind.table, reason)
+    if kind is Centre:
+        raise InputError("centres: a centre is not voided (its patients are)")
+    with transaction.atomic():
+        lock_chain()  # the audit chain's head first, then rows (see lock_chain)
+        row = _locked_row(actor, kind, record_id, "void")
+        item = _record_of(kind, row)
+        centre_id = _centre_of(actor, item)
+        require_write(actor, centre_id, kind.table)
+        patient_id = item.patient_id if isinstance(item, Patient) else _patient_of(item)
+        root = f"{kind.table}/{record_id}"
+        now = dt.datetime.now(dt.UTC)
+        done: list[tuple[str, str]] = []
+        with service_write(f"void {kind.table}"):
+            for sequence, (other, other_row) in enumerate(
+                [*_dependants(kind, record_id), (kind, row)]
+            ):
+                ident = str(other_row.pk)
+                before = _row_values(other, other_row)
+                why = text if other is kind else f"voided with {root}: {text}"
+                VoidedRecord.objects.create(
+                    entity=other.table,
+                    record_id=ident,
+                    centre_id=centre_id,
+                    patient_id=patient_id,
+                    values=to_json(before),
+                    position=other_row.position,
+                    sequence=sequence,
+                    root=root,
+                    voided_at=now,
+                    voided_by=actor.username,
+                    reason=why,
+                )
+                other_row.delete()
+                audit(
+                    actor, AuditAction.VOID, other, ident, centre_id, before, None, why, at=now
+                ).save()
+                done.append((other.table, ident))
+    return done
+
+
+def voided_records(actor: Actor, patient_id: str) -> list[VoidedRecord]:
+    """The voided records of one patient the actor may change (to restore), newest void
+    first; NotFoundError when the patient (live or voided) is outside the actor's scope."""
+    rows = VoidedRecord.objects.filter(patient_id=patient_id)
+    centres = set(rows.values_list("centre_id", flat=True))
+    if not centres:
+        get(actor, Patient, patient_id)  # scope: absent and out of scope look the same
+        return []
+    if not any(actor.may_write(c) for c in centres):
+        raise NotFoundError(f"patients: no patient_id={patient_id!r} in your scope")
+    return list(rows.order_by("-voided_at", "sequence"))
+
+
+@retry_write
+def unvoid(
+    actor: Actor, record: type[Record] | str, record_id: str, reason: str | None
+) -> list[tuple[str, str]]:
+    """Restore a voided record, with the records voided with it (when it was the record
+    the void was asked for); the reason is required. Returns the ``(table, id)`` restored.
+
+    The rows come back as they were (same identifier and registry order), checked again
+    by the data model and the patient's records as a whole; refused while the record
+    they belong to is itself voided. Audited (``unvoid``, the values, the reason).
+    """
+    kind = entity(record)
+    text = _void_reason(kind.table, reason)
+    with transaction.atomic():
+        lock_chain()
+        found = (
+            VoidedRecord.objects.select_for_update()
+            .filter(entity=kind.table, record_id=record_id)
+            .first()
+        )
+        if found is None or not actor.may_write(found.centre_id):
+            raise NotFoundError(
+                f"{kind.table}: no voided {kind.id_field}={record_id!r} in your scope"
+            )
+        group = [found]
+        if found.root == f"{kind.table}/{record_id}":
+            group = list(
+                VoidedRecord.objects.select_for_update()
+                .filter(root=found.root, voided_at=found.voided_at)
+                .order_by("-sequence")
+            )
+        done: list[tuple[str, str]] = []
+        with service_write(f"unvoid {kind.table}"):
+            for voided in group:
+                other = entity(voided.entity)
+                item = validated(other, dict(voided.values))
+                _unvoid_parent_check(other, item)
+                row = to_row_values(item)
+                registry_model(other).objects.create(**row, position=voided.position)
+                voided.delete()
+                audit(
+                    actor,
+                    AuditAction.UNVOID,
+                    other,
+                    voided.record_id,
+                    voided.centre_id,
+                    None,
+                    row,
+                    text,
+                ).save()
+                done.append((other.table, voided.record_id))
+        if found.patient_id is not None and kind is not Centre:
+            patient = _record_of(Patient, registry_model(Patient).objects.get(pk=found.patient_id))
+            _check_patient(patient, replaced=found.patient_id)
+    return done
+
+
+def _unvoid_parent_check(record: type[Record], item: Record) -> None:
+    """Refuse to restore ``item`` while a record it refers to is absent (voided)."""
+    for column in columns(record):
+        target = column.references
+        value = getattr(item, column.name)
+        if target is None or value is None or column.name == record.id_field:
+            continue
+        if registry_model(entity(target)).objects.filter(pk=value).exists():
+            continue
+        voided = VoidedRecord.objects.filter(entity=target, record_id=value).exists()
+        raise RecordInvalidError(
+            record.table,
+            [
+                (
+                    column.name,
+                    str(value),
+                    f"{target} {value} is voided: restore it first"
+                    if voided
+                    else f"no such row in {target}",
+                )
+            ],
+        )
 
 
 def _referring(record: type[Record], record_id: str) -> list[tuple[str, int]]:

@@ -30,7 +30,7 @@ from openect.data.validation import ValidationIssue, ValidationReport, check_dat
 from openect.errors import AccessDeniedError, InputError
 from openect.registry.access import Actor, readable
 from openect.registry.guard import service_write
-from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Role
+from openect.registry.models import AuditAction, AuditEntry, DatasetSource, Role, VoidedRecord
 from openect.registry.records import (
     centre_path,
     column_names,
@@ -257,6 +257,37 @@ def _check_stored(
                     )
     if denied:
         raise ImportDeniedError(ValidationReport(issues=denied, counts=dataset.counts()))
+    if issues:
+        raise ImportRejectedError(ValidationReport(issues=issues, counts=dataset.counts()))
+
+
+def _check_voided(dataset: Dataset, lines: Mapping[str, Sequence[int]]) -> None:
+    """Refuse rows that carry the identifier of a voided record (ImportRejectedError
+    with file, row and column): a voided record is restored, never imported over."""
+    issues: list[ValidationIssue] = []
+    for record in ENTITIES:
+        items = dataset.records(record)
+        key = record.id_field
+        ids = [str(getattr(item, key)) for item in items]
+        voided: set[str] = set()
+        for chunk in _chunks(ids, BATCH):
+            voided.update(
+                VoidedRecord.objects.filter(
+                    entity=record.table, record_id__in=list(chunk)
+                ).values_list("record_id", flat=True)
+            )
+        for ident, line in zip(ids, lines[record.table], strict=True):
+            if ident in voided:
+                issues.append(
+                    ValidationIssue(
+                        file_name(record),
+                        line,
+                        key,
+                        ident,
+                        "the identifier of a voided record: restore it in the registry "
+                        "(openect registry unvoid) or give the row another identifier",
+                    )
+                )
     if issues:
         raise ImportRejectedError(ValidationReport(issues=issues, counts=dataset.counts()))
 
@@ -521,6 +552,7 @@ def import_dataset(
     with transaction.atomic(), service_write("import"):
         stored = _stored_rows(dataset)
         _check_stored(actor, dataset, centre_id, stored, numbers)
+        _check_voided(dataset, numbers)
         dataset = _numbered(dataset, stored, numbers)
         _check_merged(dataset, stored, numbers)
         for record in ENTITIES:
