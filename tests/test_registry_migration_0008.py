@@ -1,0 +1,87 @@
+"""Migration 0008 (voided records) keeps an existing registry's data.
+
+A registry is built at migration 0007 with rows in every table (written with the
+historical models of 0007, as a registry of that version held them), then migrated to
+0008: every row and value is still there, the services read the same records, and a
+record can then be voided and restored. The dataset format does not change with it (a
+voided record is never exported).
+
+Runs on SQLite, and on PostgreSQL with OPENECT_REGISTRY_TEST_BACKEND=postgresql.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from concurrent_jobs import empty_append_only_tables
+from openect.data.dataset import Dataset
+from openect.data.models import ENTITIES, Session
+from openect.data.schema import columns
+from openect.registry import services
+from openect.registry.access import Actor
+from openect.registry.models import Role
+from openect.registry.records import registry_model, to_row_values
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+APP = "registry"
+BEFORE = (APP, "0007_patient_number")
+AFTER = (APP, "0008_voided_records")
+ADMIN = Actor("admin", Role.ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def _empty_audit_on_sqlite(transactional_db: None) -> Iterator[None]:
+    """SQLite: empty the append-only audit table and access log after the test."""
+    yield
+    empty_append_only_tables()
+
+
+@pytest.fixture
+def at_0007() -> Iterator[MigrationExecutor]:
+    """The test database migrated back to 0007; migrated forward to the latest after."""
+    call_command("migrate", *BEFORE, verbosity=0)
+    try:
+        yield MigrationExecutor(connection)
+    finally:
+        call_command("migrate", APP, verbosity=0)
+
+
+def tables() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.table_names(cursor))
+
+
+def test_migration_0008_keeps_every_row_and_then_voids(
+    at_0007: MigrationExecutor, dataset: Dataset
+) -> None:
+    assert "openect_voided" not in tables()
+    apps = at_0007.loader.project_state(BEFORE).apps
+    for record_type in ENTITIES:
+        model = apps.get_model(APP, registry_model(record_type).__name__)
+        for position, record in enumerate(dataset.records(record_type)):
+            model.objects.create(position=position, **to_row_values(record))
+
+    call_command("migrate", *AFTER, verbosity=0)
+
+    assert "openect_voided" in tables()
+    for record_type in ENTITIES:
+        names = [c.name for c in columns(record_type)]
+        rows: list[dict[str, Any]] = list(
+            registry_model(record_type).objects.order_by("position").values(*names)
+        )
+        assert rows == [to_row_values(r) for r in dataset.records(record_type)], record_type
+    assert services.list_records(ADMIN, Session) == dataset.sessions
+    services.void(ADMIN, Session, "P1-S1", "entered twice")
+    assert [s.session_id for s in services.list_records(ADMIN, Session)] == ["P2-S1"]
+    services.unvoid(ADMIN, Session, "P1-S1", "it was not")
+    assert services.list_records(ADMIN, Session) == dataset.sessions
+
+    call_command("migrate", *BEFORE, verbosity=0)  # and back: the table goes
+    assert "openect_voided" not in tables()
