@@ -265,9 +265,7 @@ def _audit_account(
         ).save()
 
 
-def audit_second_factor(
-    actor: Actor, username: str, before: int, after: int, reason: str
-) -> None:
+def audit_second_factor(actor: Actor, username: str, before: int, after: int, reason: str) -> None:
     """Write the audit entry of a change of ``username``'s second factor: the number of
     confirmed authenticators before and after (never a secret)."""
     audit_user(
