@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -86,7 +87,7 @@ def p1_assessments() -> list[Assessment]:
     return [
         a
         for a in services.list_records(ADMIN, Assessment)
-        if a.lesion_id.startswith("P1-")  # type: ignore[attr-defined]
+        if isinstance(a, Assessment) and a.lesion_id.startswith("P1-")
     ]
 
 
@@ -293,3 +294,89 @@ def test_a_date_in_the_future_is_refused_once_naming_the_lesions(clinician: Clie
     assert summary.count('href="#id_assessment_date"') == 1
     assert future in summary
     assert "(lesions L1, L2)" in summary
+
+
+# ------------------------------------------------------------------ patient and lesion pages
+def timeline_of(body: str) -> str:
+    return body[
+        body.index('<ol class="pt-timeline">') : body.index("</ol>", body.index("pt-timeline"))
+    ]
+
+
+def test_the_timeline_groups_visits_and_summarises_sessions(clinician: Client) -> None:
+    body = text(clinician.get("/patients/P1/"))
+    timeline = timeline_of(body)
+    # P1-S1 treated L1 (linear), L2 (hexagonal, aborted) and L3 (plate)
+    assert (
+        "3 applications on 3 lesions (L1, L2, L3); hexagonal, linear, plate; 1 train aborted"
+        in timeline
+    )
+    # 2020-05-01: L1 (0 mm, CR) and L2 (30 mm, override PR) in one visit entry
+    visit_entry = timeline[timeline.index('<time datetime="2020-05-01">') :]
+    visit_entry = visit_entry[: visit_entry.index("</li>\n    \n    <li")]
+    assert "Follow-up visit: 2 lesions assessed" in visit_entry
+    assert '<span class="vi-short">L1</span>' in visit_entry
+    assert '<span class="vi-short">L2</span>' in visit_entry
+    assert "override; derived" in visit_entry
+    assert timeline.count('<time datetime="2020-05-01">') == 1
+    # one assessment alone on its date stays one entry
+    assert "Assessment of P1-L1" in timeline
+
+
+def test_the_timeline_filters_work_from_the_query_string(clinician: Client) -> None:
+    body = text(clinician.get("/patients/P1/?filter=1&show=sessions&show=adverse-events"))
+    timeline = timeline_of(body)
+    assert "ECT session 1" in timeline
+    assert "Adverse event: Pain" in timeline
+    assert "Assessment of" not in timeline
+    assert "Follow-up visit" not in timeline
+    assert "Systemic therapy" not in timeline
+    assert "Patient-reported outcome" not in timeline
+    assert 'name="show" value="sessions" checked' in body
+    assert 'name="show" value="visits">' in body  # unchecked
+    # nothing chosen: nothing shown, and a way back to everything
+    body = text(clinician.get("/patients/P1/?filter=1"))
+    assert '<ol class="pt-timeline">' not in body
+    assert "Nothing of the chosen kinds" in body
+    # an unknown kind is ignored; no filter at all shows everything
+    body = text(clinician.get("/patients/P1/?show=%3Cscript%3E"))
+    assert "<script>" not in timeline_of(body)
+    assert "Patient-reported outcome" in timeline_of(body)
+
+
+def test_the_lesion_page_lists_its_sessions_and_why_the_criteria_differ(
+    clinician: Client,
+) -> None:
+    # L3, 20 x 20 mm: 23 x 23 mm is RECIST SD (+15 %) and WHO PD (+32 %)
+    services.create(
+        ADMIN,
+        Assessment(
+            assessment_id="P1-L3-V1",
+            lesion_id="P1-L3",
+            assessment_date=dt.date(2020, 4, 1),
+            longest_diameter_mm=23.0,
+            perpendicular_diameter_mm=23.0,
+        ),
+    )
+    body = text(clinician.get("/patients/P1/lesions/P1-L3/"))
+    sessions = body[body.index('id="sessions-heading"') :]
+    assert "2020-03-02" in sessions
+    assert "session 1" in sessions
+    assert "1 application · electrode plate" in sessions
+    differences = body[body.index('id="criteria-differences"') :]
+    assert "(P1-L3-V1): WHO multiplies the two diameters" in differences
+    # L1's two assessments agree under both criteria: no such box
+    assert 'id="criteria-differences"' not in text(clinician.get("/patients/P1/lesions/P1-L1/"))
+
+
+def test_body_map_markers_show_the_short_number_and_link_to_the_lesion(
+    clinician: Client,
+) -> None:
+    body = text(clinician.get("/patients/P1/"))
+    for short in ("L1", "L2", "L3"):
+        marker = re.search(
+            rf'<a class="bm-link" href="/patients/P1/lesions/P1-{short}/"[^>]*>'
+            rf"<circle [^>]*>.*?</circle><text [^>]*>{short}</text></a>",
+            body,
+        )
+        assert marker is not None, short

@@ -137,6 +137,8 @@ class LesionMark:
     label: str
     """Text for screen readers and the tooltip, e.g. ``P1-L1, lower limb left: CR``."""
     href: str
+    number: str = ""
+    """The lesion's short number drawn in the circle (``L1``); the category when empty."""
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,18 @@ class Marker:
     r: float
 
     @property
+    def text(self) -> str:
+        """What the circle shows: the lesion's short number, else its category."""
+        return self.mark.number or self.mark.category
+
+    @property
     def text_size(self) -> float:
-        """Font size of the category letters inside the circle."""
-        return round(max(4.5, self.r * 0.85), 2)
+        """Font size of the text inside the circle: two characters fill it, longer
+        numbers (``L12``) are set smaller to stay inside."""
+        size = max(4.5, self.r * 0.85)
+        if len(self.text) > 2:
+            size = max(3.5, size * 2.2 / len(self.text))
+        return round(size, 2)
 
 
 @dataclass(frozen=True)

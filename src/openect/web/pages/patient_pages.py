@@ -19,15 +19,22 @@ from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.access_log import AccessAction, Read
 from openect.response import CRITERIA, evaluate, load_criteria
+from openect.response.explain import explain_assessments
 from openect.web.access_log import log_read
+from openect.web.pages.bodymap import BodyMap, LesionMark, body_map
 from openect.web.pages.common import allow, with_actor
+from openect.web.pages.patient_timeline import (
+    FILTERS,
+    chosen,
+    grouped_timeline,
+    lesion_sessions,
+    short_label,
+)
 from openect.web.pages.patient_views import (
+    LesionRow,
     assessment_rows,
     legend,
     lesion_rows,
-    patient_map,
-    timeline,
-    treatments,
 )
 
 
@@ -51,25 +58,50 @@ def _criteria_options() -> list[tuple[str, str]]:
     return [(name, load_criteria(name).title) for name in CRITERIA]
 
 
+def numbered_map(patient_id: str, rows: list[LesionRow]) -> BodyMap:
+    """The body map of the lesion ``rows``: each marker shows the lesion's short number
+    (``L1``), is coloured by its current response and links to the lesion's page."""
+    marks = []
+    for row in rows:
+        short = short_label(row.lesion.lesion_id, patient_id)
+        marks.append(
+            LesionMark(
+                lesion_id=row.lesion.lesion_id,
+                body_site=row.lesion.body_site,
+                longest_diameter_mm=row.lesion.longest_diameter_mm,
+                category=row.response.current_css,
+                label=f"{short}: {row.label}",
+                href=row.href,
+                number=short,
+            )
+        )
+    return body_map(marks)
+
+
 @allow("GET")
 @with_actor
 def patient_detail(request: HttpRequest, patient_id: str, *, actor: Actor) -> HttpResponse:
-    """A patient: summary, body map with the lesions' current response, timeline."""
+    """A patient: summary, body map with the lesions' current response, timeline (grouped
+    by session and visit; ``?show=`` chooses the kinds of entries, see
+    :data:`~openect.web.pages.patient_timeline.FILTERS`)."""
     patient, dataset = patient_dataset(actor, patient_id)
     log_read(request, actor, Read(AccessAction.VIEW, "patients", patient_id, "", patient.centre_id))
     criteria = _criteria_name(request)
     lesion_responses, assessment_responses = evaluate(dataset, criteria)
     writable = actor.may_write(patient.centre_id)
     rows = lesion_rows(patient_id, dataset, lesion_responses)
+    shown = chosen(request.GET.getlist("show"), "filter" in request.GET)
     context = {
         "patient": patient,
         "criteria": criteria,
         "criteria_title": load_criteria(criteria).title,
         "criteria_options": _criteria_options(),
         "lesions": rows,
-        "map": patient_map(rows),
+        "map": numbered_map(patient_id, rows),
         "legend": legend(rows),
-        "events": timeline(patient_id, dataset, assessment_responses, writable),
+        "events": grouped_timeline(patient_id, dataset, assessment_responses, writable, shown),
+        "filters": [(key, words, key in shown) for key, words in FILTERS.items()],
+        "filtered": shown != set(FILTERS),
         "writable": writable,
     }
     return render(request, "web/patients/detail.html", context)
@@ -80,7 +112,8 @@ def patient_detail(request: HttpRequest, patient_id: str, *, actor: Actor) -> Ht
 def lesion_detail(
     request: HttpRequest, patient_id: str, lesion_id: str, *, actor: Actor
 ) -> HttpResponse:
-    """One lesion: baseline, treatments, every assessment with its derived response."""
+    """One lesion: baseline, the sessions that treated it, every assessment with its
+    derived response under both criteria and why they differ where they do."""
     lesion = services.get(actor, Lesion, lesion_id)
     if lesion.patient_id != patient_id:
         raise NotFoundError(f"lesions: no lesion_id={lesion_id!r} of patient {patient_id!r}")
@@ -91,6 +124,8 @@ def lesion_detail(
     lesion_responses, responses = evaluate(dataset, criteria)
     _, other_responses = evaluate(dataset, other)
     writable = actor.may_write(patient.centre_id)
+    rows = assessment_rows(patient_id, lesion_id, dataset, responses, other_responses, writable)
+    why = explain_assessments(dataset)
     context = {
         "patient": patient,
         "lesion": next(x for x in dataset.lesions if x.lesion_id == lesion_id),
@@ -100,10 +135,14 @@ def lesion_detail(
         "other": other,
         "other_title": load_criteria(other).title,
         "criteria_options": _criteria_options(),
-        "treatments": treatments(dataset, lesion_id),
-        "assessments": assessment_rows(
-            patient_id, lesion_id, dataset, responses, other_responses, writable
-        ),
+        "short": short_label(lesion_id, patient_id),
+        "sessions": lesion_sessions(dataset, lesion_id),
+        "assessments": rows,
+        "differences": [
+            (row.assessment, why[row.assessment.assessment_id])
+            for row in rows
+            if row.assessment.assessment_id in why
+        ],
         "writable": writable,
     }
     return render(request, "web/patients/lesion.html", context)

@@ -48,6 +48,7 @@ from openect.response.summary import saved_summary
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.forms import add_errors, form_field, in_words
 from openect.web.pages.patient_pages import patient_dataset
+from openect.web.pages.patient_timeline import short_label
 
 #: Why an assessment overrides its derived category when a new lesion appeared in the
 #: treated field (progression in that field; the override needs a reason).
@@ -58,11 +59,6 @@ NOTE_MAX = 500
 ECHO = 40
 
 _COLUMNS = column_index(Assessment)
-
-
-def short_number(lesion_id: str, patient_id: str) -> str:
-    """The lesion's number as people say it: ``L1`` for ``P1-L1`` of patient ``P1``."""
-    return lesion_id.removeprefix(f"{patient_id}-")
 
 
 def _echo(value: object) -> str:
@@ -228,7 +224,7 @@ def _rows(patient: Patient, dataset: Dataset, data: Any) -> list[VisitRow]:
     taken: set[str] = set()
     rows = []
     for lesion in treated_lesions(dataset):
-        short = short_number(lesion.lesion_id, patient.patient_id)
+        short = short_label(lesion.lesion_id, patient.patient_id)
         measured = [a for a in dataset.assessments if a.lesion_id == lesion.lesion_id]
         last = max(measured, key=lambda a: a.assessment_date, default=None)
         rows.append(
