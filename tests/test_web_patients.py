@@ -620,6 +620,11 @@ PAGES: dict[str, tuple[list[str], set[str]]] = {
     "patient-reported-edit": (["P1", "PR1"], {"GET", "POST"}),
     "therapy-new": (["P1"], {"GET", "POST"}),
     "therapy-edit": (["P1", "T1"], {"GET", "POST"}),
+    "session-edit": (["P1", "P1-S1"], {"GET", "POST"}),
+    "application-edit": (["P1", "P1-S1-A1"], {"GET", "POST"}),
+    "record-void": (["P1", "assessments", "P1-L1-V1"], {"GET", "POST"}),
+    "patient-voided": (["P1"], {"GET"}),
+    "record-unvoid": (["P1", "assessments", "P1-L1-V1"], {"POST"}),
 }
 
 
@@ -634,10 +639,11 @@ def test_an_undeclared_method_gets_405(clinician: Client, name: str) -> None:
     from django.urls import reverse
 
     args, declared = PAGES[name]
-    allowed = declared | {"HEAD"}
+    allowed = declared | ({"HEAD"} if "GET" in declared else set())
     url = reverse(name, args=args)
-    assert clinician.get(url).status_code == 200, url
-    assert clinician.head(url).status_code == 200, url
+    if "GET" in declared:
+        assert clinician.get(url).status_code == 200, url
+        assert clinician.head(url).status_code == 200, url
     for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - allowed):
         response = getattr(clinician, method.lower())(url)
         assert response.status_code == 405, (method, url)

@@ -104,6 +104,7 @@ __all__ = [
     "update",
     "validated",
     "void",
+    "void_preview",
     "voided_records",
 ]
 
@@ -688,7 +689,7 @@ def _void_reason(table: str, reason: str | None) -> str:
 
 
 def _dependants(
-    kind: type[Record], record_id: str, seen: set[tuple[str, str]] | None = None
+    kind: type[Record], record_id: str, seen: set[tuple[str, str]] | None = None, lock: bool = True
 ) -> list[tuple[type[Record], Any]]:
     """The rows that refer to ``record_id`` of ``kind``, and theirs, recursively, each
     once; those deepest in the chain of references first (the order they can be removed
@@ -700,14 +701,24 @@ def _dependants(
             if column.references != kind.table:
                 continue
             rows = registry_model(other).objects.filter(**{column.name: record_id})
-            for row in rows.select_for_update(of=("self",)):
+            for row in rows.select_for_update(of=("self",)) if lock else rows:
                 key = (other.table, str(row.pk))
                 if key in seen:
                     continue
                 seen.add(key)
-                out.extend(_dependants(other, str(row.pk), seen))
+                out.extend(_dependants(other, str(row.pk), seen, lock))
                 out.append((other, row))
     return out
+
+
+def void_preview(actor: Actor, record: type[Record] | str, record_id: str) -> list[tuple[str, str]]:
+    """What :func:`void` would void (dependants first, the record last), writing nothing;
+    NotFoundError out of scope, AccessDeniedError when the actor may not change it."""
+    kind = entity(record)
+    item = get(actor, kind, record_id)
+    require_write(actor, _centre_of(actor, item), kind.table)
+    found = _dependants(kind, record_id, lock=False)
+    return [*((other.table, str(row.pk)) for other, row in found), (kind.table, record_id)]
 
 
 @retry_write

@@ -15,6 +15,10 @@
 | ``/patients/<patient_id>/adverse-events/new/``, ``.../<event_id>/edit/`` | ``adverse-event-new``, ``adverse-event-edit`` | GET, POST |
 | ``/patients/<patient_id>/reports/new/``, ``.../<report_id>/edit/`` | ``patient-reported-new``, ``patient-reported-edit`` | GET, POST |
 | ``/patients/<patient_id>/therapies/new/``, ``.../<therapy_id>/edit/`` | ``therapy-new``, ``therapy-edit`` | GET, POST |
+| ``/patients/<patient_id>/sessions/<session_id>/edit/`` | ``session-edit`` | GET, POST |
+| ``/patients/<patient_id>/applications/<application_id>/edit/`` | ``application-edit`` | GET, POST |
+| ``/patients/<patient_id>/void/<table>/<record_id>/`` | ``record-void`` | GET, POST |
+| ``/patients/<patient_id>/voided/``, ``.../<table>/<record_id>/restore/`` | ``patient-voided``, ``record-unvoid`` | GET; POST |
 
 ``/`` is the home page (:mod:`openect.web.pages.worklist_urls`): the worklist for
 clinicians, the patient list for the other roles. Every GET also answers HEAD; other
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from openect.web.pages import patient_find, patient_list, patient_pages, record_forms
+from openect.web.pages import patient_find, patient_list, patient_pages, record_forms, voiding
 
 P = "patients/<str:patient_id>"
 
@@ -63,4 +67,23 @@ urlpatterns: list[URLPattern] = [
     *_record("adverse-events", "adverse-event", "adverse-events"),
     *_record("reports", "patient-reported", "reports"),
     *_record("therapies", "therapy", "therapies"),
+    path(
+        f"{P}/sessions/<str:record_id>/edit/",
+        record_forms.record_form,
+        {"kind": "sessions"},
+        name="session-edit",
+    ),
+    path(
+        f"{P}/applications/<str:record_id>/edit/",
+        record_forms.record_form,
+        {"kind": "applications"},
+        name="application-edit",
+    ),
+    path(f"{P}/void/<str:table>/<str:record_id>/", voiding.record_void, name="record-void"),
+    path(f"{P}/voided/", voiding.patient_voided, name="patient-voided"),
+    path(
+        f"{P}/voided/<str:table>/<str:record_id>/restore/",
+        voiding.record_unvoid,
+        name="record-unvoid",
+    ),
 ]

@@ -25,12 +25,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from openect.data.dataset import Dataset
 from openect.data.models import (
     AdverseEvent,
+    Application,
     Assessment,
     Centre,
     Lesion,
     Patient,
     PatientReported,
     Record,
+    Session,
     SystemicTherapy,
     registry_today,
 )
@@ -146,9 +148,9 @@ def _patient_form(
     if mode == "edit":
         _lock(form, "patient_id", form.initial.get("patient_id"))
         _lock(form, "patient_number", form.initial.get("patient_number"))
-        form.fields["patient_number"].help_text = (
-            "Given by the registry: with the centre it makes the patient's label"
-        )
+        form.fields[
+            "patient_number"
+        ].help_text = "Given by the registry: with the centre it makes the patient's label"
         form.fields["reason"] = _reason_field()
     elif mode == "manual":
         form.fields["patient_id"].required = False
@@ -286,6 +288,7 @@ def patient_edit(request: HttpRequest, patient_id: str, *, actor: Actor) -> Http
             "title": f"Edit patient {patient_id}",
             "submit": "Save patient",
             "cancel": reverse("patient-detail", args=[patient_id]),
+            "void_url": reverse("record-void", args=[patient_id, "patients", patient_id]),
         },
     )
 
@@ -311,7 +314,12 @@ KINDS: dict[str, Kind] = {
     "adverse-events": Kind(AdverseEvent, "adverse event"),
     "reports": Kind(PatientReported, "patient-reported outcome"),
     "therapies": Kind(SystemicTherapy, "systemic therapy"),
+    # edited here, created on the session pages (plan, recording)
+    "sessions": Kind(Session, "session"),
+    "applications": Kind(Application, "application"),
 }
+#: Kinds the generic form only edits.
+EDIT_ONLY = frozenset({"sessions", "applications"})
 
 
 def suggest_id(stem: str, prefix: str, taken: Iterable[str], start: int) -> str:
@@ -412,6 +420,8 @@ def _owned(actor: Actor, kind: Kind, patient_id: str, record_id: str, dataset: D
     item = services.get(actor, kind.record, record_id)
     if isinstance(item, Assessment):
         owner_ok = any(lesion.lesion_id == item.lesion_id for lesion in dataset.lesions)
+    elif isinstance(item, Application):
+        owner_ok = any(s.session_id == item.session_id for s in dataset.sessions)
     else:
         owner_ok = getattr(item, "patient_id", None) == patient_id
     if not owner_ok:
@@ -454,6 +464,8 @@ def record_form(
     """Create (``record_id`` None) or change a lesion, assessment, event, report or therapy."""
     spec = KINDS[kind]
     record = spec.record
+    if record_id is None and kind in EDIT_ONLY:
+        raise NotFoundError(f"{record.table}: created on the session pages, not here")
     patient, dataset = patient_dataset(actor, patient_id)
     _require_writer(actor, patient.centre_id)
     next_ids: dict[str, str] = {}
@@ -487,10 +499,13 @@ def record_form(
         "cancel": (
             reverse("lesion-detail", args=[patient_id, lesion_id])
             if lesion_id
-            else reverse("patient-detail", args=[patient_id])
+            else _session_page(initial) or reverse("patient-detail", args=[patient_id])
         ),
         "next_ids": next_ids,
         "editing_id": record_id or "",
+        "void_url": reverse("record-void", args=[patient_id, record.table, record_id])
+        if record_id
+        else None,
         "preview_url": (
             reverse("api:response-preview", kwargs={"lesion_id": "__lesion__"})
             if record is Assessment
@@ -498,6 +513,14 @@ def record_form(
         ),
     }
     return render(request, "web/patients/form.html", context)
+
+
+def _session_page(initial: Mapping[str, Any]) -> str | None:
+    """The recording page of the session a session or application form is about."""
+    session_id = initial.get("session_id")
+    if session_id and ("application_id" in initial or "session_date" in initial):
+        return str(reverse("session-record", args=[session_id]))
+    return None
 
 
 def _saved(
@@ -511,6 +534,8 @@ def _saved(
         return redirect("lesion-detail", patient_id=patient_id, lesion_id=saved.lesion_id)
     verb = "saved" if editing else "added"
     messages.success(request, f"{kind.noun.capitalize()} {saved.id} {verb}.")
+    if isinstance(saved, Application | Session):
+        return redirect("session-record", session_id=saved.session_id)
     if isinstance(saved, Lesion):
         return redirect("lesion-detail", patient_id=patient_id, lesion_id=saved.lesion_id)
     return redirect("patient-detail", patient_id=patient_id)

@@ -7,12 +7,14 @@
 | ``/sessions/<session_id>/record/`` | GET: countdown, applications | ``session-record`` |
 | ``/sessions/<session_id>/bolus/`` | POST: bolus end time | ``session-bolus`` |
 | ``/sessions/<session_id>/applications/new/`` | POST: one application | ``application-new`` |
+| ``/sessions/<session_id>/applications/undo/`` | POST: void your last one | ``application-undo`` |
 """
 
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
+from openect.web.pages import voiding
 from openect.web.pages.sessions import plan, record
 
 urlpatterns: list[URLPattern] = [
@@ -24,5 +26,10 @@ urlpatterns: list[URLPattern] = [
         "sessions/<str:session_id>/applications/new/",
         record.application_new,
         name="application-new",
+    ),
+    path(
+        "sessions/<str:session_id>/applications/undo/",
+        voiding.application_undo,
+        name="application-undo",
     ),
 ]

@@ -38,7 +38,6 @@ from openect.protocol.recording import (
     check_window,
     checked_applications,
     lesion_progress,
-    next_application_id,
     planned_lesions,
     prior_bleomycin_iu,
     pulse_train,
@@ -64,6 +63,7 @@ from openect.web.pages.sessions.forms import (
     planned_summary,
     split_electrode,
 )
+from openect.web.pages.voiding import undoable
 
 
 def variant_of(request: HttpRequest) -> WindowVariant:
@@ -196,6 +196,7 @@ def render_record(
             "outside": sum(1 for r in rows if r.check.outside),
             "lesion_rows": lesion_rows,
             "may_write": page.may_write,
+            "undo": undoable(page.actor, session.session_id) if page.may_write else None,
             "electrodes": [e.value for e in Electrode],
             "to_verify": TO_VERIFY,
             "oxygen": oxygen_advice(page.rules, session.anaesthesia, session.drug),
@@ -264,18 +265,14 @@ def application_new(request: HttpRequest, session_id: str, *, actor: Actor) -> H
     page.require_write()
     form = page.application_form(request.POST)
     if form.is_valid():
-        values = cleaned_values(form) | {
-            "session_id": session_id,
-            "application_id": next_application_id(session_id, page.dataset.applications),
-        }
+        values = cleaned_values(form) | {"session_id": session_id}
         code = values.pop("device_code", None)
         if code:
             values["electrode"] = f"{values['electrode']}:{code}"
         try:
-            item = services.create(
-                actor,
-                services.validated(Application, values),
-                reason="recorded on the session page (web)",
+            # numbered <session>-A<n> in the writing transaction (a voided one's stays taken)
+            item = services.create_numbered(
+                actor, Application, values, reason="recorded on the session page (web)"
             )
         except RecordInvalidError as error:
             add_errors(form, error)

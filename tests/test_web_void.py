@@ -1,0 +1,232 @@
+"""Voiding from the pages: a record entered in error is voided with a reason (what goes
+with it shown first), listed among the patient's voided records and restored; the last
+application of a session is undone in one tap; sessions and applications are edited
+with a reason. Scope and bad input for each page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from openect.data.dataset import Dataset
+from openect.data.models import Application, Assessment, Session
+from openect.registry import accounts, services
+from openect.registry.access import Actor
+from openect.registry.models import AuditEntry, Role, VoidedRecord
+from openect.registry.transfer import import_dataset
+from openect.web.pages.voiding import UNDO_REASON
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = Actor("admin", Role.ADMIN)
+PASSWORD = "correct-horse-battery"
+
+
+def signed_in(username: str, role: str, centre: str | None = None) -> Client:
+    accounts.set_user(ADMIN, username, role, centre, PASSWORD)
+    client = Client()
+    assert client.login(username=username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def registry(dataset: Dataset) -> Dataset:
+    """The small dataset plus P1's session P1-S2 today (bolus ended at 10:00)."""
+    import_dataset(ADMIN, dataset)
+    services.create(
+        ADMIN,
+        Session(
+            session_id="P1-S2",
+            patient_id="P1",
+            session_date=dt.date(2021, 5, 1),
+            session_number=2,
+            drug="bleomycin",
+            route="intravenous",
+            dose=25_500,
+            dose_per_m2=15_000,
+            bsa_m2=1.7,
+            bolus_end_time=dt.time(10, 0),
+            rule_set="esope-2006",
+        ),
+    )
+    return dataset
+
+
+@pytest.fixture
+def clinician(registry: Dataset) -> Client:
+    return signed_in("dr.one", "clinician", "C01")
+
+
+def text(response: HttpResponse) -> str:
+    return html.unescape(response.content.decode())
+
+
+VOID_SESSION = reverse("record-void", args=["P1", "sessions", "P1-S1"])
+VOIDED = reverse("patient-voided", args=["P1"])
+UNDO = reverse("application-undo", args=["P1-S2"])
+NEW = reverse("application-new", args=["P1-S2"])
+
+
+def application(time: str) -> dict[str, str]:
+    return {
+        "window": "standard",
+        "lesion_id": "P1-L2",
+        "time": time,
+        "electrode": "hexagonal",
+        "device_code": "",
+        "voltage_v": "730",
+        "pulses": "96",
+        "frequency_hz": "5000",
+        "pulse_duration_us": "100",
+        "complete": "true",
+    }
+
+
+def test_void_a_session_shows_what_goes_then_voids_and_restores(clinician: Client) -> None:
+    page = text(clinician.get(VOID_SESSION))
+    assert "Void session of 2020-03-02 P1-S1" in page
+    assert "applications P1-S1-A1" in page
+    assert "adverse events AE1" in page
+    refused = clinician.post(VOID_SESSION, {"reason": "  "})
+    assert refused.status_code == 200
+    assert "Reason: This field is required." in text(refused)
+    assert services.count(ADMIN, Session, session_id="P1-S1") == 1  # nothing voided
+
+    done = clinician.post(VOID_SESSION, {"reason": "recorded for the wrong patient"}, follow=True)
+    assert done.redirect_chain[-1][0] == "/patients/P1/"
+    assert "Voided session of" in text(done)
+    assert "and 3 record(s) with it" in text(done)
+    assert services.count(ADMIN, Session, session_id="P1-S1") == 0
+    assert "P1-S1-A1" not in text(clinician.get("/patients/P1/"))
+    entry = AuditEntry.objects.filter(action="void", record_id="P1-S1").get()
+    assert (entry.actor, entry.reason) == ("dr.one", "recorded for the wrong patient")
+
+    listed = text(clinician.get(VOIDED))
+    assert "P1-S1" in listed
+    assert "recorded for the wrong patient" in listed
+    restore = reverse("record-unvoid", args=["P1", "sessions", "P1-S1"])
+    assert clinician.post(restore, {"reason": ""}).status_code == 302
+    assert services.count(ADMIN, Session, session_id="P1-S1") == 0  # no reason, no restore
+    back = clinician.post(restore, {"reason": "it was the right patient"}, follow=True)
+    assert "Restored session" in text(back)
+    assert services.count(ADMIN, Application, session_id="P1-S1") == 2
+    assert "No voided record." in text(clinician.get(VOIDED))
+
+
+def test_the_edit_form_links_to_void(clinician: Client) -> None:
+    page = text(clinician.get(reverse("assessment-edit", args=["P1", "P1-L1-V1"])))
+    assert 'href="/patients/P1/void/assessments/P1-L1-V1/"' in page
+
+
+def test_undo_voids_only_my_last_application(clinician: Client) -> None:
+    assert clinician.post(NEW, application("10:12")).status_code == 302
+    assert clinician.post(NEW, application("10:13")).status_code == 302
+    page = text(clinician.get(reverse("session-record", args=["P1-S2"])))
+    assert "Undo P1-S2-A2" in page
+    done = clinician.post(UNDO, {"window": "standard", "application_id": "P1-S2-A2"}, follow=True)
+    assert "Application P1-S2-A2 undone" in text(done)
+    assert [
+        a.application_id for a in services.list_records(ADMIN, Application, session_id="P1-S2")
+    ] == ["P1-S2-A1"]
+    assert VoidedRecord.objects.get(record_id="P1-S2-A2").reason == UNDO_REASON
+    # one action only: a second tap does not void the one before
+    again = clinician.post(UNDO, {"window": "standard"}, follow=True)
+    assert "Nothing to undo" in text(again)
+    assert services.count(ADMIN, Application, session_id="P1-S2") == 1
+    # a new application does not take the voided one's number
+    assert clinician.post(NEW, application("10:14")).status_code == 302
+    assert services.count(ADMIN, Application, application_id="P1-S2-A3") == 1
+    # another clinician of the centre has nothing of theirs to undo
+    colleague = signed_in("dr.two", "clinician", "C01")
+    assert "Nothing to undo" in text(colleague.post(UNDO, {}, follow=True))
+    assert services.count(ADMIN, Application, session_id="P1-S2") == 2
+
+
+def test_sessions_and_applications_are_edited_with_a_reason(clinician: Client) -> None:
+    url = reverse("application-edit", args=["P1", "P1-S1-A1"])
+    form = text(clinician.get(url))
+    assert "Edit application P1-S1-A1" in form
+    assert "Reason for the change" in form
+    values = {
+        "application_id": "P1-S1-A1",
+        "session_id": "P1-S1",
+        "lesion_id": "P1-L1",
+        "time": "10:20",
+        "electrode": "plate",
+        "voltage_v": "1000",
+        "pulses": "8",
+        "frequency_hz": "5000",
+        "pulse_duration_us": "100",
+        "current_a": "2.1",
+        "complete": "true",
+        "reason": "current read off the generator log",
+    }
+    saved = clinician.post(url, values)
+    assert saved.status_code == 302
+    assert saved["Location"] == "/sessions/P1-S1/record/"
+    assert services.get(ADMIN, Application, "P1-S1-A1").current_a == 2.1
+    entry = AuditEntry.objects.filter(action="update", record_id="P1-S1-A1").latest("id")
+    assert entry.reason == "current read off the generator log"
+    bad = clinician.post(url, values | {"voltage_v": "1e309"})
+    assert bad.status_code == 200
+    assert services.get(ADMIN, Application, "P1-S1-A1").voltage_v == 1000
+    session_form = text(clinician.get(reverse("session-edit", args=["P1", "P1-S1"])))
+    assert "Edit session P1-S1" in session_form
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        VOID_SESSION,
+        VOIDED,
+        reverse("session-edit", args=["P1", "P1-S1"]),
+        reverse("application-edit", args=["P1", "P1-S1-A1"]),
+    ],
+)
+def test_another_centre_finds_nothing(registry: Dataset, url: str) -> None:
+    other = signed_in("dm.two", "data_manager", "C02")
+    assert other.get(url).status_code == 404
+    assert other.post(url, {"reason": "not mine"}).status_code in (404, 405)
+    assert services.count(ADMIN, Session, session_id="P1-S1") == 1
+
+
+def test_another_centre_cannot_restore_or_undo(clinician: Client) -> None:
+    clinician.post(VOID_SESSION, {"reason": "wrong patient"})
+    other = signed_in("dm.two", "data_manager", "C02")
+    restore = reverse("record-unvoid", args=["P1", "sessions", "P1-S1"])
+    assert other.post(restore, {"reason": "mine now"}).status_code == 404
+    assert other.post(UNDO, {}).status_code == 404
+    assert VoidedRecord.objects.filter(record_id="P1-S1").exists()
+
+
+def test_an_analyst_may_not_void(registry: Dataset) -> None:
+    analyst = signed_in("ana", "analyst")
+    assert analyst.post(VOID_SESSION, {"reason": "no"}).status_code == 403
+    assert services.count(ADMIN, Session, session_id="P1-S1") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        (reverse("record-void", args=["P1", "centres", "C01"]), 404),
+        (reverse("record-void", args=["P1", "no_such_table", "x"]), 404),
+        (reverse("record-void", args=["P1", "sessions", "P2-S1"]), 404),  # not P1's
+        (reverse("record-void", args=["P1", "lesions", "P1-L1%27%3B--"]), 404),
+        (reverse("record-unvoid", args=["P1", "sessions", "P1-S1"]), 404),  # not voided
+    ],
+)
+def test_bad_addresses_are_refused(clinician: Client, url: str, status: int) -> None:
+    assert clinician.post(url, {"reason": "x"}).status_code == status
+
+
+def test_a_reason_too_long_is_refused_on_its_field(clinician: Client) -> None:
+    url = reverse("record-void", args=["P1", "assessments", "P1-L1-V1"])
+    refused = clinician.post(url, {"reason": "x" * 501})
+    assert refused.status_code == 200
+    assert "Ensure this value has at most 500 characters (it has 501)." in text(refused)
+    assert services.count(ADMIN, Assessment, assessment_id="P1-L1-V1") == 1
