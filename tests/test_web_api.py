@@ -496,8 +496,9 @@ def test_the_openapi_schema_is_valid_and_lists_every_route(registry: Dataset) ->
         assert "post" in paths[url]
     assert "get" in paths["/api/audit/"]
     assert "get" in paths["/api/lesions/{lesion_id}/response-preview"]
+    assert set(paths["/api/voids"]) == set(paths["/api/voids/restore"]) == {"post"}
     operation_ids = [op["operationId"] for ops in paths.values() for op in ops.values()]
-    assert len(operation_ids) == len(set(operation_ids)) == 9 * 5 + 5
+    assert len(operation_ids) == len(set(operation_ids)) == 9 * 5 + 5 + 2
     assert Client().get("/api/docs").status_code == 200
 
 

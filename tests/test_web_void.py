@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from typing import Any
 
 import pytest
 from django.http import HttpResponse
@@ -230,3 +231,50 @@ def test_a_reason_too_long_is_refused_on_its_field(clinician: Client) -> None:
     assert refused.status_code == 200
     assert "Ensure this value has at most 500 characters (it has 501)." in text(refused)
     assert services.count(ADMIN, Assessment, assessment_id="P1-L1-V1") == 1
+
+
+# ------------------------------------------------------------------ the API
+def api_for(username: str, role: str, centre: str | None = None) -> Any:
+    from test_web_api import Api, user_with_token
+
+    return Api(user_with_token(username, role, centre))
+
+
+def test_the_api_voids_and_restores(registry: Dataset) -> None:
+    api = api_for("doc.api", "clinician", "C01")
+    body = {"table": "sessions", "record_id": "P1-S1", "reason": "wrong patient"}
+    voided = api.post("/api/voids", body)
+    assert voided.status_code == 200, voided.content
+    assert voided.json()["records"][-1] == {"table": "sessions", "record_id": "P1-S1"}
+    assert api.get("/api/sessions/P1-S1").status_code == 404
+    assert api.post("/api/voids", body).status_code == 404  # gone already
+    restored = api.post("/api/voids/restore", body | {"reason": "right patient"})
+    assert restored.status_code == 200, restored.content
+    assert restored.json()["records"][0] == {"table": "sessions", "record_id": "P1-S1"}
+    assert api.get("/api/sessions/P1-S1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"table": "centres", "record_id": "C01", "reason": "x"}, 422),
+        ({"table": "sessions", "record_id": "P1-S1"}, 422),  # no reason
+        ({"table": "sessions", "record_id": "P1-S1", "reason": ""}, 422),
+        ({"table": "sessions", "record_id": "P1-S1", "reason": "x" * 501}, 422),
+        ({"table": "sessions", "record_id": "", "reason": "x"}, 422),
+        ({"table": "sessions", "record_id": "P2-S1", "reason": "not mine"}, 404),
+    ],
+)
+def test_the_api_refuses_bad_void_requests(
+    registry: Dataset, body: dict[str, str], status: int
+) -> None:
+    api = api_for("doc.api", "clinician", "C01")
+    response = api.post("/api/voids", body)
+    assert response.status_code == status, response.content
+    assert services.count(ADMIN, Session) == 3  # nothing voided
+
+
+def test_the_api_lets_no_analyst_void(registry: Dataset) -> None:
+    api = api_for("ana.api", "analyst")
+    body = {"table": "sessions", "record_id": "P1-S1", "reason": "no"}
+    assert api.post("/api/voids", body).status_code == 403
