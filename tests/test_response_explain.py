@@ -49,6 +49,17 @@ def test_the_5_mm_rule_of_recist_explains_a_who_progression() -> None:
     assert "(12 → 48 mm², +300 %)" in sentence
 
 
+def test_regrowth_after_a_complete_response_short_of_5_mm() -> None:
+    # 10 x 6 mm at baseline, gone (0 mm) at the nadir, back at 4 x 3 mm: under RECIST
+    # 4 mm over the nadir is short of 5 mm (and 4 vs 10 mm is -60 %: PR); WHO's product
+    # went 0 -> 12 mm2, an increase over any threshold: PD.
+    recist, who = both((10, 6), (0, 0), (4, 3))
+    assert (recist.category, who.category) == (Category.PR, Category.PD)
+    sentence = explain(recist, who) or ""
+    assert "grew by 4 mm (0 → 4 mm) over the nadir, so RECIST says PR" in sentence
+    assert "(its product grew by 12 mm² (0 → 12 mm²) over the nadir) and says PD" in sentence
+
+
 def test_the_product_grows_faster_than_the_longest_diameter() -> None:
     # 20 x 20 -> 23 x 23 mm: longest +15 % (RECIST SD); product 400 -> 529 mm2,
     # +32.25 % (WHO PD at >= 25 %).

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -23,6 +25,9 @@ from openect.registry.access import Actor
 from openect.registry.accounts import set_user
 from openect.registry.models import AuditEntry, Role
 from openect.registry.transfer import import_dataset
+from openect.synth import generate_cohort
+from openect.web.pages.bodymap import LesionMark, Marker
+from test_web_e2e import CHROMIUM, SCREENSHOTS, _sign_in, browser, site  # noqa: F401
 
 ADMIN = Actor("admin", Role.ADMIN)
 URL = "/patients/P1/visits/new/"
@@ -31,7 +36,7 @@ DATE = "2021-01-10"
 
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture
-def registry(dataset: Dataset) -> Dataset:
+def registry(dataset: Dataset, db: None) -> Dataset:
     """The small dataset with a third treated lesion of P1 (P1-L3, 20 x 20 mm)."""
     dataset.lesions.append(
         Lesion(
@@ -93,9 +98,6 @@ def p1_assessments() -> list[Assessment]:
 
 def saved_count() -> int:
     return len(p1_assessments())
-
-
-pytestmark = pytest.mark.django_db
 
 
 # ------------------------------------------------------------------ the visit form
@@ -373,10 +375,68 @@ def test_body_map_markers_show_the_short_number_and_link_to_the_lesion(
     clinician: Client,
 ) -> None:
     body = text(clinician.get("/patients/P1/"))
-    for short in ("L1", "L2", "L3"):
+    for n in ("1", "2", "3"):
         marker = re.search(
-            rf'<a class="bm-link" href="/patients/P1/lesions/P1-{short}/"[^>]*>'
-            rf"<circle [^>]*>.*?</circle><text [^>]*>{short}</text></a>",
+            rf'<a class="bm-link" href="/patients/P1/lesions/P1-L{n}/"[^>]*>'
+            rf"<circle [^>]*><title>L{n}: P1-L{n}, [^<]*</title></circle>"
+            rf"<text [^>]*>{n}</text></a>",
             body,
         )
-        assert marker is not None, short
+        assert marker is not None, n
+
+
+def test_a_marker_shows_the_number_of_the_short_number() -> None:
+    def text_of(number: str) -> str:
+        mark = LesionMark("x", BodySite.TRUNK_ANTERIOR, 10.0, "CR", "", "", number)
+        return Marker(mark, "front", 0.0, 0.0, 7.0).text
+
+    assert [text_of(n) for n in ("L1", "L01", "L12", "A", "")] == ["1", "1", "12", "A", "CR"]
+
+
+# ------------------------------------------------------------------ in a real browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
+def test_a_visit_of_two_lesions_on_a_tablet(site: str, browser: Any) -> None:  # noqa: F811
+    """On a tablet (768 x 1024) a clinician records one visit for two treated lesions: the
+    response appears beside each row while typing, one save writes both; the same form
+    fits a phone (390 x 844). Screenshots to docs/screenshots/."""
+    cohort = generate_cohort(12, centres=2, seed=5)  # the site's register (test_web_e2e)
+    treated = {a.lesion_id for a in cohort.applications}
+    patient = next(
+        p
+        for p in cohort.patients
+        if p.centre_id == "C01"
+        and p.death_date is None
+        and sum(
+            1 for x in cohort.lesions if x.patient_id == p.patient_id and x.lesion_id in treated
+        )
+        >= 2
+    )
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, timezone_id="UTC")
+    page = context.new_page()
+    _sign_in(page, site, "dr.one")
+    page.goto(f"{site}/patients/{patient.patient_id}/")
+    page.get_by_role("link", name="Record a visit").first.click()
+    page.wait_for_url(f"{site}/patients/{patient.patient_id}/visits/new/")
+    rows = page.locator("fieldset.vi-row")
+    assert rows.count() >= 2
+    for index, (longest, perpendicular) in enumerate((("0", "0"), ("4", "3"))):
+        row = rows.nth(index)
+        row.locator("input[name$='-longest_diameter_mm']").fill(longest)
+        row.locator("input[name$='-perpendicular_diameter_mm']").fill(perpendicular)
+        row.locator("output .badge").first.wait_for()  # derived live by the API
+    rows.nth(0).locator("input[name$='-note']").fill("scar")
+    assert "RECIST" in rows.nth(0).locator("output").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "visit-tablet.png"), full_page=True)
+    page.get_by_role("button", name="Save visit").click()
+    page.wait_for_url(f"{site}/patients/{patient.patient_id}/")
+    assert "saved: 2 assessments" in page.locator(".messages").inner_text()
+    assert page.locator(".pt-visit").first.is_visible()  # the visit, grouped, on the timeline
+    page.screenshot(path=str(SCREENSHOTS / "visit-timeline.png"), full_page=False)
+    # the same form on a phone: no wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{site}/patients/{patient.patient_id}/visits/new/")
+    page.locator("fieldset.vi-row input[name$='-longest_diameter_mm']").first.fill("2")
+    page.locator("fieldset.vi-row output .badge").first.wait_for()
+    assert page.locator("body").bounding_box()["width"] <= 390
+    page.screenshot(path=str(SCREENSHOTS / "visit-phone.png"), full_page=True)
+    context.close()

@@ -62,16 +62,15 @@ def _change(value: float | None, base: float | None) -> float | None:
 
 
 def _grew(c: Comparison, unit: str) -> str:
-    """``grew by 4 mm (4 → 8 mm, +100 %) over the nadir`` (what is known of it)."""
-    pct = _change(c.measure, c.nadir)
-    if c.measure is None or c.nadir is None or pct is None:
+    """``grew by 4 mm (4 → 8 mm, +100 %) over the nadir`` (no % from a nadir of 0)."""
+    if c.measure is None or c.nadir is None:
         return "changed"
     delta = c.measure - c.nadir
     verb = "grew" if delta >= 0 else "shrank"
-    return (
-        f"{verb} by {_n(abs(delta))} {unit} ({_n(c.nadir)} → {_n(c.measure)} {unit}, "
-        f"{'+' if pct >= 0 else '−'}{_n(abs(pct))} %) over the nadir"
-    )
+    pct = _change(c.measure, c.nadir)
+    share = "" if pct is None else f", {'+' if pct >= 0 else '−'}{_n(abs(pct))} %"
+    span = f"{_n(c.nadir)} → {_n(c.measure)} {unit}{share}"
+    return f"{verb} by {_n(abs(delta))} {unit} ({span}) over the nadir"
 
 
 def _shrank(c: Comparison) -> str:
@@ -108,18 +107,13 @@ def explain(
     if r is Category.NE and recist.measure is None:
         return f"RECIST 1.1 has no longest diameter to compare (NE); WHO gives {w}."
     if w is Category.PD and r is not Category.PD:
-        rel = _change(recist.measure, recist.nadir)
-        abs_ = (
-            None
-            if recist.measure is None or recist.nadir is None
-            else recist.measure - recist.nadir
+        short_of_5_mm = (
+            recist.measure is not None
+            and recist.nadir is not None
+            and recist.measure >= recist.nadir * (1.0 + rc.pd_increase_pct / 100.0)
+            and recist.measure - recist.nadir < rc.pd_min_increase
         )
-        if (
-            rel is not None
-            and abs_ is not None
-            and rel >= rc.pd_increase_pct
-            and abs_ < rc.pd_min_increase
-        ):
+        if short_of_5_mm:
             return (
                 f"RECIST 1.1 calls progression only when the longest diameter grows by at "
                 f"least {_n(rc.pd_increase_pct)} % and at least {_n(rc.pd_min_increase)} mm "

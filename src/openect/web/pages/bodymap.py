@@ -11,13 +11,15 @@ are placed in the region of their ``body_site`` (:data:`REGIONS`):
   around it when the region is full). The placement is deterministic, and adding a
   lesion never moves those drawn before it.
 
-Circle radius grows with the lesion's longest diameter (:func:`radius`). Drawing (the
+Circle radius grows with the lesion's longest diameter (:func:`radius`); the circle holds
+the lesion's number (``1`` for ``L1``) and links to the lesion's page. Drawing (the
 SVG markup) is the template's job; this module only computes numbers and paths.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -39,7 +41,7 @@ HEIGHT = TOP_MARGIN + VIEW_HEIGHT
 MIDLINE = VIEW_WIDTH / 2
 
 #: Smallest and largest circle radius (units) and growth per mm of longest diameter.
-MIN_RADIUS = 5.0
+MIN_RADIUS = 7.0
 MAX_RADIUS = 14.0
 RADIUS_PER_MM = 0.2
 #: Space kept between two circles (units).
@@ -153,16 +155,21 @@ class Marker:
 
     @property
     def text(self) -> str:
-        """What the circle shows: the lesion's short number, else its category."""
+        """What the circle shows: the number of the lesion's short number (``1`` of
+        ``L1`` or ``L01``; the whole short number when it is not a letter and a number),
+        else its category."""
+        found = re.fullmatch(r"[A-Za-z]*0*(\d+)", self.mark.number)
+        if found is not None:
+            return found.group(1)
         return self.mark.number or self.mark.category
 
     @property
     def text_size(self) -> float:
-        """Font size of the text inside the circle: two characters fill it, longer
-        numbers (``L12``) are set smaller to stay inside."""
-        size = max(4.5, self.r * 0.85)
+        """Font size of the text inside the circle: one or two characters fill it,
+        longer ones are set smaller to stay inside."""
+        size = max(5.0, self.r * 1.05)
         if len(self.text) > 2:
-            size = max(3.5, size * 2.2 / len(self.text))
+            size = max(3.5, size * 2.0 / len(self.text))
         return round(size, 2)
 
 

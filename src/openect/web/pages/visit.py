@@ -128,6 +128,7 @@ class LesionRowForm(forms.Form):
         perpendicular = DiameterField(
             _COLUMNS["perpendicular_diameter_mm"], label="Perpendicular diameter (mm)"
         )
+        perpendicular.help_text = "At right angles to the longest, not longer"
         note = forms.CharField(
             required=False,
             max_length=NOTE_MAX,
