@@ -111,6 +111,10 @@ def test_the_print_page_has_the_record_the_print_stylesheet_and_no_navigation_in
     assert reverse("session-pdf", args=["P1-S1"]) in page
     assert re.search(r"<th scope=\"row\">09:15</th>", page)
     assert "Rule dose.iv_bleomycin_per_m2" in page
+    assert "standard window" in page
+    pk = clinician.get(reverse("session-print", args=["P1-S1"]) + "?window=pk").content.decode()
+    assert "pharmacokinetic window by age" in pk  # as on the recording page
+    assert reverse("session-pdf", args=["P1-S1"]) + "?window=pk" in pk
     css = Path(__file__).resolve().parents[1] / "src/openect/web/static/web/documents.css"
     text = css.read_text()
     assert "@media print" in text
@@ -159,6 +163,19 @@ def test_the_record_explains_a_dose_different_from_the_rule_set(registry: Datase
     assert all("recorded:" not in t for t in texts)
     assert [a.window_state for a in record.applications] == ["inside", "inside"]
     assert record.window_opens == dt.time(9, 13)  # 8 min after 09:05
+
+
+def test_an_intratumoural_record_explains_the_dose_by_lesion_volume(registry: Dataset) -> None:
+    record = session_record(services.patient_records(ADMIN, "P2"), "P2-S1")
+    first, total = record.dose_reasons
+    # P2-L1: 8 mm, no perpendicular diameter: a sphere of pi/6 * 8^3 mm3 = 0.27 cm3
+    assert first.text.startswith(f"P2-L1: {number(0.268, 'cm³', 2)} (ellipsoid of 8 × 8")
+    assert first.rule_id == "dose.it_bleomycin"
+    assert first.to_verify  # the rule was not verified in its source
+    assert total.text == f"Total given (recorded): {number(250, 'IU', 0)}."
+    assert record.window.rule_id == "window.it"
+    # an application without a time cannot be placed in the window
+    assert [a.window_state for a in record.applications] == ["unknown"]
 
 
 # ----------------------------------------------------------------------------- letter
@@ -236,6 +253,18 @@ def test_an_analyst_sees_no_free_text_on_the_record(registry: Dataset) -> None:
     page = analyst.get(reverse("session-print", args=["P1-S1"])).content.decode()
     assert "(hidden)" in page  # the adverse event's term is free text
     assert "<td>Pain</td>" not in page
+
+
+def test_voided_records_leave_the_documents(clinician: Client) -> None:
+    services.void(ADMIN, Application, "P1-S1-A2", "entered on the wrong patient")
+    page = clinician.get(reverse("session-print", args=["P1-S1"])).content.decode()
+    assert "Applications (1)" in page
+    assert "09:15" in page
+    assert "09:16" not in page
+    services.void(ADMIN, "sessions", "P1-S1", "session entered twice")
+    assert clinician.get(reverse("session-pdf", args=["P1-S1"])).status_code == 404
+    letter = clinician.get(reverse("patient-letter", args=["P1"])).content.decode()
+    assert "has no electrochemotherapy session recorded" in letter
 
 
 # ----------------------------------------------------------------------------- bad input
