@@ -558,6 +558,79 @@ def restore(
     return 0
 
 
+Table = Annotated[
+    str,
+    typer.Argument(
+        metavar="TABLE",
+        help="The record's table: patients, lesions, sessions, applications, assessments, "
+        "adverse_events, patient_reported, systemic_therapies.",
+    ),
+]
+RecordId = Annotated[str, typer.Argument(metavar="ID", help="The record's identifier.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (required; kept in the audit trail).")]
+
+
+def _void_or_restore(kind: str, table_name: str, record_id: str, reason: str) -> list[Any]:
+    from openect.data.models import ENTITIES
+    from openect.errors import OpenECTError
+    from openect.registry import services
+
+    tables = [r.table for r in ENTITIES if r.table != "centres"]
+    if table_name not in tables:
+        raise CliError(f"TABLE={table_name!r}: allowed {', '.join(tables)}")
+    run = services.void if kind == "void" else services.unvoid
+    try:
+        return run(_actor(), table_name, record_id, reason)
+    except OpenECTError as error:
+        raise CliError(str(error)) from error
+
+
+@app.command("void")
+def void(
+    table_name: Table,
+    record_id: RecordId,
+    reason: Reason,
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Void a record entered in error, with the records that depend on it (a session's
+    applications, a lesion's assessments): out of every read, export and analysis, kept in
+    the audit trail; `openect registry unvoid` restores it."""
+    _open(database)
+    done = _void_or_restore("void", table_name, record_id, reason)
+    if as_json:
+        emit_json({"voided": [{"table": t, "record_id": i} for t, i in done]})
+    else:
+        stdout.print(
+            f"Voided {table_name} {record_id}"
+            + (f" and {len(done) - 1} record(s) with it" if len(done) > 1 else ""),
+            soft_wrap=True,
+        )
+    return 0
+
+
+@app.command("unvoid")
+def unvoid(
+    table_name: Table,
+    record_id: RecordId,
+    reason: Reason,
+    database: Database = None,
+    as_json: JsonFlag = False,
+) -> int:
+    """Restore a voided record as it was (with those voided with it)."""
+    _open(database)
+    done = _void_or_restore("unvoid", table_name, record_id, reason)
+    if as_json:
+        emit_json({"restored": [{"table": t, "record_id": i} for t, i in done]})
+    else:
+        stdout.print(
+            f"Restored {table_name} {record_id}"
+            + (f" and {len(done) - 1} record(s) with it" if len(done) > 1 else ""),
+            soft_wrap=True,
+        )
+    return 0
+
+
 @app.command("user")
 def user(
     username: Annotated[str, typer.Argument(metavar="USERNAME")],
