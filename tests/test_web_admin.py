@@ -9,6 +9,8 @@ answered 422 naming the field, with nothing written; a token's secret is shown o
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,6 +91,13 @@ def _text(response: Any) -> str:
     return str(response.content.decode())
 
 
+def _field_error(response: Any, field: str) -> str:
+    """The message shown under ``field`` of a refused form (quotes unescaped)."""
+    found = re.search(rf'<p class="error" id="f-{field}-error">([^<]*)</p>', _text(response))
+    assert found is not None, _text(response)[:3000]
+    return found.group(1).replace("&#x27;", "'")
+
+
 # ----------------------------------------------------------------------- who may
 @pytest.mark.parametrize(
     ("role", "centre"), [("clinician", "C01"), ("data_manager", "C02"), ("analyst", None)]
@@ -116,7 +125,8 @@ def test_every_page_is_403_for_anyone_but_an_administrator(
 def test_nobody_signed_in_is_sent_to_sign_in(registry: None) -> None:
     for method, url in URLS:
         response = getattr(Client(), method)(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/"), url
 
 
 def test_an_administrator_needs_the_second_factor_first(registry: None) -> None:
@@ -124,9 +134,24 @@ def test_an_administrator_needs_the_second_factor_first(registry: None) -> None:
     client = Client()
     client.force_login(get_user_model().objects.get(username="new.admin"))
     response = client.get("/manage/users/")
-    assert response.status_code == 302 and response["Location"].startswith("/account/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/")
     assert client.post("/manage/new-user/", {"username": "x"}).status_code == 302
     assert not get_user_model().objects.filter(username="x").exists()
+
+
+def test_every_url_answers_only_its_methods(admin: Client) -> None:
+    from openect.web.pages import admin_urls
+
+    assert len(admin_urls.urlpatterns) == len({url for _, url in URLS})
+    for pattern in admin_urls.urlpatterns:
+        allowed = set(pattern.callback.allowed_methods)  # type: ignore[attr-defined]
+        assert allowed in ({"GET", "HEAD"}, {"POST"}, {"GET", "HEAD", "POST"}), pattern.name
+    for method, url in URLS:
+        response = admin.put(url)
+        assert response.status_code == 405, url
+        assert method.upper() in response["Allow"], url
+    assert admin.get("/manage/tokens/1/revoke/").status_code == 405
 
 
 def test_forms_need_the_csrf_token(admin: Client) -> None:
@@ -159,9 +184,14 @@ def test_the_users_list_shows_role_centre_second_factor_and_sign_in(admin: Clien
     assert page.status_code == 200
     rows = re.findall(r"<tr>(.*?)</tr>", _text(page), re.S)
     dr = next(r for r in rows if "dr.one" in r)
-    assert "clinician" in dr and "C01" in dr and "never" in dr and "none" in dr
+    assert "clinician" in dr
+    assert "C01" in dr
+    assert "never" in dr
+    assert "none" in dr
     boss = next(r for r in rows if ">boss<" in r)
-    assert "admin" in boss and "set up" in boss and "never" not in boss  # signed in now
+    assert "admin" in boss
+    assert "set up" in boss
+    assert "never" not in boss
 
 
 def test_an_administrator_creates_a_user_audited(admin: Client) -> None:
@@ -170,9 +200,11 @@ def test_an_administrator_creates_a_user_audited(admin: Client) -> None:
         {"username": "dr.two", "role": "clinician", "centre": "C02",
          "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
     )  # fmt: skip
-    assert response.status_code == 302 and response["Location"] == "/manage/users/dr.two/"
+    assert response.status_code == 302
+    assert response["Location"] == "/manage/users/dr.two/"
     user = get_user_model().objects.get(username="dr.two")
-    assert user.check_password(NEW_PASSWORD) and user.is_active
+    assert user.check_password(NEW_PASSWORD)
+    assert user.is_active
     membership = Membership.objects.get(user=user)
     assert (membership.role, membership.centre_id) == ("clinician", "C02")
     (entry,) = _audit("users", "dr.two")
@@ -210,9 +242,7 @@ def test_bad_input_for_a_new_user_names_the_field_and_writes_nothing(
     response = admin.post("/manage/new-user/", data)
     assert response.status_code == 422
     text = _text(response)
-    found = re.search(rf'<p class="error" id="f-{field}-error">([^<]*)</p>', text)
-    assert found is not None, text[:3000]
-    assert words in found.group(1).replace("&#x27;", "'")
+    assert words in _field_error(response, field)
     assert len(text) < 60_000  # a 10 kB value is named, not repeated
     assert get_user_model().objects.count() == users
     assert AuditEntry.objects.count() == audited
@@ -228,9 +258,11 @@ def test_an_administrator_changes_a_role_audited(admin: Client) -> None:
     assert entry.before == {"role": "clinician", "centre_id": "C01"}
     assert entry.after == {"role": "data_manager", "centre_id": "C02"}
     bad = admin.post("/manage/users/dr.one/role/", {"role": "root", "centre": ""})
-    assert bad.status_code == 422 and "role=&#x27;root&#x27;: unknown" in _text(bad)
+    assert bad.status_code == 422
+    assert "role=&#x27;root&#x27;: unknown" in _text(bad)
     own = admin.post("/manage/users/boss/role/", {"role": "analyst", "centre": ""})
-    assert own.status_code == 422 and "your own role" in _text(own)
+    assert own.status_code == 422
+    assert "your own role" in _text(own)
     assert Membership.objects.get(user__username="boss").role == "admin"
 
 
@@ -258,10 +290,12 @@ def test_deactivating_ends_sign_in_and_tokens_and_reactivating_undoes_it(
 
 def test_an_administrator_cannot_deactivate_themselves(admin: Client) -> None:
     response = admin.post("/manage/users/boss/active/", {"active": "false"})
-    assert response.status_code == 422 and "cannot deactivate yourself" in _text(response)
+    assert response.status_code == 422
+    assert "cannot deactivate yourself" in _text(response)
     assert get_user_model().objects.get(username="boss").is_active
     odd = admin.post("/manage/users/dr.one/active/", {"active": BIG})
-    assert odd.status_code == 422 and "allowed at most 5" in _text(odd)
+    assert odd.status_code == 422
+    assert "allowed at most 5" in _text(odd)
     assert get_user_model().objects.get(username="dr.one").is_active
 
 
@@ -285,7 +319,9 @@ def test_resetting_the_second_factor_removes_the_device_audited(admin: Client) -
 # ----------------------------------------------------------------------- centres
 def test_an_administrator_creates_and_changes_a_centre_audited(admin: Client) -> None:
     page = admin.get("/manage/centres/")
-    assert page.status_code == 200 and "Centre one" in _text(page) and "Slovenia" in _text(page)
+    assert page.status_code == 200
+    assert "Centre one" in _text(page)
+    assert "Slovenia" in _text(page)
     response = admin.post(
         "/manage/centres/", {"centre_id": "C03", "name": "Centre three", "country": "it"}
     )
@@ -324,14 +360,14 @@ def test_bad_input_for_a_centre_names_the_field_and_writes_nothing(
         "/manage/centres/", {"centre_id": "C04", "name": "Centre four", "country": "FR"} | data
     )
     assert response.status_code == 422
-    found = re.search(rf'<p class="error" id="f-{field}-error">([^<]*)</p>', _text(response))
-    assert found is not None and words in found.group(1), _text(response)[:3000]
+    assert words in _field_error(response, field)
     assert len(_text(response)) < 80_000
     assert AuditEntry.objects.count() == audited
     assert not services.list_records(SETUP, Centre, centre_id="C04")
     if field in ("name", "country"):
         edit = admin.post("/manage/centres/C01/", {"name": "Centre one", "country": "GB"} | data)
-        assert edit.status_code == 422 and f'id="f-{field}-error"' in _text(edit)
+        assert edit.status_code == 422
+        assert f'id="f-{field}-error"' in _text(edit)
         assert services.get(SETUP, Centre, "C01").country == "GB"
         assert AuditEntry.objects.count() == audited
 
@@ -345,11 +381,13 @@ def test_a_token_is_shown_once_and_revoked_audited(admin: Client) -> None:
     row = ApiToken.every.get(digest=hash_token(secret.group(1)))
     assert (row.user.get_username(), row.name) == ("dr.one", "lab export")
     listing = _text(admin.get("/manage/tokens/"))
-    assert secret.group(1) not in listing and "lab export" in listing
+    assert secret.group(1) not in listing
+    assert "lab export" in listing
     assert secret.group(1) not in _text(admin.get("/manage/users/dr.one/"))
     (issued,) = _audit("api_tokens", str(row.pk))
     assert (issued.actor, issued.role, issued.action) == ("boss", "admin", "create")
-    assert issued.after["user"] == "dr.one" and secret.group(1) not in str(issued.after)
+    assert issued.after["user"] == "dr.one"
+    assert secret.group(1) not in str(issued.after)
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret.group(1)}")
     assert api.get("/api/patients/").status_code == 200
     assert admin.post(f"/manage/tokens/{row.pk}/revoke/").status_code == 302
@@ -371,7 +409,9 @@ def test_a_token_with_an_expiry_date_lasts_until_then(admin: Client) -> None:
     page = admin.post("/manage/tokens/", {"user": "dr.one", "expires": until.isoformat()})
     assert page.status_code == 200
     row = ApiToken.every.order_by("-pk").first()
-    assert row is not None and row.expires.date() == until and row.name == "api"
+    assert row is not None
+    assert row.expires.date() == until
+    assert row.name == "api"
 
 
 @pytest.mark.parametrize(
@@ -393,8 +433,7 @@ def test_bad_input_for_a_token_names_the_field_and_issues_nothing(
     audited = AuditEntry.objects.count()
     response = admin.post("/manage/tokens/", {"user": "dr.one", "label": "x"} | data)
     assert response.status_code == 422
-    found = re.search(rf'<p class="error" id="f-{field}-error">([^<]*)</p>', _text(response))
-    assert found is not None and words in found.group(1), _text(response)[:3000]
+    assert words in _field_error(response, field)
     assert 'id="issued-token"' not in _text(response)
     assert ApiToken.every.count() == tokens
     assert AuditEntry.objects.count() == audited
@@ -405,6 +444,88 @@ def test_the_token_list_filters_by_user_and_status(admin: Client) -> None:
     ApiToken.issue(boss, "own")
     ApiToken.every.filter(user=boss).revoke()
     mine = _text(admin.get("/manage/tokens/?user=boss"))
-    assert ">own<" in mine and ">lab<" not in mine
+    assert ">own<" in mine
+    assert ">lab<" not in mine
     active = _text(admin.get("/manage/tokens/?status=active"))
-    assert ">lab<" in active and ">own<" not in active
+    assert ">lab<" in active
+    assert ">own<" not in active
+
+
+# ----------------------------------------------------------------------- in a browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+#: Where the documentation's screenshots come from: (page, viewport, file name).
+SHOTS = [
+    ("/manage/users/", (1280, 900), "manage-users"),
+    ("/manage/users/", (768, 1024), "manage-users-tablet"),
+    ("/manage/users/dr.one/", (390, 844), "manage-user-phone"),
+    ("/manage/centres/", (1280, 900), "manage-centres"),
+    ("/manage/tokens/", (1280, 900), "manage-tokens"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
+def test_the_users_list_fits_a_phone(live_server: Any, settings: Any) -> None:
+    """At 390 x 844 the users list scrolls in its own region, never the page sideways;
+    a refused new user shows the field's message; no page breaks the site's policy."""
+    from playwright.sync_api import sync_playwright
+
+    from concurrent_jobs import empty_append_only_tables
+
+    try:
+        for centre_id, name, country in (("C01", "Centre one", "GB"), ("C02", "Centre two", "SI")):
+            services.create(SETUP, Centre(centre_id=centre_id, name=name, country=country))
+        set_user(SETUP, "dr.one", "clinician", "C01", PASSWORD)
+        set_user(SETUP, "manager.two", "data_manager", "C02", PASSWORD)
+        set_user(SETUP, "analyst", "analyst", None, PASSWORD)
+        ApiToken.issue(get_user_model().objects.get(username="analyst"), "statistics")
+        admin = _client("boss", "admin")
+        cookie = admin.cookies[settings.SESSION_COOKIE_NAME].value
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox"]
+            )
+            context = browser.new_context(viewport={"width": 390, "height": 844})
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+            )
+            page = context.new_page()
+            problems: list[str] = []
+            page.add_init_script(
+                "document.addEventListener('securitypolicyviolation', e => console.error("
+                "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+            )
+            page.on(
+                "console",
+                lambda m: problems.append(m.text) if m.text.startswith("CSP") else None,
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.goto(f"{live_server.url}/manage/users/")
+            assert page.get_by_role("heading", name="Users").is_visible()
+            assert page.get_by_role("link", name="dr.one").is_visible()
+            assert page.get_by_role("link", name="Administration").count() == 1
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 390, f"the page scrolls sideways: {wide} px"
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "manage-users-phone.png"), full_page=True)
+            page.get_by_role("link", name="New user").click()
+            page.get_by_label("User name").fill("DR.ONE")
+            page.get_by_label("Role").select_option("clinician")
+            page.get_by_role("button", name="Create user").click()
+            assert (
+                page.locator("#f-username-error")
+                .inner_text()
+                .endswith("already taken (by 'dr.one'); choose another name")
+            )
+            assert page.locator("#f-password-error").inner_text() == "password: required"
+            page.screenshot(path=str(SCREENSHOTS / "manage-user-new-phone.png"), full_page=True)
+            for url, (width, height), name in SHOTS:
+                page.set_viewport_size({"width": width, "height": height})
+                page.goto(f"{live_server.url}{url}")
+                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, url
+            browser.close()
+        assert not problems, problems
+    finally:
+        empty_append_only_tables()

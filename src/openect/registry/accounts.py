@@ -87,6 +87,18 @@ def check_username(username: str) -> None:
         )
 
 
+def check_new_username(username: str) -> None:
+    """Refuse a user name Django would not take or that is taken, also in another
+    letter case (ValueError naming the rule)."""
+    check_username(username)
+    taken = get_user_model().objects.filter(username__iexact=username).first()
+    if taken is not None:
+        raise ValueError(
+            f"username={shown(username)}: already taken (by {taken.get_username()!r}); "
+            "choose another name"
+        )
+
+
 def create_user(
     actor: Actor, username: str, role: str, centre_id: str | None, password: str
 ) -> None:
@@ -99,14 +111,8 @@ def create_user(
     written then.
     """
     require_admin(actor)
-    check_username(username)
     with transaction.atomic():
-        taken = get_user_model().objects.filter(username__iexact=username).first()
-        if taken is not None:
-            raise ValueError(
-                f"username={shown(username)}: already taken (by {taken.get_username()!r}); "
-                "choose another name"
-            )
+        check_new_username(username)
         if centre_id:
             check_centre(centre_id)
         set_user(actor, username, role, centre_id, password)

@@ -34,6 +34,7 @@ from openect.registry.access import Actor, readable
 from openect.registry.accounts import (
     audit_second_factor,
     change_role,
+    check_new_username,
     create_user,
     set_active,
     shown,
@@ -156,6 +157,11 @@ def user_new(request: HttpRequest, actor: Actor) -> HttpResponse:
         return form_page(request, "web/manage/user_new.html", context, None)
     form = Submitted(request.POST)
     username = form.text("username", USERNAME_LENGTH)
+    if username and "username" not in form.errors:
+        try:
+            check_new_username(username)
+        except ValueError as error:
+            form.refuse("username", str(error))
     role, centre = _role_and_centre(form)
     password = str(request.POST.get("password", ""))
     again = str(request.POST.get("password_again", ""))
