@@ -39,6 +39,7 @@ DECLARED = {
     "session-record": {"GET", "HEAD"},
     "session-bolus": {"POST"},
     "application-new": {"POST"},
+    "application-undo": {"POST"},
     "dashboard": {"GET", "HEAD"},
     "audit": {"GET", "HEAD"},
     "record-audit": {"GET", "HEAD"},
@@ -90,7 +91,9 @@ def test_an_undeclared_method_gets_405(client: Client, pattern: URLPattern) -> N
         assert set(response["Allow"].split(", ")) == allowed, f"{method} {url}"
 
 
-@pytest.mark.parametrize("name", ["session-new", "session-bolus", "application-new"])
+@pytest.mark.parametrize(
+    "name", ["session-new", "session-bolus", "application-new", "application-undo"]
+)
 def test_get_on_a_url_that_takes_only_a_post_is_405(client: Client, name: str) -> None:
     pattern = next(p for p in PATTERNS if p.name == name)
     response = client.get(url_of(pattern))
