@@ -431,7 +431,6 @@ def test_a_visit_of_two_lesions_on_a_tablet(site: str, browser: Any) -> None:  #
     page.wait_for_url(f"{site}/patients/{patient.patient_id}/")
     assert "saved: 2 assessments" in page.locator(".messages").inner_text()
     assert page.locator(".pt-visit").first.is_visible()  # the visit, grouped, on the timeline
-    page.screenshot(path=str(SCREENSHOTS / "visit-timeline.png"), full_page=False)
     # the same form on a phone: no wider than the screen
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{site}/patients/{patient.patient_id}/visits/new/")
