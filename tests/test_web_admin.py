@@ -145,7 +145,7 @@ def test_every_url_answers_only_its_methods(admin: Client) -> None:
 
     assert len(admin_urls.urlpatterns) == len({url for _, url in URLS})
     for pattern in admin_urls.urlpatterns:
-        allowed = set(pattern.callback.allowed_methods)  # type: ignore[attr-defined]
+        allowed = set(pattern.callback.allowed_methods)
         assert allowed in ({"GET", "HEAD"}, {"POST"}, {"GET", "HEAD", "POST"}), pattern.name
     for method, url in URLS:
         response = admin.put(url)
@@ -270,7 +270,11 @@ def test_deactivating_ends_sign_in_and_tokens_and_reactivating_undoes_it(
     admin: Client,
 ) -> None:
     token = ApiToken.every.get()
+    session = Client()
+    session.force_login(get_user_model().objects.get(username="dr.one"))
+    assert session.get("/patients/").status_code == 200
     assert admin.post("/manage/users/dr.one/active/", {"active": "false"}).status_code == 302
+    assert session.get("/patients/").status_code == 302  # the open session has ended
     user = get_user_model().objects.get(username="dr.one")
     assert not user.is_active
     assert ApiToken.every.get().status == "revoked"

@@ -120,6 +120,8 @@ def centres(request: HttpRequest, actor: Actor) -> HttpResponse:
     centre_id = form.text("centre_id", ID_LENGTH)
     name = form.text("name", NAME_LENGTH)
     country = _country(form)
+    if centre_id and readable(actor, Centre).filter(pk=centre_id).exists():
+        form.refuse("centre_id", f"centre_id={shown(centre_id)}: already in use; choose another")
     if form.ok:
         try:
             item = services.validated(
