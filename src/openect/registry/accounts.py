@@ -7,7 +7,7 @@ import re
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from openect.errors import AccessDeniedError
 from openect.registry.access import Actor
@@ -115,6 +115,13 @@ def create_user(
         check_new_username(username)
         if centre_id:
             check_centre(centre_id)
+        try:
+            with transaction.atomic():  # the row first: a second creation at once fails
+                get_user_model().objects.create(username=username)
+        except IntegrityError:
+            raise ValueError(
+                f"username={shown(username)}: already taken; choose another name"
+            ) from None
         set_user(actor, username, role, centre_id, password)
 
 
