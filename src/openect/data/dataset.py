@@ -36,7 +36,7 @@ DATASET_FORMAT = "openect-dataset"
 #: drug, ECT elsewhere as an agent class); a 1.0 file may leave those columns out. 1.2
 #: added the patient's number within the centre (``patient_number``, the short label
 #: ``C01-0042``); a 1.0 or 1.1 file may leave it out.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 R = TypeVar("R", bound=Record)
 

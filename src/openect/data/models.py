@@ -80,6 +80,9 @@ MAX_THERAPY_BLEOMYCIN_IU = 2_000_000
 SCHEMA_1_1 = "1.1"
 #: Version of the dataset schema that added the patients' numbers within their centre.
 SCHEMA_1_2 = "1.2"
+#: Version of the dataset schema that added each intratumoural application's own injection
+#: time.
+SCHEMA_1_3 = "1.3"
 #: Digits of the number in a patient's label (``C01-0042``; more when the number needs them).
 LABEL_DIGITS = 4
 
@@ -509,6 +512,13 @@ class Application(Record):
     lesion_id: str = _ref("lesions", "Lesion")
     time: LocalTime | None = Field(
         None, description="Time of day the pulses were delivered (local time of day)"
+    )
+    injection_end_time: LocalTime | None = Field(
+        None,
+        description="Intratumoural sessions only: end of the injection into this "
+        "application's lesion (local time of day); the application's window runs from it. "
+        "Empty: from the session's bolus_end_time",
+        json_schema_extra=_since(SCHEMA_1_3),
     )
     electrode: Annotated[str, AfterValidator(_in_catalogue)] = Field(
         pattern=ELECTRODE_PATTERN,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openect.data.dataset import Dataset
+from openect.data.enums import Route
 from openect.data.models import ENTITIES, Lesion, Patient, Record, Session, references
 from openect.data.schema import file_name
 
@@ -191,6 +192,14 @@ def check_dataset(
                 f"is of patient {session.patient_id}",
             )
             continue
+        if application.injection_end_time is not None and session.route is not Route.INTRATUMOURAL:
+            add(
+                application,
+                "injection_end_time",
+                application.injection_end_time,
+                f"only for intratumoural sessions; session {session.session_id} is "
+                f"{session.route.value} (its window runs from the bolus end): leave it empty",
+            )
         previous = first_treatment.get(lesion.lesion_id)
         if previous is None or session.session_date < previous:
             first_treatment[lesion.lesion_id] = session.session_date
@@ -241,6 +250,22 @@ def check_dataset(
                 "assessment_date",
                 assessment.assessment_date,
                 f"before {what} ({start.isoformat()})",
+            )
+
+    # A patient's number is unique within the centre (the label C01-0042).
+    numbered: dict[tuple[str, int], str] = {}
+    for patient in dataset.patients:
+        if patient.patient_number is None:
+            continue
+        key = (patient.centre_id, patient.patient_number)
+        holder = numbered.setdefault(key, patient.patient_id)
+        if holder != patient.patient_id:
+            add(
+                patient,
+                "patient_number",
+                patient.patient_number,
+                f"already the number of patient {holder} of centre {patient.centre_id}; "
+                "each patient of a centre has their own number",
             )
 
     # Sessions of a patient: numbers unique and increasing with date.

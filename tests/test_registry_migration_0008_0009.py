@@ -1,4 +1,5 @@
-"""Migration 0008 (voided records) keeps an existing registry's data.
+"""Migrations 0008 (voided records) and 0009 (dataset schema 1.3: an intratumoural
+application's own injection time) keep an existing registry's data.
 
 A registry is built at migration 0007 with rows in every table (written with the
 historical models of 0007, as a registry of that version held them), then migrated to
@@ -21,7 +22,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from concurrent_jobs import empty_append_only_tables
 from openect.data.dataset import Dataset
-from openect.data.models import ENTITIES, Session
+from openect.data.models import ENTITIES, Application, Session, added_in
 from openect.data.schema import columns
 from openect.registry import services
 from openect.registry.access import Actor
@@ -65,12 +66,16 @@ def test_migration_0008_keeps_every_row_and_then_voids(
     apps = at_0007.loader.project_state(BEFORE).apps
     for record_type in ENTITIES:
         model = apps.get_model(APP, registry_model(record_type).__name__)
+        later = set(added_in(record_type, "1.2"))  # columns of later migrations
         for position, record in enumerate(dataset.records(record_type)):
-            model.objects.create(position=position, **to_row_values(record))
+            values = to_row_values(record)
+            model.objects.create(
+                position=position, **{k: v for k, v in values.items() if k not in later}
+            )
 
     call_command("migrate", *AFTER, verbosity=0)
-
     assert "openect_voided" in tables()
+    call_command("migrate", APP, verbosity=0)  # the services are of the latest schema
     for record_type in ENTITIES:
         names = [c.name for c in columns(record_type)]
         rows: list[dict[str, Any]] = list(
@@ -85,3 +90,41 @@ def test_migration_0008_keeps_every_row_and_then_voids(
 
     call_command("migrate", *BEFORE, verbosity=0)  # and back: the table goes
     assert "openect_voided" not in tables()
+
+
+NINE = (APP, "0009_injection_per_lesion")
+
+
+def test_migration_0009_adds_the_injection_time_and_keeps_every_row(
+    dataset: Dataset,
+) -> None:
+    call_command("migrate", *AFTER, verbosity=0)  # a registry of 0008 (schema 1.2)
+    try:
+        apps = MigrationExecutor(connection).loader.project_state(AFTER).apps
+        for record_type in ENTITIES:
+            model = apps.get_model(APP, registry_model(record_type).__name__)
+            later = set(added_in(record_type, "1.2"))
+            assert {f.attname for f in model._meta.concrete_fields}.isdisjoint(later)
+            for position, record in enumerate(dataset.records(record_type)):
+                values = to_row_values(record)
+                model.objects.create(
+                    position=position, **{k: v for k, v in values.items() if k not in later}
+                )
+        assert added_in(Application, "1.2") == ("injection_end_time",)
+
+        call_command("migrate", *NINE, verbosity=0)
+
+        for record_type in ENTITIES:
+            assert services.list_records(ADMIN, record_type) == dataset.records(record_type)
+        assert all(a.injection_end_time is None for a in services.list_records(ADMIN, Application))
+        call_command("migrate", *AFTER, verbosity=0)  # and back: the column goes
+        with connection.cursor() as cursor:
+            names = {
+                c.name
+                for c in connection.introspection.get_table_description(
+                    cursor, "openect_applications"
+                )
+            }
+        assert "injection_end_time" not in names
+    finally:
+        call_command("migrate", APP, verbosity=0)
