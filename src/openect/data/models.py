@@ -513,13 +513,6 @@ class Application(Record):
     time: LocalTime | None = Field(
         None, description="Time of day the pulses were delivered (local time of day)"
     )
-    injection_end_time: LocalTime | None = Field(
-        None,
-        description="Intratumoural sessions only: end of the injection into this "
-        "application's lesion (local time of day); the application's window runs from it. "
-        "Empty: from the session's bolus_end_time",
-        json_schema_extra=_since(SCHEMA_1_3),
-    )
     electrode: Annotated[str, AfterValidator(_in_catalogue)] = Field(
         pattern=ELECTRODE_PATTERN,
         description="Electrode catalogue id (plate, linear, hexagonal, finger), "
@@ -531,6 +524,13 @@ class Application(Record):
     pulse_duration_us: float | None = _quantity("us", "Duration of one pulse", gt=0, le=10_000)
     current_a: float | None = _quantity("A", "Peak current recorded by the generator", ge=0, le=100)
     complete: bool | None = Field(None, description="False if the generator aborted the train")
+    injection_end_time: LocalTime | None = Field(
+        None,
+        description="Intratumoural sessions only: end of the injection into this "
+        "application's lesion (local time of day); the application's window runs from it. "
+        "Empty: from the session's bolus_end_time",
+        json_schema_extra=_since(SCHEMA_1_3),
+    )
 
 
 class Assessment(Record):

@@ -278,10 +278,26 @@ def checked_applications(
     bolus_end: dt.time | None,
 ) -> list[ApplicationCheck]:
     """The applications of the session in time order (untimed last), each checked
-    against the window after ``bolus_end``."""
+    against the window after its own injection (an intratumoural application's
+    ``injection_end_time``), else after ``bolus_end``."""
     own = [a for a in applications if a.session_id == session_id]
     own.sort(key=lambda a: (a.time is None, a.time or dt.time()))
-    return [ApplicationCheck(a, check_window(window, bolus_end, a.time)) for a in own]
+    return [
+        ApplicationCheck(a, check_window(window, a.injection_end_time or bolus_end, a.time))
+        for a in own
+    ]
+
+
+def lesion_injections(session_id: str, applications: Iterable[Application]) -> dict[str, dt.time]:
+    """Each lesion's injection end in an intratumoural session: the one recorded with its
+    latest application that has one (lesion id -> clock time)."""
+    out: dict[str, dt.time] = {}
+    own = [a for a in applications if a.session_id == session_id and a.injection_end_time]
+    own.sort(key=lambda a: (a.time or dt.time(), a.application_id))
+    for application in own:
+        assert application.injection_end_time is not None
+        out[application.lesion_id] = application.injection_end_time
+    return out
 
 
 @dataclass(frozen=True)
@@ -353,9 +369,7 @@ def prior_bleomycin_iu(
         if s.drug is Drug.BLEOMYCIN and (before is None or s.session_date < before)
     )
     elsewhere = sum(
-        t.bleomycin_iu or 0.0
-        for t in therapies
-        if before is None or t.start_date < before
+        t.bleomycin_iu or 0.0 for t in therapies if before is None or t.start_date < before
     )
     return float(in_sessions + elsewhere)
 
@@ -398,6 +412,4 @@ def treatment_history(
     for application in applications:
         if application.session_id in dates:
             treated.setdefault(application.lesion_id, set()).add(application.session_id)
-    return {
-        lesion_id: (max(dates[s] for s in ids), len(ids)) for lesion_id, ids in treated.items()
-    }
+    return {lesion_id: (max(dates[s] for s in ids), len(ids)) for lesion_id, ids in treated.items()}

@@ -287,11 +287,15 @@ def application_form(
     data: QueryDict | None = None,
     planned: Mapping[str, LesionPlan] | None = None,
     last: Application | None = None,
+    injections: Mapping[str, dt.time] | None = None,
 ) -> forms.Form:
     """An application form prefilled with the rule set's pulse ``train`` and the time
     now (until edited, in the browser); the lesion choice carries the planned settings.
     After an application (``last``), its lesion and settings stay selected. The electrode
-    is a choice from the catalogue, the device code an optional second field."""
+    is a choice from the catalogue, the device code an optional second field.
+
+    ``injections`` (None: not an intratumoural session, no such field) are the lesions'
+    injection end times recorded so far: the field starts with the last lesion's."""
     initial: dict[str, Any] = {
         "time": timezone.localtime().time().replace(microsecond=0),
         "pulses": train.pulses,
@@ -337,6 +341,18 @@ def application_form(
     if data is None:
         form.fields["time"].widget.attrs["data-default-now"] = "1"
     form.fields["time"].help_text = "Clock time the pulses were delivered (default: now)"
+    if injections is None:
+        del form.fields["injection_end_time"]
+    else:
+        field = form.fields["injection_end_time"]
+        field.label = "Injection into this lesion ended"
+        field.help_text = (
+            "Intratumoural: the clock time the injection into this lesion ended; its "
+            "pulse window runs from it (empty: from the session's injection end)"
+        )
+        field.widget.attrs.update({"step": "1"})
+        if last is not None and last.lesion_id in injections:
+            form.initial["injection_end_time"] = injections[last.lesion_id]
     form.fields["lesion_id"].widget.attrs.update({"data-suggest": "1"})
     if planned:
         form.fields["lesion_id"].widget = LesionSelect(

@@ -25,7 +25,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from openect.data.dataset import Dataset
-from openect.data.enums import Drug
+from openect.data.enums import Drug, Route
 from openect.data.models import Application, Patient, Session, patient_label
 from openect.errors import AccessDeniedError, RecordInvalidError
 from openect.formatting import clock
@@ -37,6 +37,7 @@ from openect.protocol.recording import (
     age_at,
     check_window,
     checked_applications,
+    lesion_injections,
     lesion_progress,
     planned_lesions,
     prior_bleomycin_iu,
@@ -127,8 +128,18 @@ class RecordPage:
         """The application form, prefilled with the rule set's pulse train and, after an
         application, with its lesion and settings."""
         form_class = application_form_class(self.dataset.lesions)
+        injections = (
+            lesion_injections(self.session.session_id, self.dataset.applications)
+            if self.session.route is Route.INTRATUMOURAL
+            else None
+        )
         return application_form(
-            form_class, pulse_train(self.rules), data, self.planned, self.last_application
+            form_class,
+            pulse_train(self.rules),
+            data,
+            self.planned,
+            self.last_application,
+            injections,
         )
 
     def url(self) -> str:
@@ -195,6 +206,9 @@ def render_record(
             "rows": rows,
             "outside": sum(1 for r in rows if r.check.outside),
             "lesion_rows": lesion_rows,
+            "injections": lesion_injections(session.session_id, applications)
+            if session.route is Route.INTRATUMOURAL
+            else None,
             "may_write": page.may_write,
             "undo": undoable(page.actor, session.session_id) if page.may_write else None,
             "electrodes": [e.value for e in Electrode],
@@ -283,7 +297,8 @@ def application_new(request: HttpRequest, session_id: str, *, actor: Actor) -> H
                 f"Application {item.application_id} saved ({item.lesion_id}, "
                 f"{item.electrode}{at}).",
             )
-            check = check_window(page.window, page.session.bolus_end_time, item.time)
+            start = item.injection_end_time or page.session.bolus_end_time
+            check = check_window(page.window, start, item.time)
             if check.outside:
                 messages.warning(request, f"Warning: {check.message}.")
             return HttpResponseRedirect(page.url())

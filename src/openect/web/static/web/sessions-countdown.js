@@ -228,7 +228,9 @@
         document.querySelectorAll("button[form='" + form.id + "']")));
     }
     var time = form.querySelector("[name=time]");
-    if (!time || !windowInfo || windowInfo.bolus === null) { return; }
+    // Intratumoural: each lesion's window runs from the end of its own injection.
+    var injection = form.querySelector("[name=injection_end_time]");
+    if (!time || !windowInfo || (windowInfo.bolus === null && !injection)) { return; }
     var confirmed = null;
 
     function label(button, confirming) {
@@ -244,11 +246,18 @@
     }
     time.addEventListener("input", reset);
     time.addEventListener("change", reset);
+    if (injection) {
+      injection.addEventListener("input", reset);
+      injection.addEventListener("change", reset);
+    }
 
     form.addEventListener("submit", function (event) {
       var at = parseClock(time.value);
-      if (at === null) { return; }
-      var minutes = minutesAfterBolus(windowInfo.bolus, at);
+      var origin = injection ? parseClock(injection.value) : null;
+      var from = origin === null ? "the end of the bolus" : "the end of this lesion's injection";
+      if (origin === null) { origin = windowInfo.bolus; }
+      if (at === null || origin === null) { return; }
+      var minutes = minutesAfterBolus(origin, at);
       var inside = minutes >= windowInfo.start && minutes <= windowInfo.end;
       if (inside || confirmed === time.value) { return; }
       event.preventDefault();
@@ -259,7 +268,7 @@
       var side = minutes < windowInfo.start ? "before" : "after";
       if (box) {
         box.textContent = "The time " + time.value + " is " + minutes.toFixed(1) +
-          " min after the end of the bolus: " + side + " the pulse window (" +
+          " min after " + from + ": " + side + " the pulse window (" +
           windowInfo.start + "–" + windowInfo.end + " min, rule " + windowInfo.rule +
           "). Check the time, or save anyway: the application will be marked outside the window.";
         box.hidden = false;
