@@ -1,9 +1,11 @@
 """Forms generated from models: never a second copy of a field list or a bound.
 
 * :func:`record_form_class`: a form of a data-model record (one field per column, with
-  label, unit and choices). Validation is the registry services' (the same messages as
-  the command line): a :class:`~openect.errors.RecordInvalidError` is mapped back onto
-  the form's fields by :func:`add_errors`.
+  label, unit and choices), in clinical words (:mod:`openect.web.pages.form_words`;
+  CTCAE v5.0 terms and grades and EQ-5D-3L levels as choices in words,
+  :mod:`openect.web.pages.clinical_fields`). Validation is the registry services' (the
+  same messages as the command line): a :class:`~openect.errors.RecordInvalidError` is
+  mapped back onto the form's fields by :func:`add_errors`.
 * :func:`model_field`: the form field of one field of any pydantic model (e.g. the
   session planner's inputs), with the model's bounds (``ge``/``gt``/``le``/``lt``), its
   description as label, its enum as choices and its default as initial value;
@@ -33,6 +35,16 @@ from openect.data.models import ENTITIES, Record, registry_today
 from openect.data.schema import Column, columns
 from openect.errors import RecordInvalidError
 from openect.formatting import words
+from openect.outcomes.eq5d import eq5d_dimensions
+from openect.web.pages.clinical_fields import (
+    OTHER_TERM,
+    AdverseEventTerms,
+    ctcae_grade_field,
+    ctcae_term_field,
+    eq5d_field,
+    other_term_field,
+)
+from openect.web.pages.form_words import choice_words, words_of
 
 #: Value format of ``<input type="date">`` (whatever the language's date format).
 ISO_DATE = "%Y-%m-%d"
@@ -78,11 +90,13 @@ def form_field(column: Column) -> forms.Field:
         "help_text": column.description or "",
     }
     if column.kind == "enum" and column.enum is not None:
-        choices = [("", "—")] + [(m.value, m.value.replace("_", " ")) for m in column.enum]
+        named = column.enum.__name__
+        choices = [("", "—")] + [(m.value, choice_words(named, m.value)) for m in column.enum]
         return forms.ChoiceField(choices=choices, **common)
     if column.kind == "list" and column.enum is not None:
+        named = column.enum.__name__
         return forms.MultipleChoiceField(
-            choices=[(m.value, m.value) for m in column.enum],
+            choices=[(m.value, choice_words(named, m.value)) for m in column.enum],
             widget=forms.CheckboxSelectMultiple,
             **{**common, "required": False},
         )
@@ -110,20 +124,45 @@ def form_field(column: Column) -> forms.Field:
     return forms.CharField(**common, max_length=500 if column.free_text else 64)
 
 
+def clinical_field(record: type[Record], column: Column) -> forms.Field:
+    """The form field of ``column`` of ``record`` in clinical words: its label and help
+    text (:func:`~openect.web.pages.form_words.words_of`), and a choice in words for a
+    CTCAE term or grade and an EQ-5D-3L level."""
+    field = form_field(column)
+    said = words_of(record.table, column.name)
+    if said is not None:
+        field.label = said.label
+        if said.help is not None:
+            field.help_text = said.help
+    label, help_text = str(field.label), str(field.help_text)
+    if record.table == "adverse_events" and column.name == "term":
+        return ctcae_term_field(label, help_text)
+    if record.table == "adverse_events" and column.name == "grade":
+        return ctcae_grade_field(label, help_text, field.required)
+    if record.table == "patient_reported" and column.name in eq5d_dimensions():
+        return eq5d_field(eq5d_dimensions()[column.name])
+    return field
+
+
 def record_form_class(
     record: type[Record], exclude: Iterable[str] = (), hidden: Iterable[str] = ()
 ) -> type[forms.Form]:
-    """A Django form class with a field per column of ``record`` (minus ``exclude``)."""
+    """A Django form class with a field per column of ``record`` (minus ``exclude``), in
+    clinical words (:func:`clinical_field`). An adverse event's term is a CTCAE v5.0 term
+    or ``Other, specify`` with its words (:class:`AdverseEventTerms`)."""
     skip, hide = set(exclude), set(hidden)
     fields: dict[str, forms.Field] = {}
     for column in columns(record):
         if column.name in skip:
             continue
-        field = form_field(column)
+        field = clinical_field(record, column)
         if column.name in hide:
             field.widget = forms.HiddenInput()
         fields[column.name] = field
-    return type(f"{record.__name__}Form", (forms.Form,), fields)
+        if record.table == "adverse_events" and column.name == "term" and column.name not in hide:
+            fields[OTHER_TERM] = other_term_field()
+    base = AdverseEventTerms if OTHER_TERM in fields else forms.Form
+    return type(f"{record.__name__}Form", (base,), fields)
 
 
 def cleaned_values(form: forms.Form) -> dict[str, Any]:
