@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from openect.cli._dataset import PatientRuleOption, valid_dataset
-from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.cli._output import CliError, FittedTable, emit_json, stderr, stdout, table
 from openect.formatting import MISSING, estimate, is_missing, number, percent, percent_interval
 
 app = typer.Typer(
@@ -24,7 +23,7 @@ SUBCOMMANDS = frozenset({"summary", "km"})
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
-def _ratio_table(title: str, ratio: str, terms: list[dict[str, Any]]) -> Table:
+def _ratio_table(title: str, ratio: str, terms: list[dict[str, Any]]) -> FittedTable:
     """A table of hazard (``ratio="hr"``) or odds (``"or"``) ratios with CI and p-value."""
     return table(
         title,
@@ -87,7 +86,15 @@ def summary(
     stdout.print(
         table(
             "Response at the landmark (%, 95 % CI)",
-            ["unit", "outcome", "events/evaluable", "rate", "exact CI", "Wilson CI", "cluster CI"],
+            [
+                "unit",
+                "outcome",
+                "events / evaluable",
+                "rate",
+                "exact CI",
+                "Wilson CI",
+                "cluster CI",
+            ],
             (
                 [
                     r["unit"],
@@ -100,6 +107,7 @@ def summary(
                 ]
                 for r in result["rates"]
             ),
+            keys=(),
         )
     )
     stdout.print(
@@ -143,6 +151,7 @@ def summary(
             "Kaplan-Meier (%, 95 % CI)",
             ["endpoint", "group", "n", "events", "median d", "200 d", "1 year"],
             rows,
+            keys=(),
         )
     )
     for key, title, ratio in (

@@ -13,16 +13,23 @@ from typing import Annotated, Any
 
 import typer
 
-from openect.cli._output import CliError, check_range, emit_json, stderr, stdout, table
+from openect.cli._output import (
+    CliError,
+    check_range,
+    emit_json,
+    progress_bar,
+    stderr,
+    stdout,
+    table,
+)
 from openect.cli.data import print_report
-from openect.cli.field import print_result
+from openect.cli.field import print_result, simulate_with_progress
 from openect.cli.plan import print_session_plan
 from openect.data.csvio import INFO_FILE, load_dataset, write_dataset
 from openect.data.dataset import Dataset
 from openect.data.summary import summarise
 from openect.field.figures import slice_png
 from openect.field.model_file import build_model
-from openect.field.simulate import simulate
 from openect.protocol.inputs import request_from_dataset
 from openect.protocol.session_plan import LesionPlan, SessionPlan, plan_session
 
@@ -89,8 +96,10 @@ def _demo_lesion(plan: SessionPlan) -> LesionPlan:
     return max(candidates, key=lambda lesion: lesion.longest_diameter_mm)
 
 
-def _plan_largest_lesion(plan: SessionPlan, figure: Path) -> dict[str, Any]:
-    """Place and verify the applications on the plan's largest lesion; write the figure."""
+def _plan_largest_lesion(plan: SessionPlan, figure: Path, show: bool) -> dict[str, Any]:
+    """Place and verify the applications on the plan's largest lesion; write the figure
+    (progress on stderr when ``show``)."""
+    from openect.cli.plan_lesion import step_name
     from openect.planning.coverage_plan import LesionPlanRequest, plan_lesion
 
     lesion = max(plan.lesions, key=lambda item: item.longest_diameter_mm)
@@ -102,8 +111,11 @@ def _plan_largest_lesion(plan: SessionPlan, figure: Path) -> dict[str, Any]:
         resolution_mm=DEMO_PLAN_RESOLUTION_MM,
         treatable_check=False,
     )
-    with stderr.status(f"Planning the applications on lesion {lesion.lesion_id}..."):
-        coverage, artefacts = plan_lesion(request)
+    description = f"Planning the applications on lesion {lesion.lesion_id}"
+    with progress_bar(description, None, enabled=show) as step:
+        coverage, artefacts = plan_lesion(
+            request, progress=lambda name: step.stage(step_name(name))
+        )
     figure.parent.mkdir(exist_ok=True)
     artefacts.write_figure(coverage, figure, lesion.lesion_id)
     return {
@@ -166,7 +178,8 @@ def demo(
         shutil.rmtree(directory)
     from openect.synth import generate_cohort
 
-    with stderr.status("Generating the synthetic demo register...", spinner="dots"):
+    show = not as_json
+    with progress_bar("Generating the synthetic demo register", None, enabled=show):
         dataset = generate_cohort(patients=patients, centres=4, seed=seed)
         write_dataset(dataset, directory)
         loaded, report = load_dataset(directory)
@@ -189,8 +202,12 @@ def demo(
             model = build_model(settings)
         except ValueError as error:
             raise CliError(str(error)) from error
-        with stderr.status(f"Simulating a hexagonal application on {lesion.lesion_id}..."):
-            simulation = simulate(model, field_resolution_mm)
+        simulation = simulate_with_progress(
+            model,
+            field_resolution_mm,
+            description=f"Field of a hexagonal application on {lesion.lesion_id}",
+            enabled=show,
+        )
         figure.parent.mkdir(exist_ok=True)
         slice_png(simulation, figure)
         field_result = {
@@ -202,15 +219,15 @@ def demo(
     plan_figure_path = directory / "figures" / "lesion-plan.png"
     if lesion_plan:
         try:
-            coverage_result = _plan_largest_lesion(plan, plan_figure_path)
+            coverage_result = _plan_largest_lesion(plan, plan_figure_path, show)
         except ValueError as error:  # e.g. a synthetic lesion deeper than needles reach
             stderr.print(f"Lesion plan skipped: {error}")
     from openect.reports.outcomes import write_outcomes_report
 
     report_path = directory / "outcomes-report.html"
-    with stderr.status("Analysing outcomes and writing the report...", spinner="dots"):
+    with progress_bar("Analysing outcomes and writing the report", None, enabled=show):
         write_outcomes_report(loaded, report_path)
-    registry = _load_registry(directory)
+    registry = _load_registry(directory, show)
     key_file = write_key(directory / KEY_FILE)
     serve = serve_command(registry, key_file)
     if as_json:
@@ -251,23 +268,35 @@ def demo(
         stdout.print(f"\nOutcomes report: {report_path}")
         stdout.print(f"Registry (SQLite) loaded with the demo dataset: {registry}", soft_wrap=True)
         stdout.print(
-            "Demo logins (demo only): "
-            + "; ".join(
-                f"{name} / {password} ({role}{' ' + centre if centre else ''})"
-                for name, role, centre, password in DEMO_USERS
+            table(
+                "Demo logins (demo only)",
+                ["user", "password", "role", "centre"],
+                [
+                    [name, password, role, centre or "all"]
+                    for name, role, centre, password in DEMO_USERS
+                ],
+                keys=["user", "password"],
             )
-            + ". The admin first sets up a second factor (an authenticator app, TOTP) on "
-            "the page shown after the password; the others need none.",
-            soft_wrap=True,
         )
-        stdout.print(f"Dataset in {directory}/ - try: openect analyse {directory}")
+        stdout.print(
+            "The admin first sets up a second factor (an authenticator app, TOTP) on the "
+            "page shown after the password; the others need none."
+        )
+        program = launcher()
+        stdout.print("Try next (from this folder):")
+        for words in (
+            ["analyse", str(directory)],
+            ["response", "classify", str(directory)],
+            ["registry", "status", "--database", registry],
+        ):
+            command = " ".join([program, *(shlex.quote(word) for word in words)])
+            stdout.print(f"  {command}", soft_wrap=True, highlight=False, markup=False)
         stdout.print(
             f"Pseudonymisation key of the demo (demo only): {key_file}. Serve the demo "
             "registry with it, so that the clinician registers and finds patients by "
-            "hospital number:",
-            soft_wrap=True,
+            "hospital number:"
         )
-        stdout.print(serve, soft_wrap=True, highlight=False, markup=False)
+        stdout.print(f"  {serve}", soft_wrap=True, highlight=False, markup=False)
     return 0 if report.valid else 1
 
 
@@ -283,14 +312,27 @@ def write_key(path: Path) -> Path:
     return path.resolve()
 
 
+def launcher() -> str:
+    """This installation's ``openect`` as a shell command from the current folder:
+    ``.venv/bin/openect`` when it lies below it, else its absolute path (``python -m
+    openect`` where no ``openect`` script is installed); quoted for the shell."""
+    program = Path(sys.executable).absolute().with_name("openect")
+    if not program.is_file():
+        return f"{shlex.quote(sys.executable)} -m openect"
+    try:
+        relative = program.relative_to(Path.cwd())
+    except ValueError:
+        return shlex.quote(str(program))
+    return shlex.quote(str(relative))
+
+
 def serve_command(url: str, key_file: Path) -> str:
     """The shell command that serves the registry ``url`` with the key in ``key_file``,
-    as it can be typed (this installation's ``openect``, paths quoted)."""
-    program = Path(sys.executable).absolute().with_name("openect")
-    launcher = [str(program)] if program.is_file() else [sys.executable, "-m", "openect"]
+    as it can be typed in the current folder (this installation's ``openect``, see
+    :func:`launcher`; paths quoted)."""
     words = [
         f"OPENECT_PSEUDONYM_KEY_FILE={shlex.quote(str(key_file))}",
-        *(shlex.quote(part) for part in launcher),
+        launcher(),
         "serve",
         "--database",
         shlex.quote(url),
@@ -307,9 +349,9 @@ DEMO_USERS = (
 )
 
 
-def _load_registry(directory: Path) -> str:
+def _load_registry(directory: Path, show: bool = False) -> str:
     """Load the demo dataset into a fresh SQLite registry beside it, with one demo user
-    per role; return its URL.
+    per role (progress on stderr when ``show``); return its URL.
 
     Runs ``openect registry`` commands in child processes, so that the registry's
     database settings never mix with those of the calling process.
@@ -322,8 +364,9 @@ def _load_registry(directory: Path) -> str:
     for name, role, centre, password in DEMO_USERS:
         where = ["--centre", centre] if centre else []
         steps.append((["user", name, "--role", role, *where, "--password-stdin"], password))
-    with stderr.status("Loading the demo dataset into a SQLite registry...", spinner="dots"):
+    with progress_bar("Loading the demo dataset into a SQLite registry", None, enabled=show) as bar:
         for step, given in steps:
+            bar.stage(" ".join(["openect registry", step[0], *step[1:2]]))
             done = subprocess.run(
                 [sys.executable, "-m", "openect", "registry", *step, "--database", url],
                 capture_output=True,

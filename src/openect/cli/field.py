@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.cli._output import CliError, emit_json, progress_bar, stdout, table
 from openect.field.electrodes import catalogue, electrode_names, generator_max_voltage_v
 from openect.field.figures import coverage_png, slice_png, write_vtk
+from openect.field.geometry import FieldModel
 from openect.field.model_file import build_model, read_model_file
-from openect.field.simulate import DEFAULT_RESOLUTION_MM, FieldResult, simulate
+from openect.field.simulate import DEFAULT_RESOLUTION_MM, FieldResult, Simulation, simulate
 from openect.field.tissues import tissue, tissue_names, tissue_source
 from openect.formatting import number, percent
 
@@ -105,17 +105,9 @@ def simulate_command(
             raise ValueError("--curve-png: needs a tumour (--tumour-diameter-mm)")
         resolution = float(settings.get("resolution_mm", DEFAULT_RESOLUTION_MM))
         probes = [_triple(p) for p in settings.get("probes", [])]
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
+        simulation = simulate_with_progress(
+            field_model, resolution, probes, description="Field", enabled=not as_json
         )
-        with Progress(*columns, console=stderr, transient=True) as progress:
-            task = progress.add_task("Electrode pairs", total=len(field_model.electrode.pairs))
-            simulation = simulate(
-                field_model, resolution, probes, progress=lambda: progress.advance(task)
-            )
     except ValueError as error:
         raise CliError(str(error)) from error
     result = simulation.result
@@ -130,6 +122,29 @@ def simulate_command(
     else:
         print_result(result)
     return 0 if result.converged else 1
+
+
+def simulate_with_progress(
+    model: FieldModel,
+    resolution_mm: float,
+    probes: list[tuple[float, float, float]] | None = None,
+    *,
+    description: str,
+    enabled: bool = True,
+) -> Simulation:
+    """:func:`~openect.field.simulate.simulate` with a progress display on stderr
+    (``description: meshing``, ``solving`` with a bar over the electrode pairs, then
+    ``post-processing``) when ``enabled`` and stderr is a terminal."""
+    pairs = len(model.electrode.pairs)
+    with progress_bar(description, None, enabled=enabled) as step:
+
+        def stage(name: str) -> None:
+            if name == "solving":
+                step.stage(f"solving ({pairs} electrode pair{'s' if pairs != 1 else ''})", pairs)
+            else:
+                step.stage(name)
+
+        return simulate(model, resolution_mm, probes or [], progress=step.advance, stage=stage)
 
 
 def print_result(result: FieldResult) -> None:

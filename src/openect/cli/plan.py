@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 from rich.panel import Panel
 
-from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.cli._output import CliError, emit_json, progress_bar, stdout, table
 from openect.data.enums import Route
 from openect.data.field_errors import field_errors
 from openect.errors import RuleError
@@ -194,18 +194,11 @@ def session(
     coverage_plans: dict[str, Any] = {}
     try:
         if coverage:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
             from openect.planning.session import plan_session_covered
 
-            columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-            with Progress(*columns, console=stderr, transient=True) as progress:
-                task = progress.add_task("Coverage planner", total=None)
+            with progress_bar("Coverage planner", None, enabled=not as_json) as step:
                 plan, plans, notes = plan_session_covered(
-                    request,
-                    progress=lambda lesion_id: progress.update(
-                        task, description=f"Coverage planner: {lesion_id}"
-                    ),
+                    request, progress=lambda lesion_id: step.stage(f"lesion {lesion_id}")
                 )
             plan.warnings.extend(notes)
             coverage_plans = {key: value.model_dump(mode="json") for key, value in plans.items()}

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from openect.cli._output import CliError, emit_json, stderr, stdout, table
+from openect.cli._output import CliError, emit_json, progress_bar, stdout, table
 from openect.cli.plan import JsonFlag, RulesOption, app, input_problems
 from openect.formatting import percent
 
@@ -113,13 +112,10 @@ def lesion(
     except OutlineError as error:
         raise CliError(str(error)) from error
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=stderr, transient=True) as progress:
-            task = progress.add_task("Planning", total=None)
+        with progress_bar("Planning the lesion", None, enabled=not as_json) as step:
             plan, artefacts = plan_lesion(
-                request,
-                progress=lambda step: progress.update(task, description=f"Planning: {step}"),
+                request, progress=lambda name: step.stage(step_name(name))
             )
     except OutlineError as error:
         raise CliError(str(error)) from error
@@ -140,6 +136,20 @@ def lesion(
     if png is not None:
         stdout.print(f"Plan figure: {png}")
     return 0
+
+
+#: What each step of the coverage planner does, as the progress display names it.
+PLANNER_STEPS = {
+    "footprint": "footprint of one application (meshing and solving, cached)",
+    "placement": "placing the applications",
+    "verification": "verification in 3-D (meshing, then one solve per application)",
+    "robustness": "robustness (one solve per conductivity sample and application)",
+}
+
+
+def step_name(name: str) -> str:
+    """The progress display's words for a step of the coverage planner."""
+    return PLANNER_STEPS.get(name, name)
 
 
 def print_lesion_plan(plan: CoveragePlan) -> None:

@@ -173,8 +173,16 @@ def simulate(
     resolution_mm: float = DEFAULT_RESOLUTION_MM,
     probes: Sequence[tuple[float, float, float]] = (),
     progress: Callable[[], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> Simulation:
-    """Mesh, solve every pair, and measure coverage, currents and probes."""
+    """Mesh, solve every pair, and measure coverage, currents and probes.
+
+    ``progress`` is called after each electrode pair is solved; ``stage`` with the name
+    of each step as it starts: ``"meshing"``, ``"solving"`` (then ``progress`` once per
+    pair) and ``"post-processing"`` (coverage and probes). Both are for progress
+    displays; the library prints nothing.
+    """
+    say = stage or (lambda _name: None)
     estimate = estimate_unknowns(model, resolution_mm)
     if estimate > MAX_UNKNOWNS:
         raise ValueError(
@@ -189,12 +197,14 @@ def simulate(
         ):
             raise ValueError(f"probe ({x:g}, {y:g}, {z:g}) mm: outside the block")
     started = time.perf_counter()
+    say("meshing")
     mesh = build_mesh(model, resolution_mm)
     meshed = time.perf_counter()
     space = mesh.space()
     tissues = [layer.tissue for layer in model.layers]
     if model.tumour is not None:
         tissues.append(model.tumour.tissue)
+    say("solving")
     solutions, field_max, sigma = solve_pairs(
         space,
         mesh.conductor_nodes,
@@ -205,6 +215,7 @@ def simulate(
         progress,
     )
     solved = time.perf_counter()
+    say("post-processing")
     coverage = _coverage(model, mesh, space, field_max, tissues)
     simulation = Simulation(model, mesh, space, field_max, sigma, solutions, result=None)  # type: ignore[arg-type]
     probe_points = np.array(probes, dtype=float).reshape(-1, 3)

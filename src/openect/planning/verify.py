@@ -101,15 +101,19 @@ class Verifier:
         ).reshape(-1, 3)
 
     def add(
-        self, applications: Sequence[Application], progress: Callable[[], None] | None = None
+        self,
+        applications: Sequence[Application],
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        """Simulate ``applications`` in order after those already added."""
+        """Simulate ``applications`` in order after those already added; ``progress``
+        (for progress displays) is called after each with the number of applications of
+        this call done so far and their total."""
         started = time.perf_counter()
         local, h = self.local, SAMPLE_SPACING_MM
         e_rev = local.e_rev_v_per_cm
         half_width = local.model.half_width_mm
         gx, gy, gz = self.gx, self.gy, self.gz
-        for app in applications:
+        for done, app in enumerate(applications, start=1):
             skin = _to_skin(local.centroids, app)
             in_lesion = shapely.contains_xy(self.lesion, skin[:, 0], skin[:, 1]) & (
                 skin[:, 2] <= self.thickness + 1e-9
@@ -144,7 +148,7 @@ class Verifier:
             flat = self.memory.reshape(-1)
             flat[vfound] = np.maximum(flat[vfound], sigma[vcells[vfound]])
             if progress is not None:
-                progress()
+                progress(done, len(applications))
         self.seconds += time.perf_counter() - started
 
     def result(self) -> Verification:
@@ -203,10 +207,11 @@ def verify(
     lesion: shapely.Polygon,
     target: shapely.Polygon,
     applications: Sequence[Application],
-    progress: Callable[[], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
     """Simulate every application in order (with conductivity memory) and measure the
-    target and lesion volume fractions above E_rev."""
+    target and lesion volume fractions above E_rev; ``progress(done, total)`` is called
+    after each application."""
     verifier = Verifier(local, lesion, target)
     verifier.add(applications, progress)
     return verifier.result()
