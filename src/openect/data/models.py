@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, ClassVar, NamedTuple
 
 from pydantic import (
@@ -81,7 +83,7 @@ SCHEMA_1_1 = "1.1"
 #: Version of the dataset schema that added the patients' numbers within their centre.
 SCHEMA_1_2 = "1.2"
 #: Version of the dataset schema that added each intratumoural application's own injection
-#: time.
+#: time and each centre's time zone.
 SCHEMA_1_3 = "1.3"
 #: Digits of the number in a patient's label (``C01-0042``; more when the number needs them).
 LABEL_DIGITS = 4
@@ -112,10 +114,40 @@ class Today(NamedTuple):
     zone: str
 
 
+#: The time zone of the centre whose records are being entered (None: the registry's),
+#: set for one request or command by :func:`centre_time_zone`.
+_CENTRE_ZONE: ContextVar[str | None] = ContextVar("openect_centre_time_zone", default=None)
+
+
+@contextmanager
+def centre_time_zone(zone: str | None) -> Iterator[None]:
+    """Within the block, "today" (:func:`registry_today`) is today in ``zone``, the
+    time zone of the centre whose records are entered (None: the registry's)."""
+    token = _CENTRE_ZONE.set(zone)
+    try:
+        yield
+    finally:
+        _CENTRE_ZONE.reset(token)
+
+
 def registry_today() -> Today:
-    """Today's date in the registry's time zone (``openect.settings``' ``time_zone``)."""
-    zone = get_settings().time_zone
+    """Today's date in the time zone of the centre whose records are entered (see
+    :func:`centre_time_zone`), else in the registry's (``openect.settings``'
+    ``time_zone``)."""
+    zone = _CENTRE_ZONE.get() or get_settings().time_zone
     return Today(dt.datetime.now(zoneinfo.ZoneInfo(zone)).date(), zone)
+
+
+def _iana_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "unknown time zone; allowed an IANA time zone name such as Europe/Ljubljana or UTC"
+        ) from None
+    return value
 
 
 #: Validation context of records read back from the registry, which were checked when
@@ -268,6 +300,14 @@ class Centre(Record):
     name: str = Field(min_length=1, max_length=200, description="Centre name")
     country: str | None = Field(
         None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code"
+    )
+    time_zone: Annotated[str | None, AfterValidator(_iana_zone)] = Field(
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$",
+        description="IANA time zone of the centre (e.g. Europe/Ljubljana): its clock times "
+        "and its today; empty: the registry's setting time_zone",
+        json_schema_extra=_since(SCHEMA_1_3),
     )
 
 

@@ -109,6 +109,8 @@ def build_settings(
             # role requires) reaches only that step and sign-out
             "django_otp.middleware.OTPMiddleware",
             "openect.web.pages.second_factor.SecondFactorMiddleware",
+            # the user's centre's time zone: pages, "today" of the records entered
+            "openect.web.time_zones.CentreTimeZoneMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
             "openect.web.cache.RegistryPageCacheMiddleware",
@@ -134,6 +136,7 @@ def build_settings(
                         "django.contrib.auth.context_processors.auth",
                         "django.contrib.messages.context_processors.messages",
                         "openect.web.context.membership",
+                        "openect.web.time_zones.time_zone",
                     ]
                 },
             }

@@ -16,9 +16,11 @@ letters) and every change is audited with the administrator as actor (entity
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count
@@ -32,6 +34,7 @@ from openect.registry.access import Actor, readable
 from openect.registry.accounts import shown
 from openect.registry.models import Membership
 from openect.registry.records import registry_model
+from openect.settings import get_settings
 from openect.web.pages.manage_common import Submitted, admin_page, form_page
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,12 @@ NAME_LENGTH = 200
 #: Longest country text read (longer is refused as too long, shorter as not a code).
 COUNTRY_LENGTH = 16
 #: The services' column names on the form.
-FIELDS = {"centre_id": "centre_id", "name": "name", "country": "country"}
+FIELDS = {
+    "centre_id": "centre_id",
+    "name": "name",
+    "country": "country",
+    "time_zone": "time_zone",
+}
 #: The list of ISO 3166-1 alpha-2 codes and country names kept with the time zone
 #: database (IANA ``iso3166.tab``): in the ``tzdata`` package (a dependency of pandas),
 #: else the system's copy.
@@ -83,6 +91,32 @@ def _country(form: Submitted) -> str | None:
     return code
 
 
+def _zones() -> dict[str, Any]:
+    """The IANA time zones offered, and the registry's (the default of a centre)."""
+    return {
+        "time_zones": sorted(zoneinfo.available_timezones()),
+        "registry_zone": get_settings().time_zone,
+    }
+
+
+def _time_zone(form: Submitted) -> str | None:
+    """The form's time zone (None when left empty); an unknown name is refused."""
+    zone = form.text("time_zone", 64, required=False)
+    form.values["time_zone"] = zone
+    if not zone or "time_zone" in form.errors:
+        return None
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        form.refuse(
+            "time_zone",
+            f"time_zone={shown(zone)}: not an IANA time zone; allowed e.g. Europe/Ljubljana, "
+            "America/New_York or UTC",
+        )
+        return None
+    return zone
+
+
 def _page(request: HttpRequest, actor: Actor, form: Submitted | None = None) -> HttpResponse:
     centres = list(readable(actor, Centre).order_by("centre_id"))
     patients = dict(
@@ -107,7 +141,12 @@ def _page(request: HttpRequest, actor: Actor, form: Submitted | None = None) -> 
         }
         for c in centres
     ]
-    context = {"rows": rows, "countries": sorted(country_names().items()), "section": "centres"}
+    context = {
+        "rows": rows,
+        "countries": sorted(country_names().items()),
+        "section": "centres",
+        **_zones(),
+    }
     return form_page(request, "web/manage/centres.html", context, form)
 
 
@@ -120,12 +159,14 @@ def centres(request: HttpRequest, actor: Actor) -> HttpResponse:
     centre_id = form.text("centre_id", ID_LENGTH)
     name = form.text("name", NAME_LENGTH)
     country = _country(form)
+    zone = _time_zone(form)
     if centre_id and readable(actor, Centre).filter(pk=centre_id).exists():
         form.refuse("centre_id", f"centre_id={shown(centre_id)}: already in use; choose another")
     if form.ok:
         try:
             item = services.validated(
-                Centre, {"centre_id": centre_id, "name": name, "country": country}
+                Centre,
+                {"centre_id": centre_id, "name": name, "country": country, "time_zone": zone},
             )
             services.create(actor, item, "centre created (administration page)")
         except InputError as error:
@@ -143,20 +184,30 @@ def centre(request: HttpRequest, actor: Actor, centre_id: str) -> HttpResponse:
     found = readable(actor, Centre).filter(pk=centre_id).first()
     if found is None:
         raise NotFoundError(f"centre_id={shown(centre_id)}: no such centre")
-    context = {"centre": found, "countries": sorted(country_names().items()), "section": "centres"}
+    context = {
+        "centre": found,
+        "countries": sorted(country_names().items()),
+        "section": "centres",
+        **_zones(),
+    }
     if request.method != "POST":
-        values = {"name": found.name, "country": found.country or ""}
+        values = {
+            "name": found.name,
+            "country": found.country or "",
+            "time_zone": found.time_zone or "",
+        }
         return form_page(request, "web/manage/centre.html", context, Submitted({}, values=values))
     form = Submitted(request.POST)
     name = form.text("name", NAME_LENGTH)
     country = _country(form)
+    zone = _time_zone(form)
     if form.ok:
         try:
             services.update(
                 actor,
                 Centre,
                 centre_id,
-                {"name": name, "country": country},
+                {"name": name, "country": country, "time_zone": zone},
                 "centre changed (administration page)",
             )
         except InputError as error:

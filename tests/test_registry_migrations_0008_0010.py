@@ -1,5 +1,6 @@
-"""Migrations 0008 (voided records) and 0009 (dataset schema 1.3: an intratumoural
-application's own injection time) keep an existing registry's data.
+"""Migrations 0008 (voided records), 0009 and 0010 (dataset schema 1.3: an
+intratumoural application's own injection time, a centre's time zone) keep an existing
+registry's data.
 
 A registry is built at migration 0007 with rows in every table (written with the
 historical models of 0007, as a registry of that version held them), then migrated to
@@ -22,7 +23,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from concurrent_jobs import empty_append_only_tables
 from openect.data.dataset import Dataset
-from openect.data.models import ENTITIES, Application, Session, added_in
+from openect.data.models import ENTITIES, Application, Centre, Session, added_in
 from openect.data.schema import columns
 from openect.registry import services
 from openect.registry.access import Actor
@@ -92,10 +93,12 @@ def test_migration_0008_keeps_every_row_and_then_voids(
     assert "openect_voided" not in tables()
 
 
-NINE = (APP, "0009_injection_per_lesion")
+def columns_of(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        return {c.name for c in connection.introspection.get_table_description(cursor, table)}
 
 
-def test_migration_0009_adds_the_injection_time_and_keeps_every_row(
+def test_migrations_0009_0010_add_the_schema_1_3_columns_and_keep_every_row(
     dataset: Dataset,
 ) -> None:
     call_command("migrate", *AFTER, verbosity=0)  # a registry of 0008 (schema 1.2)
@@ -111,20 +114,16 @@ def test_migration_0009_adds_the_injection_time_and_keeps_every_row(
                     position=position, **{k: v for k, v in values.items() if k not in later}
                 )
         assert added_in(Application, "1.2") == ("injection_end_time",)
+        assert added_in(Centre, "1.2") == ("time_zone",)
 
-        call_command("migrate", *NINE, verbosity=0)
+        call_command("migrate", APP, verbosity=0)
 
         for record_type in ENTITIES:
             assert services.list_records(ADMIN, record_type) == dataset.records(record_type)
         assert all(a.injection_end_time is None for a in services.list_records(ADMIN, Application))
-        call_command("migrate", *AFTER, verbosity=0)  # and back: the column goes
-        with connection.cursor() as cursor:
-            names = {
-                c.name
-                for c in connection.introspection.get_table_description(
-                    cursor, "openect_applications"
-                )
-            }
-        assert "injection_end_time" not in names
+        assert all(c.time_zone is None for c in services.list_records(ADMIN, Centre))
+        call_command("migrate", *AFTER, verbosity=0)  # and back: the columns go
+        assert "injection_end_time" not in columns_of("openect_applications")
+        assert "time_zone" not in columns_of("openect_centres")
     finally:
         call_command("migrate", APP, verbosity=0)
