@@ -269,7 +269,8 @@ def test_missing_optional_column_still_reads_rows(dataset_dir: Path) -> None:
 
 
 def test_older_assessments_without_override_columns_are_valid(dataset_dir: Path) -> None:
-    rewrite(dataset_dir / "assessments.csv", lambda rows: [r[:7] for r in rows])
+    # without override_response and override_reason (the 8th and 9th columns)
+    rewrite(dataset_dir / "assessments.csv", lambda rows: [r[:7] + r[9:] for r in rows])
     set_cell(dataset_dir, "assessments.csv", "P1-L1-V1", "method", "caliper")
     dataset, report = load_dataset(dataset_dir)
     assert report.valid
@@ -277,9 +278,9 @@ def test_older_assessments_without_override_columns_are_valid(dataset_dir: Path)
 
 
 def test_columns_out_of_order(dataset_dir: Path) -> None:
-    rewrite(dataset_dir / "centres.csv", lambda rows: [[r[1], r[0], r[2]] for r in rows])
+    rewrite(dataset_dir / "centres.csv", lambda rows: [[r[1], r[0], *r[2:]] for r in rows])
     issue = only_issue(dataset_dir)
-    assert "columns out of order; expected: centre_id,name,country" in issue.message
+    assert "columns out of order; expected: centre_id,name,country,time_zone" in issue.message
 
 
 def test_row_with_wrong_number_of_cells(dataset_dir: Path) -> None:

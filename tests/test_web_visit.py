@@ -146,9 +146,12 @@ def test_a_visit_of_three_lesions_saves_three_assessments_in_one_go(clinician: C
     assert {a.method for a in new.values()} == {"caliper"}
     assert {a.assessor for a in new.values()} == {"AS-2"}
     assert new["P1-L2"].longest_diameter_mm == 20.0
-    # the note is kept in the audit trail of the assessment
+    # the note is the assessment's own (schema 1.3), kept in the audit trail with it
+    assert new["P1-L2"].note == "crust over the centre"
+    assert new["P1-L1"].note is None
     entry = AuditEntry.objects.get(record_id=new["P1-L2"].assessment_id, action="create")
-    assert entry.reason == "Visit note: crust over the centre"
+    assert entry.after is not None
+    assert entry.after["note"] == "crust over the centre"
     # the derived responses are said after saving (L3: 20 -> 14 mm is RECIST PR at -30 %,
     # its product 400 -> 196 mm2 is WHO PR at -51 %)
     page = text(clinician.get("/patients/P1/"))
@@ -228,6 +231,8 @@ def test_a_new_lesion_in_the_treated_field_is_progression_then_the_lesion_form(
     [saved] = [a for a in p1_assessments() if a.assessment_date == dt.date(2021, 1, 10)]
     assert saved.override_response == "PD"
     assert saved.override_reason == "New lesion in the treated field: satellite"
+    assert saved.new_lesion_in_field is True
+    assert saved.note == "satellite"
 
 
 def test_another_centre_gets_404_and_an_analyst_cannot_write(

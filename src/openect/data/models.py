@@ -83,7 +83,7 @@ SCHEMA_1_1 = "1.1"
 #: Version of the dataset schema that added the patients' numbers within their centre.
 SCHEMA_1_2 = "1.2"
 #: Version of the dataset schema that added each intratumoural application's own injection
-#: time and each centre's time zone.
+#: time, each centre's time zone, and an assessment's note and new lesion in the field.
 SCHEMA_1_3 = "1.3"
 #: Digits of the number in a patient's label (``C01-0042``; more when the number needs them).
 LABEL_DIGITS = 4
@@ -604,6 +604,20 @@ class Assessment(Record):
         validate_default=True,
         description="Why the response was overridden (free text)",
         json_schema_extra={"free_text": True},
+    )
+    note: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="What was seen at the visit besides the size, e.g. crust, necrosis, scar "
+        "(free text)",
+        json_schema_extra={"free_text": True, **_since(SCHEMA_1_3)},
+    )
+    new_lesion_in_field: bool | None = Field(
+        None,
+        description="A new lesion appeared in the treated field at this visit (progression "
+        "in that field, whatever the size of this lesion)",
+        json_schema_extra=_since(SCHEMA_1_3),
     )
 
     @field_validator("perpendicular_diameter_mm")

@@ -14,10 +14,10 @@ lesion not measured at this visit.
   in ONE transaction: every row or none. Every problem is listed at the top, each linked
   to its field and naming the lesion; the values are kept (HTTP 422).
 
-The data model has no note column: the note is kept as the audit reason of the
-assessment. A new lesion in the treated field is recorded as the override PD with the
-reason "New lesion in the treated field" (the override the follow-up form offers for
-it); the page then offers to add the new lesion.
+The note is the assessment's ``note`` and "new lesion in the treated field" its
+``new_lesion_in_field`` (dataset schema 1.3). A new lesion in the treated field is also
+the override PD with the reason "New lesion in the treated field" (progression in that
+field, whatever this lesion's size); the page then offers to add the new lesion.
 """
 
 from __future__ import annotations
@@ -252,16 +252,13 @@ def _values(visit: dict[str, Any], row: VisitRow) -> dict[str, Any]:
         "perpendicular_diameter_mm": data.get("perpendicular_diameter_mm"),
         "method": visit.get("method") or None,
         "assessor": visit.get("assessor") or None,
+        "note": note or None,
+        "new_lesion_in_field": True if data.get("new_lesion") else None,
     }
     if data.get("new_lesion"):
         values["override_response"] = "PD"
         values["override_reason"] = (NEW_LESION_REASON + (f": {note}" if note else ""))[:NOTE_MAX]
     return values
-
-
-def _note(row: VisitRow) -> str | None:
-    note = (row.form.cleaned_data.get("note") or "").strip()
-    return f"Visit note: {note}" if note else None
 
 
 def _spread(visit: VisitForm, row: VisitRow, error: RecordInvalidError) -> None:
@@ -310,7 +307,7 @@ def _save(actor: Actor, visit: VisitForm, rows: list[VisitRow]) -> list[Assessme
                             actor,
                             Assessment,
                             _values(shared, row),
-                            reason=_note(row),
+                            reason="recorded on the visit form (web)",
                         )
                     )
                 except RecordInvalidError as error:

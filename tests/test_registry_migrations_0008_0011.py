@@ -1,6 +1,6 @@
-"""Migrations 0008 (voided records), 0009 and 0010 (dataset schema 1.3: an
-intratumoural application's own injection time, a centre's time zone) keep an existing
-registry's data.
+"""Migrations 0008 (voided records), 0009 to 0011 (dataset schema 1.3: an intratumoural
+application's own injection time, a centre's time zone, an assessment's note and new
+lesion in the field) keep an existing registry's data.
 
 A registry is built at migration 0007 with rows in every table (written with the
 historical models of 0007, as a registry of that version held them), then migrated to
@@ -23,7 +23,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from concurrent_jobs import empty_append_only_tables
 from openect.data.dataset import Dataset
-from openect.data.models import ENTITIES, Application, Centre, Session, added_in
+from openect.data.models import ENTITIES, Application, Assessment, Centre, Session, added_in
 from openect.data.schema import columns
 from openect.registry import services
 from openect.registry.access import Actor
@@ -115,6 +115,7 @@ def test_migrations_0009_0010_add_the_schema_1_3_columns_and_keep_every_row(
                 )
         assert added_in(Application, "1.2") == ("injection_end_time",)
         assert added_in(Centre, "1.2") == ("time_zone",)
+        assert added_in(Assessment, "1.2") == ("note", "new_lesion_in_field")
 
         call_command("migrate", APP, verbosity=0)
 
@@ -125,5 +126,6 @@ def test_migrations_0009_0010_add_the_schema_1_3_columns_and_keep_every_row(
         call_command("migrate", *AFTER, verbosity=0)  # and back: the columns go
         assert "injection_end_time" not in columns_of("openect_applications")
         assert "time_zone" not in columns_of("openect_centres")
+        assert "note" not in columns_of("openect_assessments")
     finally:
         call_command("migrate", APP, verbosity=0)
