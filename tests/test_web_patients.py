@@ -670,8 +670,25 @@ def test_lesions_of_one_site_are_spread_without_overlap_deterministically() -> N
 def test_sides_and_views_follow_anatomy() -> None:
     sites = list(BodySite)
     placed = {m.mark.body_site: m for m in bodymap.place([marks(s, 1)[0] for s in sites])}
-    assert placed[BodySite.TRUNK_POSTERIOR].view == "back"
-    assert all(m.view == "front" for s, m in placed.items() if s != BodySite.TRUNK_POSTERIOR)
+    back = {
+        BodySite.TRUNK_POSTERIOR,
+        BodySite.TRUNK_POSTERIOR_LEFT,
+        BodySite.TRUNK_POSTERIOR_RIGHT,
+    }
+    assert all(placed[s].view == "back" for s in back)
+    assert all(m.view == "front" for s, m in placed.items() if s not in back)
+    # the trunk's sides: the viewer's right on the front, the viewer's left on the back
+    assert (
+        placed[BodySite.TRUNK_ANTERIOR_LEFT].x
+        > bodymap.MIDLINE
+        > placed[BodySite.TRUNK_ANTERIOR_RIGHT].x
+    )
+    assert (
+        placed[BodySite.TRUNK_POSTERIOR_RIGHT].x
+        > bodymap.MIDLINE
+        > placed[BodySite.TRUNK_POSTERIOR_LEFT].x
+    )
+    assert placed[BodySite.HEAD].y < placed[BodySite.NECK].y < placed[BodySite.TRUNK_ANTERIOR].y
     # front view: the patient's left is the viewer's right
     assert (
         placed[BodySite.UPPER_LIMB_LEFT].x > bodymap.MIDLINE > placed[BodySite.UPPER_LIMB_RIGHT].x

@@ -45,11 +45,22 @@ class DeathCause(StrEnum):
 
 
 class BodySite(StrEnum):
-    """Anatomical region of a treated lesion."""
+    """Anatomical region of a treated lesion.
+
+    Since dataset schema 1.3 the head and the neck, and each side of the trunk, are
+    regions of their own; ``head_neck``, ``trunk_anterior`` and ``trunk_posterior`` stay
+    for a lesion whose finer region or side was not recorded. The side is the patient's.
+    """
 
     HEAD_NECK = "head_neck"
     TRUNK_ANTERIOR = "trunk_anterior"
     TRUNK_POSTERIOR = "trunk_posterior"
+    HEAD = "head"
+    NECK = "neck"
+    TRUNK_ANTERIOR_LEFT = "trunk_anterior_left"
+    TRUNK_ANTERIOR_RIGHT = "trunk_anterior_right"
+    TRUNK_POSTERIOR_LEFT = "trunk_posterior_left"
+    TRUNK_POSTERIOR_RIGHT = "trunk_posterior_right"
     UPPER_LIMB_LEFT = "upper_limb_left"
     UPPER_LIMB_RIGHT = "upper_limb_right"
     LOWER_LIMB_LEFT = "lower_limb_left"

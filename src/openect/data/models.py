@@ -427,6 +427,14 @@ class Lesion(Record):
     bleeding: bool | None = None
     previously_irradiated: bool | None = None
     symptoms: list[Symptom] = Field(default_factory=list, description="Symptoms at baseline")
+    location_detail: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Where exactly within the body site, e.g. 'left cheek, 2 cm below the "
+        "eye' (free text)",
+        json_schema_extra={"free_text": True, **_since(SCHEMA_1_3)},
+    )
 
     @field_validator("perpendicular_diameter_mm")
     @classmethod

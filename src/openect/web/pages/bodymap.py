@@ -4,7 +4,7 @@ The map is one SVG with two figures side by side, the front view on the left and
 back view on the right, each :data:`VIEW_WIDTH` x :data:`VIEW_HEIGHT` units. Lesions
 are placed in the region of their ``body_site`` (:data:`REGIONS`):
 
-* ``trunk_posterior`` on the back view, every other site on the front view;
+* ``trunk_posterior`` (and its sides) on the back view, every other site on the front view;
 * limbs are anatomical: the patient's left is the viewer's right on the front view;
 * several lesions of one site are spread so that their circles do not overlap: each
   takes, in registry order, the free point nearest the centre of its region (spilling
@@ -119,6 +119,13 @@ REGIONS: dict[BodySite, Region] = {
     BodySite.HEAD_NECK: Region("front", 100.0, 40.0, 12.0, 20.0),
     BodySite.TRUNK_ANTERIOR: Region("front", 100.0, 152.0, 26.0, 58.0),
     BodySite.TRUNK_POSTERIOR: Region("back", 100.0, 152.0, 26.0, 58.0),
+    BodySite.HEAD: Region("front", 100.0, 32.0, 10.0, 12.0),
+    BodySite.NECK: Region("front", 100.0, 56.0, 5.0, 3.0),
+    BodySite.TRUNK_ANTERIOR_LEFT: Region("front", 113.0, 152.0, 11.0, 56.0),
+    BodySite.TRUNK_ANTERIOR_RIGHT: Region("front", 87.0, 152.0, 11.0, 56.0),
+    # back view: the patient's left is on the viewer's left
+    BodySite.TRUNK_POSTERIOR_LEFT: Region("back", 87.0, 152.0, 11.0, 56.0),
+    BodySite.TRUNK_POSTERIOR_RIGHT: Region("back", 113.0, 152.0, 11.0, 56.0),
     BodySite.UPPER_LIMB_LEFT: Region("front", 156.0, 170.0, 6.0, 66.0, _ARM),
     BodySite.UPPER_LIMB_RIGHT: Region("front", 44.0, 170.0, 6.0, 66.0, -_ARM),
     BodySite.LOWER_LIMB_LEFT: Region("front", 120.0, 318.0, 8.0, 66.0),

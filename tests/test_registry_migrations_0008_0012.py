@@ -1,6 +1,7 @@
-"""Migrations 0008 (voided records), 0009 to 0011 (dataset schema 1.3: an intratumoural
+"""Migrations 0008 (voided records), 0009 to 0012 (dataset schema 1.3: an intratumoural
 application's own injection time, a centre's time zone, an assessment's note and new
-lesion in the field) keep an existing registry's data.
+lesion in the field, finer body sites and a lesion's location detail) keep an existing
+registry's data.
 
 A registry is built at migration 0007 with rows in every table (written with the
 historical models of 0007, as a registry of that version held them), then migrated to
@@ -23,7 +24,15 @@ from django.db.migrations.executor import MigrationExecutor
 
 from concurrent_jobs import empty_append_only_tables
 from openect.data.dataset import Dataset
-from openect.data.models import ENTITIES, Application, Assessment, Centre, Session, added_in
+from openect.data.models import (
+    ENTITIES,
+    Application,
+    Assessment,
+    Centre,
+    Lesion,
+    Session,
+    added_in,
+)
 from openect.data.schema import columns
 from openect.registry import services
 from openect.registry.access import Actor
@@ -116,6 +125,7 @@ def test_migrations_0009_0010_add_the_schema_1_3_columns_and_keep_every_row(
         assert added_in(Application, "1.2") == ("injection_end_time",)
         assert added_in(Centre, "1.2") == ("time_zone",)
         assert added_in(Assessment, "1.2") == ("note", "new_lesion_in_field")
+        assert added_in(Lesion, "1.2") == ("location_detail",)
 
         call_command("migrate", APP, verbosity=0)
 
@@ -123,9 +133,22 @@ def test_migrations_0009_0010_add_the_schema_1_3_columns_and_keep_every_row(
             assert services.list_records(ADMIN, record_type) == dataset.records(record_type)
         assert all(a.injection_end_time is None for a in services.list_records(ADMIN, Application))
         assert all(c.time_zone is None for c in services.list_records(ADMIN, Centre))
+        # the finer body sites are taken after 0012
+        lesion = services.get(ADMIN, Lesion, "P1-L1")
+        services.update(
+            ADMIN,
+            Lesion,
+            "P1-L1",
+            {"body_site": "trunk_anterior_left", "location_detail": "below the left clavicle"},
+        )
+        assert services.get(ADMIN, Lesion, "P1-L1").body_site == "trunk_anterior_left"
+        services.update(
+            ADMIN, Lesion, "P1-L1", {"body_site": lesion.body_site, "location_detail": None}
+        )
         call_command("migrate", *AFTER, verbosity=0)  # and back: the columns go
         assert "injection_end_time" not in columns_of("openect_applications")
         assert "time_zone" not in columns_of("openect_centres")
         assert "note" not in columns_of("openect_assessments")
+        assert "location_detail" not in columns_of("openect_lesions")
     finally:
         call_command("migrate", APP, verbosity=0)
