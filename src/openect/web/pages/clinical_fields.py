@@ -50,8 +50,8 @@ def other_term_field() -> forms.CharField:
         required=False,
         max_length=200,
         label="Other adverse event (specify)",
-        help_text=f"Only with {ctcae().other_specify!r}: the adverse event in words, "
-        "e.g. the CTCAE v5.0 term not in the list above",
+        help_text=f"Only with {ctcae().other_specify!r}: the adverse event in words, e.g. a "
+        "CTCAE v5.0 term not in the list",
     )
 
 

@@ -28,7 +28,7 @@ LABELS: Final[dict[tuple[str, str], Words]] = {
     # patients
     ("patients", "patient_id"): Words("Patient ID"),
     ("patients", "centre_id"): Words("Centre"),
-    ("patients", "birth_year"): Words("Year of birth"),
+    ("patients", "birth_year"): Words("Year of birth", ""),
     ("patients", "stage"): Words("AJCC stage group (8th edition)", "At first ECT"),
     ("patients", "braf_status"): Words("BRAF status"),
     ("patients", "ecog"): Words("ECOG performance status (0-4)", "At first ECT"),
@@ -87,7 +87,7 @@ LABELS: Final[dict[tuple[str, str], Words]] = {
     ("adverse_events", "term"): Words(
         "Adverse event (CTCAE v5.0 term)",
         "Terms relevant to ECT and bleomycin, by system organ class; any other event: "
-        "'Other, specify' and its words below",
+        "'Other, specify', then the event in words",
     ),
     ("adverse_events", "grade"): Words(
         "CTCAE grade",
