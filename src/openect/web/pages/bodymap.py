@@ -317,3 +317,47 @@ def body_map(marks: Sequence[LesionMark]) -> BodyMap:
         front=tuple(m for m in markers if m.view == "front"),
         back=tuple(m for m in markers if m.view == "back"),
     )
+
+
+#: Sites the picker offers (the finer ones: the region or side not recorded is chosen in
+#: the list only).
+PICKABLE: tuple[BodySite, ...] = tuple(
+    site
+    for site in BodySite
+    if site not in (BodySite.HEAD_NECK, BodySite.TRUNK_ANTERIOR, BodySite.TRUNK_POSTERIOR)
+)
+
+
+@dataclass(frozen=True)
+class PickArea:
+    """A body site as a tappable ellipse of the site picker (figure coordinates)."""
+
+    site: str
+    label: str
+    view: View
+    cx: float
+    cy: float
+    rx: float
+    ry: float
+    angle: float
+
+
+def pick_areas() -> tuple[PickArea, ...]:
+    """The site picker's areas: each finer body site's region, a little larger so that a
+    finger hits it (at least 7 units across), on the view it is drawn on."""
+    out = []
+    for site in PICKABLE:
+        region = REGIONS[site]
+        out.append(
+            PickArea(
+                site=site.value,
+                label=site.value.replace("_", " "),
+                view=region.view,
+                cx=region.cx,
+                cy=region.cy,
+                rx=max(region.rx + 2.0, 7.0),
+                ry=max(region.ry + 2.0, 7.0),
+                angle=round(region.angle, 2),
+            )
+        )
+    return tuple(out)

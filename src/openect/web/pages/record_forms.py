@@ -47,6 +47,7 @@ from openect.registry.models import Role
 from openect.registry.records import to_row_values
 from openect.response.summary import saved_summary
 from openect.web.access_log import log_read
+from openect.web.pages import bodymap
 from openect.web.pages.common import allow, with_actor
 from openect.web.pages.forms import add_errors, cleaned_values, record_form_class
 from openect.web.pages.patient_find import NeverShown, pseudonym_key
@@ -511,6 +512,9 @@ def record_form(
             if record is Assessment
             else None
         ),
+        # a lesion's body site can be chosen on the body map
+        "picker": bodymap.body_map([]) if record is Lesion else None,
+        "areas": bodymap.pick_areas() if record is Lesion else (),
     }
     return render(request, "web/patients/form.html", context)
 
