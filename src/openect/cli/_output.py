@@ -139,8 +139,8 @@ class FittedTable:
         return out
 
     def _records(self, width: int) -> Group:
-        """Each row as a record: its ids (else its first cell), then ``column: value``
-        lines."""
+        """Each row as a record: its ids (else its first cell), then one ``column: value``
+        line per non-blank cell."""
         parts: list[RenderableType] = []
         heads = self.keys or [0]
         labels = [i for i in range(len(self.columns)) if i not in heads]
@@ -158,6 +158,8 @@ class FittedTable:
             grid.add_column(overflow="fold")
             for i in labels:
                 value = row[i] if i < len(row) else Text("")
+                if not value.plain.strip():
+                    continue  # a blank cell says nothing
                 label = self.columns[i]
                 grid.add_row("", Text(f"{label}:" if label else "", style="dim"), value)
             parts.append(grid)
@@ -253,6 +255,7 @@ class Step:
             self.progress.update(self.task, description=f"{self.description}: {name}")
         else:
             self.progress.reset(self.task, total=total, description=f"{self.description}: {name}")
+        self.progress.refresh()  # show each step, however short
 
     def advance(self) -> None:
         """One more unit done."""

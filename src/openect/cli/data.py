@@ -41,6 +41,7 @@ def print_report(report: ValidationReport, directory: Path) -> None:
             f"{len(report.issues)} problem(s) in {directory}",
             ["file", "row", "column", "value", "message"],
             ([i.file, i.row, i.column, i.value, i.message] for i in shown),
+            keys=["file", "row", "column"],
         )
     )
     if len(report.issues) > len(shown):

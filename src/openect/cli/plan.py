@@ -467,7 +467,7 @@ def print_warnings(plan: DosePlan) -> None:
     if plan.dose_rule is not None:
         evidence = next((r.get("evidence") for r in plan.rules if r["id"] == plan.dose_rule), None)
         if evidence:
-            stdout.print(f"Evidence of {plan.dose_rule}: {evidence}", soft_wrap=True)
+            stdout.print(f"Evidence of {plan.dose_rule}: {evidence}")
     for warning in plan.warnings:
         stdout.print(f"[yellow]! {warning}[/]")
 

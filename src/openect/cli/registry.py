@@ -309,6 +309,7 @@ def audit(
             f"Audit trail ({len(shown)} of {len(entries)})",
             ["at (UTC)", "who", "action", "table", "record", "changes", "why"],
             rows,
+            keys=["at (UTC)", "record"],
         )
     )
     return 0
@@ -465,6 +466,7 @@ def access_log(
                 "via",
             ],
             rows,
+            keys=["at (UTC)", "record / query"],
         )
     )
     return 0

@@ -240,7 +240,11 @@ def tokens(
         emit_json({"tokens": rows})
     else:
         columns = ("id", "user", "label", "created", "expires", "last used", "status")
-        stdout.print(table("API tokens (UTC)", columns, [tuple(r.values()) for r in rows]))
+        stdout.print(
+            table(
+                "API tokens (UTC)", columns, [tuple(r.values()) for r in rows], keys=["id", "user"]
+            )
+        )
     return 0
 
 
