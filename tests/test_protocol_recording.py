@@ -24,7 +24,6 @@ from openect.protocol.recording import (
     free_id,
     lesion_progress,
     minutes_after,
-    next_application_id,
     next_session,
     planned_lesions,
     prior_bleomycin_iu,
@@ -262,11 +261,6 @@ def test_ids_of_new_sessions_and_applications(dataset: Dataset) -> None:
     assert next_session("P1", [taken]) == ("P1-S2-2", 2)
     assert free_id("X", ["X", "X-2"]) == "X-3"
     assert free_id("Y", ["X"]) == "Y"
-    applications = [a for a in dataset.applications if a.session_id.startswith("P1-")]
-    assert next_application_id("P1-S1", applications) == "P1-S1-A3"
-    assert next_application_id("P1-S2", applications) == "P1-S2-A1"
-    stray = applications[0].model_copy(update={"application_id": "P1-S2-A1"})
-    assert next_application_id("P1-S2", [*applications, stray]) == "P1-S2-A2"
 
 
 def test_a_request_from_a_dataset_carries_lung_function_and_other_bleomycin(

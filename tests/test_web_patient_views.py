@@ -18,7 +18,6 @@ from openect.web.pages.patient_views import (
     lesion_rows,
     patient_map,
     timeline,
-    treatments,
 )
 from openect.web.templatetags.openect_format import size
 
@@ -132,6 +131,3 @@ def test_the_lesion_page_rows_oldest_first_with_both_criteria(dataset: Dataset) 
     assert rows[0].other.category == "PR"
     assert rows[1].edit == "/patients/P1/assessments/P1-L1-V2/edit/"
     assert all(r.edit is None for r in assessment_rows("P1", "P1-L1", dataset, recist, who, False))
-    [(session, application)] = treatments(dataset, "P1-L1")
-    assert (session.session_id, application.electrode) == ("P1-S1", "linear:N-10-4B")
-    assert treatments(dataset, "P1-L3") == []

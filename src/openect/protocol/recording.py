@@ -392,16 +392,6 @@ def next_session(patient_id: str, sessions: Sequence[Session]) -> tuple[str, int
     return free_id(f"{patient_id}-S{n}", (s.session_id for s in sessions)), n
 
 
-def next_application_id(session_id: str, applications: Sequence[Application]) -> str:
-    """A new application id (``<session>-A<n>``) not used by ``applications`` (the
-    patient's): ``n`` one more than the session's applications, or the next free one."""
-    taken = {a.application_id for a in applications}
-    n = sum(1 for a in applications if a.session_id == session_id) + 1
-    while f"{session_id}-A{n}" in taken:
-        n += 1
-    return f"{session_id}-A{n}"
-
-
 def treatment_history(
     sessions: Sequence[Session], applications: Sequence[Application], before: dt.date
 ) -> dict[str, tuple[dt.date, int]]:

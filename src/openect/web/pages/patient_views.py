@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from openect.data.dataset import Dataset
-from openect.data.models import DOSE_UNIT, Application, Assessment, Lesion, Session
+from openect.data.models import DOSE_UNIT, Assessment, Lesion, Session
 from openect.formatting import diameters, number, words
 from openect.response import CATEGORY_LABELS, AssessmentResponse, LesionResponse
 from openect.web.pages.bodymap import BodyMap, LesionMark, body_map
@@ -271,11 +271,3 @@ def assessment_rows(
         )
         for a in visits
     ]
-
-
-def treatments(dataset: Dataset, lesion_id: str) -> list[tuple[Session, Application]]:
-    """The electrode applications on ``lesion_id`` with their session, in time order."""
-    sessions = {s.session_id: s for s in dataset.sessions}
-    pairs = [(sessions[a.session_id], a) for a in dataset.applications if a.lesion_id == lesion_id]
-    pairs.sort(key=lambda pair: (pair[0].session_date, pair[1].time or dt.time(0)))
-    return pairs
