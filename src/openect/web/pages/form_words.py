@@ -42,6 +42,7 @@ LABELS: Final[dict[tuple[str, str], Words]] = {
     ("lesions", "lesion_id"): Words("Lesion ID"),
     ("lesions", "patient_id"): Words("Patient"),
     ("lesions", "layer"): Words("Layer", "Cutaneous or subcutaneous"),
+    ("lesions", "location_detail"): Words("Location within the body site"),
     ("lesions", "baseline_date"): Words("Date of the baseline measurement"),
     ("lesions", "longest_diameter_mm"): Words("Longest diameter (mm)"),
     ("lesions", "perpendicular_diameter_mm"): Words("Perpendicular diameter (mm)"),
@@ -79,6 +80,8 @@ LABELS: Final[dict[tuple[str, str], Words]] = {
     ("assessments", "assessor"): Words("Assessor code"),
     ("assessments", "override_response"): Words("Response category (override)"),
     ("assessments", "override_reason"): Words("Reason for the override"),
+    ("assessments", "note"): Words("Clinical note"),
+    ("assessments", "new_lesion_in_field"): Words("New lesion in the treated field"),
     # adverse events
     ("adverse_events", "event_id"): Words("Event ID"),
     ("adverse_events", "patient_id"): Words("Patient"),
