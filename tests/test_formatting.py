@@ -135,3 +135,11 @@ def test_words() -> None:
     assert words(None) == ""
     assert words("melanoma") == "melanoma"
     assert words(3) == "3"
+
+
+def test_a_record_id_without_its_parents_id() -> None:
+    from openect.web.templatetags.openect_format import short_id
+
+    assert short_id("PX-3f2a9c-L2", "PX-3f2a9c") == "L2"
+    assert short_id("P1-L2", "P2") == "P1-L2"  # another patient's: unchanged
+    assert short_id("P1-L2", "") == "P1-L2"

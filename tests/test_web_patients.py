@@ -708,7 +708,7 @@ def test_the_patient_therapy_and_session_forms_have_the_clinical_safety_fields(
     clinician: Client,
 ) -> None:
     patient_form = text(clinician.get("/patients/P1/edit/"))
-    for label in ("DLCO percent predicted (%)", "DLCO date", "Chest imaging date"):
+    for label in ("DLCO (% of predicted)", "DLCO date", "Chest imaging date"):
         assert label in patient_form
     assert "% of the predicted value" in patient_form  # the description, with its unit
     therapy_form = text(clinician.get("/patients/P1/therapies/new/"))
@@ -716,7 +716,12 @@ def test_the_patient_therapy_and_session_forms_have_the_clinical_safety_fields(
     assert 'value="ect_elsewhere"' in therapy_form
     session_form = text(clinician.get("/patients/P1/plan/"))  # "Record this session"
     assert "Record this session" in session_form
-    for label in ("Pain during NRS", "Pain after NRS", "Analgesia", "Dose (IU, mg or mL)"):
+    for label in (
+        "Worst pain during the procedure (NRS 0-10)",
+        "Worst pain after the procedure (NRS 0-10)",
+        "Analgesia",
+        "Dose (IU, mg or mL)",
+    ):
         assert label in session_form, label
     assert 'value="paracetamol_nsaid"' in session_form
     assert 'value="calcium_chloride"' in session_form

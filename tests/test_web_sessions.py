@@ -204,8 +204,9 @@ def test_an_intratumoural_plan_reads_the_time_per_lesion(clinician: Client) -> N
     )
     text = response.content.decode()
     needed = text.partition("<dt>Time needed</dt>")[2].partition("</dd>")[0]
-    assert "per lesion, each within its own 10\u00a0min window from its injection: P1-L1 " in (
-        needed
+    assert (
+        "per lesion, each within its own 10\u00a0min window from its injection: "
+        '<span title="P1-L1">L1</span> ' in needed
     )
     assert " of 10\u00a0min" not in needed  # never a sum against one window
 

@@ -38,6 +38,15 @@ def interval(low: Any, high: Any) -> str:
 
 
 @register.filter
+def short_id(value: Any, parent: Any) -> str:
+    """``{{ lesion_id|short_id:patient_id }}``: a record id without its parent's id and
+    ``-`` in front (``PX-3f2a...-L2`` -> ``L2``); unchanged when it does not start so."""
+    text = str(value)
+    prefix = f"{parent}-"
+    return text.removeprefix(prefix) if parent and text.startswith(prefix) else text
+
+
+@register.filter
 def words(value: Any) -> str:
     """An identifier-like value (enum, ``lower_limb_left``, bool) as words."""
     return formatting.words(value)
