@@ -20,7 +20,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from openect.errors import InputError
@@ -59,9 +59,11 @@ class FittedTable:
 
     Key columns (ids) are never cut nor wrapped; the other columns wrap between words
     (and fold words longer than :data:`LONGEST_WORD` characters, never cutting them).
-    When even that does not fit, the ``optional`` columns are left out (in the order
-    given, with a note naming them), and when the table still does not fit, each row is
-    shown as a record: its ids on one line, then one ``column: value`` line per column.
+    When that does not fit in a boxed table, the table is drawn without lines between
+    its columns; then without its ``optional`` columns (in the order given, with a note
+    naming them); and when it still does not fit, each row is shown as a record: its
+    ids on one line, then one ``column: value`` line per non-blank cell. The title is a
+    line of its own, wrapped at the terminal's width.
     """
 
     def __init__(
@@ -228,10 +230,15 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True) -
         return
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        _Count(),
         TimeElapsedColumn(),
+        BarColumn(bar_width=10),
+        _Count(),
+        # last, on one line: a description too long for the terminal ends in "..."
+        TextColumn(
+            "{task.description}",
+            markup=False,
+            table_column=Column(no_wrap=True, overflow="ellipsis"),
+        ),
     )
     with Progress(*columns, console=stderr, transient=True) as progress:
         yield Step(progress, description, total)

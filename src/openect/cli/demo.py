@@ -111,7 +111,7 @@ def _plan_largest_lesion(plan: SessionPlan, figure: Path, show: bool) -> dict[st
         resolution_mm=DEMO_PLAN_RESOLUTION_MM,
         treatable_check=False,
     )
-    description = f"Planning the applications on lesion {lesion.lesion_id}"
+    description = f"Plan of {lesion.lesion_id}"
     with progress_bar(description, None, enabled=show) as step:
         coverage, artefacts = plan_lesion(
             request, progress=lambda name: step.stage(step_name(name))
@@ -179,7 +179,7 @@ def demo(
     from openect.synth import generate_cohort
 
     show = not as_json
-    with progress_bar("Generating the synthetic demo register", None, enabled=show):
+    with progress_bar("Synthetic demo register", None, enabled=show):
         dataset = generate_cohort(patients=patients, centres=4, seed=seed)
         write_dataset(dataset, directory)
         loaded, report = load_dataset(directory)
@@ -205,7 +205,7 @@ def demo(
         simulation = simulate_with_progress(
             model,
             field_resolution_mm,
-            description=f"Field of a hexagonal application on {lesion.lesion_id}",
+            description=f"Field on {lesion.lesion_id}",
             enabled=show,
         )
         figure.parent.mkdir(exist_ok=True)
@@ -225,7 +225,7 @@ def demo(
     from openect.reports.outcomes import write_outcomes_report
 
     report_path = directory / "outcomes-report.html"
-    with progress_bar("Analysing outcomes and writing the report", None, enabled=show):
+    with progress_bar("Outcomes report", None, enabled=show):
         write_outcomes_report(loaded, report_path)
     registry = _load_registry(directory, show)
     key_file = write_key(directory / KEY_FILE)
@@ -364,9 +364,9 @@ def _load_registry(directory: Path, show: bool = False) -> str:
     for name, role, centre, password in DEMO_USERS:
         where = ["--centre", centre] if centre else []
         steps.append((["user", name, "--role", role, *where, "--password-stdin"], password))
-    with progress_bar("Loading the demo dataset into a SQLite registry", None, enabled=show) as bar:
+    with progress_bar("SQLite registry", None, enabled=show) as bar:
         for step, given in steps:
-            bar.stage(" ".join(["openect registry", step[0], *step[1:2]]))
+            bar.stage(" ".join(step[:2]))
             done = subprocess.run(
                 [sys.executable, "-m", "openect", "registry", *step, "--database", url],
                 capture_output=True,

@@ -140,7 +140,7 @@ def simulate_with_progress(
 
         def stage(name: str) -> None:
             if name == "solving":
-                step.stage(f"solving ({pairs} electrode pair{'s' if pairs != 1 else ''})", pairs)
+                step.stage(f"solving {pairs} electrode pair{'s' if pairs != 1 else ''}", pairs)
             else:
                 step.stage(name)
 

@@ -113,7 +113,7 @@ def lesion(
         raise CliError(str(error)) from error
 
     try:
-        with progress_bar("Planning the lesion", None, enabled=not as_json) as step:
+        with progress_bar("Lesion plan", None, enabled=not as_json) as step:
             plan, artefacts = plan_lesion(
                 request, progress=lambda name: step.stage(step_name(name))
             )
@@ -140,10 +140,10 @@ def lesion(
 
 #: What each step of the coverage planner does, as the progress display names it.
 PLANNER_STEPS = {
-    "footprint": "footprint of one application (meshing and solving, cached)",
+    "footprint": "footprint (3-D field, cached)",
     "placement": "placing the applications",
-    "verification": "verification in 3-D (meshing, then one solve per application)",
-    "robustness": "robustness (one solve per conductivity sample and application)",
+    "verification": "verification in 3-D",
+    "robustness": "robustness (conductivity samples)",
 }
 
 
