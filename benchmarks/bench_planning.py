@@ -6,17 +6,24 @@ number of applications against the regular grid tiling, and the verified coverag
 warm re-plan is timed without the 3-D verification (as ``openect plan session
 --coverage`` uses it) and with it. Ratios are against the cold plan in the same run.
 
+Then the large case of the test suite's 3-D coverage checks (tests/test_planning_plan.py
+checks 10 x 8, 20 x 15 and 12 x 5 mm): a 35 x 25 mm lesion, 4 mm thick, linear
+electrodes at 0.8 mm, 0.5 min per application, must be covered in 3-D with no more
+applications and no less coverage than the regular grid; the script exits with status 1
+when it is not.
+
     .venv/bin/python benchmarks/bench_planning.py [--resolution 0.6]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tempfile
 import time
 
-from openect.planning.coverage_plan import LesionPlanRequest, plan_lesion
+from openect.planning.coverage_plan import COVERAGE_TARGET, LesionPlanRequest, plan_lesion
 from openect.planning.local_field import PLANNING_RESOLUTION_MM
 
 
@@ -59,6 +66,51 @@ def main() -> None:
             f"{100 * plan.coverage.lesion_fraction_above_rev:>10.1f}"
         )
     print("targets: plan + 3-D verification <= 120 s; warm re-plan <= 5 s")
+    problems = check_large_ellipse()
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    if problems:
+        raise SystemExit(1)
+
+
+def check_large_ellipse() -> list[str]:
+    """Plan a 35 x 25 mm lesion (0.5 min per application) and check its 3-D coverage as
+    the test suite does for smaller lesions; the failed checks."""
+    request = LesionPlanRequest(
+        longest_mm=35,
+        perpendicular_mm=25,
+        thickness_mm=4,
+        electrode="linear",
+        resolution_mm=0.8,
+        minutes_per_application=0.5,
+    )
+    started = time.perf_counter()
+    plan, _ = plan_lesion(request)
+    seconds = time.perf_counter() - started
+    coverage = plan.coverage
+    placed = plan.count - plan.added_after_verification + plan.removed_after_verification
+    checks = {
+        "verified in 3-D": coverage.verified_3d,
+        f"target >= {COVERAGE_TARGET:g} above E_rev": (
+            coverage.target_fraction_above_rev >= COVERAGE_TARGET
+        ),
+        "whole lesion above E_rev": coverage.lesion_fraction_above_rev == 1.0,
+        "no more applications than the grid": placed <= plan.baseline["count"],
+        "no less coverage than the grid": (
+            coverage.placement_target_fraction >= plan.baseline["target_fraction"] - 1e-12
+        ),
+        "time = applications x minutes": math.isclose(
+            plan.time_min, plan.count * plan.minutes_per_application
+        ),
+    }
+    print(
+        f"35 x 25 mm lesion, 4 mm thick, linear electrode, resolution 0.8 mm, 0.5 min per "
+        f"application: {seconds:.1f} s, {plan.count} applications (grid "
+        f"{plan.baseline['count']:.0f}), target "
+        f"{100 * coverage.target_fraction_above_rev:.1f} %, lesion "
+        f"{100 * coverage.lesion_fraction_above_rev:.1f} %"
+    )
+    return [name for name, ok in checks.items() if not ok]
 
 
 if __name__ == "__main__":
