@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,28 +137,54 @@ def test_schema_json_lists_every_file(capsys: pytest.CaptureFixture[str]) -> Non
     assert "applications.csv" in files
 
 
+#: The demo tests share one ``openect demo`` run (module fixture ``demo_run``); under
+#: ``pytest -n N --dist loadgroup`` (``make unit``) they run on one worker, so it runs once.
+DEMO_GROUP = pytest.mark.xdist_group("openect-demo")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``openect demo --json`` run twice in one folder: a quick demo (10 patients, no field
+    run, no lesion plan), then the full one replacing it (12 patients, seed 7, a field
+    run at 2.5 mm and the lesion plan); each run's exit code and JSON, and the folder.
+    Seed 7: the demo patient's largest lesion is an 8 x 6 mm nodule for linear needles."""
+    target = tmp_path_factory.mktemp("demo-run") / "demo"
+    runs: dict[str, Any] = {"target": target}
+    for name, args in (
+        ("quick", ["--patients", "10", "--no-field", "--no-lesion-plan"]),
+        ("full", ["--patients", "12", "--seed", "7", "--field-resolution-mm", "2.5"]),
+    ):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["demo", "--dir", str(target), *args, "--json"])
+        runs[name] = {"code": code, "payload": json.loads(out.getvalue()) if code == 0 else None,
+                      "stderr": err.getvalue()}  # fmt: skip
+    return runs
+
+
 @pytest.mark.slow
+@DEMO_GROUP
 def test_demo_generates_validates_and_summarises(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_run: dict[str, Any]
 ) -> None:
-    target = tmp_path / "demo"
-    code, out, _ = run(
-        capsys, "demo", "--dir", str(target), "--patients", "40", "--no-field",
-        "--no-lesion-plan", "--json",
-    )  # fmt: skip
-    assert code == 0
-    payload = json.loads(out)
+    full = demo_run["full"]
+    assert full["code"] == 0, full["stderr"]
+    payload = full["payload"]
     assert payload["validation"]["valid"] is True
     assert payload["summary"]["synthetic"] is True
-    assert payload["summary"]["patients"]["n"] == 40
+    assert payload["summary"]["patients"]["n"] == 12
     plan = payload["session_plan"]
     assert plan["patient_id"].startswith("SYN-")
     assert plan["rule_set"] == "sop-2018"
     assert len(plan["lesions"]) >= 2
     assert plan["eligibility"]["status"] in {"eligible", "caution", "contraindicated"}
-    # Running again replaces its own synthetic dataset...
-    again = ["demo", "--dir", str(target), "--patients", "10", "--no-field", "--no-lesion-plan"]
-    assert run(capsys, *again)[0] == 0
+    # Running again replaced its own synthetic dataset (the quick demo's 10 patients)...
+    quick = demo_run["quick"]
+    assert quick["code"] == 0, quick["stderr"]
+    assert quick["payload"]["summary"]["patients"]["n"] == 10
+    code, out, _ = run(capsys, "data", "validate", str(demo_run["target"]), "--json")
+    assert code == 0
+    assert json.loads(out)["counts"]["patients"] == 12
     # ...but never a folder that is not one.
     other = tmp_path / "mine"
     other.mkdir()
@@ -196,32 +225,29 @@ def test_unexpected_error_is_one_line_without_traceback(
 
 
 @pytest.mark.slow
+@DEMO_GROUP
 def test_demo_simulates_a_hexagonal_application(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], demo_run: dict[str, Any]
 ) -> None:
-    target = tmp_path / "demo"
-    args = ["demo", "--dir", str(target), "--patients", "12", "--field-resolution-mm", "2.5",
-            "--no-lesion-plan"]  # fmt: skip
-    code, out, _ = run(capsys, *args, "--json")
-    assert code == 0
-    field = json.loads(out)["field"]
+    full = demo_run["full"]
+    assert full["code"] == 0, full["stderr"]
+    field = full["payload"]["field"]
     assert field["electrode"] == "hexagonal"
     assert field["pairs"] == 12
     assert field["converged"] is True
     assert 0 < field["coverage"]["tumour_fraction_above_rev"] <= 1
     assert Path(field["png"]).read_bytes()[:4] == b"\x89PNG"
     # The figure lives beside the dataset files, which stay valid.
-    assert run(capsys, "data", "validate", str(target))[0] == 0
+    assert Path(field["png"]).is_relative_to(demo_run["target"])
+    assert run(capsys, "data", "validate", str(demo_run["target"]))[0] == 0
 
 
 @pytest.mark.slow
-def test_demo_plans_the_largest_lesion(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    target = tmp_path / "demo"
-    # Seed 7: the demo patient's largest lesion is an 8 x 6 mm nodule for linear needles.
-    args = ["demo", "--dir", str(target), "--patients", "12", "--seed", "7", "--no-field", "--json"]
-    code, out, _ = run(capsys, *args)
-    assert code == 0
-    payload = json.loads(out)
+@DEMO_GROUP
+def test_demo_plans_the_largest_lesion(demo_run: dict[str, Any]) -> None:
+    full = demo_run["full"]
+    assert full["code"] == 0, full["stderr"]
+    payload = full["payload"]
     planned = payload["lesion_plan"]
     lesions = payload["session_plan"]["lesions"]
     largest = max(lesions, key=lambda lesion: lesion["longest_diameter_mm"])
