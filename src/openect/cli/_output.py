@@ -237,10 +237,10 @@ def progress_bar(description: str, total: int | None, *, enabled: bool = True) -
         TextColumn(
             "{task.description}",
             markup=False,
-            table_column=Column(no_wrap=True, overflow="ellipsis"),
+            table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
         ),
     )
-    with Progress(*columns, console=stderr, transient=True) as progress:
+    with Progress(*columns, console=stderr, transient=True, expand=True) as progress:
         yield Step(progress, description, total)
 
 
