@@ -216,6 +216,20 @@ def test_simulate_reports_its_steps_and_pairs() -> None:
     assert len(pairs) == len(model.electrode.pairs)
 
 
+def test_verification_reports_each_application() -> None:
+    from openect.planning.local_field import ApplicationSetup, LocalField
+    from openect.planning.outline import ellipse
+    from openect.planning.placement import Application
+    from openect.planning.verify import verify
+
+    local = LocalField.build(ApplicationSetup("linear", 3.0, 5.0, 400.0, resolution_mm=2.0))
+    lesion = ellipse(4, 4).polygon
+    calls: list[tuple[int, int]] = []
+    verify(local, lesion, lesion.buffer(1), [Application(0, 0, 0)] * 2,
+           progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert calls == [(1, 2), (2, 2)]
+
+
 # ---------------------------------------------------------------- the demo's commands
 def test_launcher_is_the_installed_script_relative_to_the_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
