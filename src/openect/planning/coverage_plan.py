@@ -313,7 +313,7 @@ def plan_lesion(
     if request.verify:
         say("verification")
         verifier = Verifier(LocalField.build(setup), outline.polygon, target)
-        verifier.add(apps)
+        verifier.add(apps, lambda done, total: say(f"verification: application {done} of {total}"))
         verification = verifier.result()
         for round_ in range(REPAIR_ROUNDS):
             missed = verifier.uncovered_lesion_mm()
@@ -328,7 +328,9 @@ def plan_lesion(
                 shapely.buffer(shapely.points(missed), REPAIR_REACH_MM * (round_ + 1))
             )
             extra = place(footprint, spots, spots, angles_deg=angles).applications
-            verifier.add(extra)
+            verifier.add(
+                extra, lambda done, total: say(f"verification: added application {done} of {total}")
+            )
             apps = [*apps, *extra]
             repaired += len(extra)
             verification = verifier.result()
@@ -347,7 +349,9 @@ def plan_lesion(
             )
             say(f"verification: {len(fewer)} applications in the order of the procedure")
             check = Verifier(verifier.local, outline.polygon, target)
-            check.add(fewer)
+            check.add(
+                fewer, lambda done, total: say(f"verification: application {done} of {total}")
+            )
             if check.meets(check.covered, COVERAGE_TARGET) or not verifier.meets(
                 verifier.covered, COVERAGE_TARGET
             ):
