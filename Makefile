@@ -40,8 +40,11 @@ browser:
 		echo "chromium could not be installed: the browser tests will be skipped"; }
 
 #: The whole suite on up to 4 cores (pytest-xdist); `pytest -p no:xdist` runs it in one process.
+#: --dist loadgroup keeps the tests of one xdist_group (a shared demo run, server or browser)
+#: on one worker; tests/conftest.py sends the slow ones out first (in the order given, hence
+#: --no-loadscope-reorder), so that the workers end together.
 unit: $(STAMP) browser
-	$(BIN)/pytest -n auto --maxprocesses 4
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
 	@if [ -n "$$OPENECT_TEST_DATABASE_URL" ]; then \
 		echo "Registry tests on PostgreSQL ($$OPENECT_TEST_DATABASE_URL):"; \
 		OPENECT_REGISTRY_TEST_BACKEND=postgresql $(BIN)/pytest $(REGISTRY_DB_TESTS); \

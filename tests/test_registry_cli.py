@@ -1,10 +1,12 @@
-"""``openect registry`` end to end, each command in its own process on its own SQLite file."""
+"""``openect registry`` end to end, each command in its own process on its own SQLite file
+(copies of one registry made by ``openect registry init`` in this module)."""
 
 from __future__ import annotations
 
 import filecmp
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,14 +44,43 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-@pytest.mark.slow
-def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_path: Path) -> None:
-    first = f"sqlite:///{tmp_path / 'first.sqlite3'}"
-    second = f"sqlite:///{tmp_path / 'second.sqlite3'}"
-    assert openect("registry", "init", "--database", first).returncode == 0
-    done = openect("registry", "import", str(dataset_dir), "--database", first, "--json")
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry file made by ``openect registry init``, once for the module: the tests
+    start from copies of it (a SQLite registry is its one file)."""
+    path = tmp_path_factory.mktemp("initialised") / "registry.sqlite3"
+    done = openect("registry", "init", "--database", f"sqlite:///{path}")
+    assert done.returncode == 0, done.stderr
+    assert "Registry ready" in done.stdout
+    return path
+
+
+@pytest.fixture(scope="module")
+def imported(
+    initialised: Path, dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of ``initialised`` into which ``openect registry import`` loaded ``dataset_dir``."""
+    path = tmp_path_factory.mktemp("imported") / "registry.sqlite3"
+    url = copy_of(initialised, path)
+    done = openect("registry", "import", str(dataset_dir), "--database", url, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["imported"] is True
+    return path
+
+
+def copy_of(registry: Path, path: Path) -> str:
+    """Copy the registry file ``registry`` to ``path``; the copy's database URL."""
+    shutil.copyfile(registry, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.slow
+def test_init_import_export_backup_restore_round_trip(
+    dataset_dir: Path, initialised: Path, imported: Path, tmp_path: Path
+) -> None:
+    # init and import: the fixtures (each command in its own process, checked there)
+    first = copy_of(imported, tmp_path / "first.sqlite3")
+    second = copy_of(initialised, tmp_path / "second.sqlite3")
     again = json.loads(openect("registry", "import", str(dataset_dir), "--json",
                                DATABASE_URL=first).stdout)  # fmt: skip
     assert again["total_created"] == again["total_updated"] == 0
@@ -60,7 +91,6 @@ def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_pat
 
     backup = tmp_path / "registry-backup.json.gz"
     assert openect("registry", "backup", str(backup), "--database", first).returncode == 0
-    assert openect("registry", "init", "--database", second).returncode == 0
     restored = openect("registry", "restore", str(backup), "--database", second, "--json")
     assert restored.returncode == 0, restored.stderr
     assert (
@@ -85,10 +115,9 @@ def test_init_import_export_backup_restore_round_trip(dataset_dir: Path, tmp_pat
 
 @pytest.mark.slow
 def test_an_invalid_dataset_is_reported_and_nothing_imported(
-    dataset_dir: Path, tmp_path: Path
+    dataset_dir: Path, initialised: Path, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    openect("registry", "init", "--database", url)
+    url = copy_of(initialised, tmp_path / "r.sqlite3")
     broken = tmp_path / "broken"
     broken.mkdir()
     for path in dataset_dir.iterdir():
@@ -109,10 +138,8 @@ def test_an_invalid_dataset_is_reported_and_nothing_imported(
 
 
 @pytest.mark.slow
-def test_fhir_and_odm_exports(dataset_dir: Path, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    openect("registry", "init", "--database", url)
-    openect("registry", "import", str(dataset_dir), "--database", url)
+def test_fhir_and_odm_exports(imported: Path, tmp_path: Path) -> None:
+    url = copy_of(imported, tmp_path / "r.sqlite3")
     fhir = openect("registry", "export", str(tmp_path / "fhir"), "--format", "fhir",
                    "--database", url, "--json")  # fmt: skip
     assert fhir.returncode == 0, fhir.stderr
@@ -125,7 +152,7 @@ def test_fhir_and_odm_exports(dataset_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_pseudonym_key_and_users(tmp_path: Path) -> None:
+def test_pseudonym_key_and_users(initialised: Path, tmp_path: Path) -> None:
     key_file = tmp_path / "centre.key"
     assert openect("registry", "key", "--out", str(key_file)).returncode == 0
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
@@ -143,8 +170,7 @@ def test_pseudonym_key_and_users(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "no pseudonymisation key" in missing.stderr
 
-    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    openect("registry", "init", "--database", url)
+    url = copy_of(initialised, tmp_path / "r.sqlite3")
     made = openect(
         "registry", "user", "dr.lee", "--role", "clinician", "--centre", "C01",
         "--password-stdin", "--database", url, stdin="correct horse battery\n",
@@ -173,14 +199,13 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_csv_exports_are_for_people_unless_round_trip(tmp_path: Path) -> None:
+def test_csv_exports_are_for_people_unless_round_trip(initialised: Path, tmp_path: Path) -> None:
     """Text cells that a spreadsheet would run as formulas start with ' by default."""
     from openect.data.csvio import read_dataset
 
     cohort = generate_cohort(3, centres=1, seed=4)
     cohort.centres = [cohort.centres[0].model_copy(update={"name": "=1+2"})]
-    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    openect("registry", "init", "--database", url)
+    url = copy_of(initialised, tmp_path / "r.sqlite3")
     source = write_dataset(cohort, tmp_path / "in")
     assert openect("registry", "import", str(source), "--database", url).returncode == 0
     assert (
