@@ -40,11 +40,11 @@ browser:
 		echo "chromium could not be installed: the browser tests will be skipped"; }
 
 #: The whole suite on up to 4 cores (pytest-xdist); `pytest -p no:xdist` runs it in one process.
-#: --dist loadgroup keeps the tests of one xdist_group (a shared demo run, server or browser)
-#: on one worker; tests/conftest.py sends the slow ones out first (in the order given, hence
-#: --no-loadscope-reorder), so that the workers end together.
+#: --dist loadfile runs each test file on one worker (its module fixtures once: a demo run,
+#: a server, a browser); tests/conftest.py sends the files with slow tests out first (in the
+#: order given, hence --no-loadscope-reorder), so that the workers end together.
 unit: $(STAMP) browser
-	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 	@if [ -n "$$OPENECT_TEST_DATABASE_URL" ]; then \
 		echo "Registry tests on PostgreSQL ($$OPENECT_TEST_DATABASE_URL):"; \
 		OPENECT_REGISTRY_TEST_BACKEND=postgresql $(BIN)/pytest $(REGISTRY_DB_TESTS); \

@@ -370,74 +370,48 @@ POSTGRESQL_MODULES = frozenset({"test_registry_postgresql"})
 BROWSER_WORDS = ("sync_playwright", "chromium")
 
 
-#: Test modules whose tests share expensive module fixtures (a server on its own registry,
-#: a browser, the demo): with ``--dist loadgroup`` (``make unit``) each runs on one
-#: worker, so that its fixtures are set up once.
-SHARED_FIXTURE_MODULES = frozenset({"test_web_e2e", "test_web_e2e_worklist", "test_registry_cli"})
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> Iterator[None]:
     """Mark browser and PostgreSQL tests, so that ``pytest -m "not browser"`` and the like
-    select a fast subset (``slow`` is marked on the tests themselves); group the tests of
-    SHARED_FIXTURE_MODULES for xdist (before xdist reads the groups); after the other
-    hooks (pytest-django's ordering), under ``--dist loadgroup``, send the slow tests out
-    first (see :func:`_slow_first`)."""
+    select a fast subset (``slow`` is marked on the tests themselves); then, after the
+    other hooks (pytest-django's ordering), on an xdist worker, send the test files with
+    slow tests out first (see :func:`_slow_files_first`)."""
     import inspect
 
     for item in items:
         function = getattr(item, "function", None)
         module = getattr(item, "module", None)
-        name = module.__name__.rsplit(".", 1)[-1] if module is not None else ""
         names = set(getattr(item, "fixturenames", ()))
         source = inspect.getsource(function) if function is not None else ""
         if "browser" in names or any(word in source for word in BROWSER_WORDS):
             item.add_marker(pytest.mark.browser)
-        if name in POSTGRESQL_MODULES:
+        if module is not None and module.__name__.rsplit(".", 1)[-1] in POSTGRESQL_MODULES:
             item.add_marker(pytest.mark.postgresql)
         if os.environ.get(BACKEND_ENV) == "postgresql":
             item.add_marker(pytest.mark.postgresql)
-        if name in SHARED_FIXTURE_MODULES and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(name))
     yield
-    # xdist's workers see --dist loadgroup as option "loadgroup" (their "dist" is "no").
-    if getattr(config.option, "loadgroup", False) or config.getoption("dist", "no") == "loadgroup":
-        _slow_first(items)
+    if hasattr(config, "workerinput"):  # an xdist worker
+        _slow_files_first(items)
 
 
-def _uses_test_database(item: pytest.Item) -> bool:
-    """Whether ``item`` uses pytest-django's test database (its ordering then stays)."""
-    names = set(getattr(item, "fixturenames", ()))
-    return (
-        item.get_closest_marker("django_db") is not None
-        or bool(names & {"db", "transactional_db", "live_server", "django_db_reset_sequences"})
-        or hasattr(getattr(item, "cls", None), "databases")  # a Django TestCase
-    )
+def _slow_files_first(items: list[pytest.Item]) -> None:
+    """Reorder ``items`` file by file: the files with the most slow or browser tests
+    first, the others after them, each file's tests in their order (pytest-django's:
+    database tests, then transactional ones, then the others).
 
-
-def _slow_first(items: list[pytest.Item]) -> None:
-    """Reorder ``items`` so that the work units (an xdist group, else a test) holding slow
-    or browser tests that do not use the test database come first, groups before single
-    tests, each in collection order; the rest keeps its order (pytest-django's: database
-    tests, then transactional ones, then the others). xdist hands units out in this order
-    as workers free up, so the longest ones start first and the workers end together;
-    moving tests that never touch the test database ahead keeps pytest-django's order
-    valid on each worker."""
-    units: dict[str, list[pytest.Item]] = {}
+    ``make unit`` runs ``--dist loadfile --no-loadscope-reorder``: xdist hands whole
+    files out in this order as workers free up, so that the module fixtures (a demo run,
+    a server, a browser, a registry) are set up once and the longest files start first,
+    and the workers end together. (``--dist loadgroup`` would not group: pytest-xdist
+    3.8 names the groups through ``item._nodeid``, which pytest 9 no longer reads.)"""
+    files: dict[str, list[pytest.Item]] = {}
     for item in items:
-        group = item.get_closest_marker("xdist_group")
-        key = f"group:{group.args[0] if group and group.args else ''}" if group else item.nodeid
-        units.setdefault(key, []).append(item)
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
 
-    def rank(unit: list[pytest.Item]) -> int:
-        heavy = any(
-            item.get_closest_marker("slow") or item.get_closest_marker("browser") for item in unit
-        )
-        if not heavy or any(_uses_test_database(item) for item in unit):
-            return 2
-        return 0 if len(unit) > 1 else 1
+    def heavy(item: pytest.Item) -> bool:
+        return bool(item.get_closest_marker("slow") or item.get_closest_marker("browser"))
 
-    ordered = sorted(units.values(), key=rank)  # stable: collection order within a rank
-    items[:] = [item for unit in ordered for item in unit]
+    ordered = sorted(files.values(), key=lambda tests: -sum(map(heavy, tests)))  # stable
+    items[:] = [item for tests in ordered for item in tests]

@@ -137,17 +137,13 @@ def test_schema_json_lists_every_file(capsys: pytest.CaptureFixture[str]) -> Non
     assert "applications.csv" in files
 
 
-#: The demo tests share one ``openect demo`` run (module fixture ``demo_run``); under
-#: ``pytest -n N --dist loadgroup`` (``make unit``) they run on one worker, so it runs once.
-DEMO_GROUP = pytest.mark.xdist_group("openect-demo")
-
-
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``openect demo --json`` run twice in one folder: a quick demo (10 patients, no field
     run, no lesion plan), then the full one replacing it (12 patients, seed 7, a field
     run at 2.5 mm and the lesion plan); each run's exit code and JSON, and the folder.
-    Seed 7: the demo patient's largest lesion is an 8 x 6 mm nodule for linear needles."""
+    Seed 7: the demo patient's largest lesion is an 8 x 6 mm nodule for linear needles.
+    The demo tests share it (``make unit`` runs each file on one xdist worker)."""
     target = tmp_path_factory.mktemp("demo-run") / "demo"
     runs: dict[str, Any] = {"target": target}
     for name, args in (
@@ -163,7 +159,6 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@DEMO_GROUP
 def test_demo_generates_validates_and_summarises(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_run: dict[str, Any]
 ) -> None:
@@ -225,7 +220,6 @@ def test_unexpected_error_is_one_line_without_traceback(
 
 
 @pytest.mark.slow
-@DEMO_GROUP
 def test_demo_simulates_a_hexagonal_application(
     capsys: pytest.CaptureFixture[str], demo_run: dict[str, Any]
 ) -> None:
@@ -243,7 +237,6 @@ def test_demo_simulates_a_hexagonal_application(
 
 
 @pytest.mark.slow
-@DEMO_GROUP
 def test_demo_plans_the_largest_lesion(demo_run: dict[str, Any]) -> None:
     full = demo_run["full"]
     assert full["code"] == 0, full["stderr"]
