@@ -80,7 +80,7 @@ def test_only_text_columns_are_neutralised() -> None:
     from openect.data import csvio
 
     rows = list(csvio._rows(Centre, [Centre(centre_id="C1", name="-x")], for_people=True))
-    assert rows == [["C1", "'-x", None]]
+    assert rows == [["C1", "'-x", None, None]]  # country and time zone unknown
     assert {c.kind for m in (AdverseEvent, Assessment, SystemicTherapy) for c in columns(m)
             if c.name in ("term", "override_reason", "agent")} == {"str"}  # fmt: skip
 

@@ -105,7 +105,9 @@ def test_a_failure_while_writing_rolls_everything_back(cohort: Dataset) -> None:
         centres=[c for c in cohort.centres if c.centre_id == "C02"],
         patients=[
             *mine,
-            Patient.model_validate({**theirs[0].model_dump(), "centre_id": "C02", "ecog": 4}),
+            Patient.model_validate(
+                {**theirs[0].model_dump(), "centre_id": "C02", "ecog": 4, "patient_number": None}
+            ),
         ],
     )
     rows, entries = registry_rows(), AuditEntry.objects.count()
