@@ -452,7 +452,7 @@ def test_an_application_inside_the_window_is_saved_without_warning(
     response = clinician.post(url, application_post("10:10"), follow=True)
     assert response.status_code == 200
     text = response.content.decode()
-    assert "Application P1-S2-A1 saved" in text
+    assert "Application A1 saved" in text
     assert "OUTSIDE the pulse window" not in text
     saved = services.get(ADMIN, Application, "P1-S2-A1")
     assert isinstance(saved, Application)
@@ -469,7 +469,7 @@ def test_an_application_outside_the_window_is_saved_with_a_warning(
     clinician.post(url, application_post("10:10"))
     response = clinician.post(url, application_post("10:40", "P1-L2"), follow=True)
     text = response.content.decode()
-    assert "Application P1-S2-A2 saved" in text
+    assert "Application A2 saved" in text
     assert "Warning: 10:40 is 40.0 min after the end of the bolus" in text
     assert "OUTSIDE the pulse window 8–28\u00a0min" in text
     assert "1 outside the window" in text  # the list marks it

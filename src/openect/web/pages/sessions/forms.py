@@ -46,12 +46,13 @@ RENAL = ("creatinine_mg_dl", "creatinine_umol_l", "creatinine_clearance_ml_min")
 
 
 def lesion_choices(lesions: Iterable[Lesion]) -> list[tuple[str, str]]:
-    """``(lesion_id, "P1-L1 · trunk anterior · 18 mm")`` for each lesion."""
+    """``(lesion_id, "L1 · trunk anterior · 18 mm")`` for each lesion: the lesion's id
+    without its patient's in front (a pseudonym is long), its site and size."""
     return [
         (
             lesion.lesion_id,
-            f"{lesion.lesion_id} · {words(lesion.body_site)} · "
-            f"{number(lesion.longest_diameter_mm, 'mm')}",
+            f"{lesion.lesion_id.removeprefix(lesion.patient_id + '-')} · "
+            f"{words(lesion.body_site)} · {number(lesion.longest_diameter_mm, 'mm')}",
         )
         for lesion in lesions
     ]

@@ -292,10 +292,10 @@ def application_new(request: HttpRequest, session_id: str, *, actor: Actor) -> H
             add_errors(form, error)
         else:
             at = f", {clock(item.time)}" if item.time else ""
+            lesion = item.lesion_id.removeprefix(page.patient.patient_id + "-")
+            number_ = item.application_id.removeprefix(session_id + "-")
             messages.success(
-                request,
-                f"Application {item.application_id} saved ({item.lesion_id}, "
-                f"{item.electrode}{at}).",
+                request, f"Application {number_} saved ({lesion}, {item.electrode}{at})."
             )
             start = item.injection_end_time or page.session.bolus_end_time
             check = check_window(page.window, start, item.time)
