@@ -64,7 +64,7 @@ def test_the_timeline_lists_every_record_newest_first_with_links(dataset: Datase
         "PR",
         "/patients/P1/lesions/P1-L1/",
     )
-    override = next(e for e in events if e.title == "Assessment of P1-L2")
+    override = next(e for e in events if e.title == "Assessment of L2")
     assert (override.category, override.category_note) == ("PR", "override; derived SD")
     assert override.detail == "30\u00a0mm"
     therapy = by_title["Systemic therapy: anti pd1 (pembrolizumab)"]

@@ -269,7 +269,7 @@ def test_the_patient_page_has_the_timeline_and_the_links(clinician: Client) -> N
     for expected in (
         "ECT session 1",
         "bleomycin, intravenous, 25\u202f500\u00a0IU (15\u202f000\u00a0IU/m²)",
-        "Assessment of P1-L1",
+        "Assessment of L1",
         "6 × 4\u00a0mm (caliper)",
         "Systemic therapy: anti pd1 (pembrolizumab)",
         "2020-02-01 to ongoing",

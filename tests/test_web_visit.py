@@ -328,7 +328,7 @@ def test_the_timeline_groups_visits_and_summarises_sessions(clinician: Client) -
     assert "override; derived" in visit_entry
     assert timeline.count('<time datetime="2020-05-01">') == 1
     # one assessment alone on its date stays one entry
-    assert "Assessment of P1-L1" in timeline
+    assert "Assessment of L1" in timeline
 
 
 def test_the_timeline_filters_work_from_the_query_string(clinician: Client) -> None:

@@ -183,7 +183,7 @@ def _visit_entry(
             date,
             3,
             "assessment",
-            f"Assessment of {line.lesion_id}",
+            f"Assessment of {line.short}",
             line.size,
             line.category,
             line.category_note,

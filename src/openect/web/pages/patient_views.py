@@ -67,6 +67,7 @@ def _assessment_event(
     response: AssessmentResponse | None,
     href: str | None,
     edit: str | None,
+    patient_id: str = "",
 ) -> Event:
     note = ""
     category = None
@@ -83,7 +84,7 @@ def _assessment_event(
         assessment.assessment_date,
         3,
         "assessment",
-        f"Assessment of {assessment.lesion_id}",
+        f"Assessment of {assessment.lesion_id.removeprefix(patient_id + '-')}",
         diameters(assessment.longest_diameter_mm, assessment.perpendicular_diameter_mm) + method,
         category,
         note,
@@ -118,6 +119,7 @@ def timeline(
             assessments.get(a.assessment_id),
             lesion_href.get(a.lesion_id),
             edit("assessment-edit", a.assessment_id),
+            patient_id,
         )
         for a in dataset.assessments
     ]
