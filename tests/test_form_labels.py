@@ -194,7 +194,7 @@ def test_a_bad_term_or_grade_is_named_and_nothing_is_written(
 ) -> None:
     before = writes()
     response = clinician.post(NEW_EVENT, event(**changes))
-    assert response.status_code == 200  # the form again, with the problem (as every form)
+    assert response.status_code == 422  # the form again, with the problem (as every form)
     body = html.unescape(response.content.decode())
     assert message in body
     assert 'role="alert"' in body

@@ -79,7 +79,7 @@ def test_a_date_after_the_centres_today_is_refused(clinician: Client) -> None:
     refused = clinician.post(
         url, values | {"assessment_date": (east_today + dt.timedelta(days=1)).isoformat()}
     )
-    assert refused.status_code == 200
+    assert refused.status_code == 422
     assert f"(today, {EAST})" in html.unescape(refused.content.decode())
     saved = clinician.post(url, values | {"assessment_date": east_today.isoformat()})
     assert saved.status_code == 302, html.unescape(saved.content.decode())[-3000:]

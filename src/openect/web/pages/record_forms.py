@@ -111,6 +111,12 @@ def _require_writer(actor: Actor, centre_id: str | None) -> None:
         )
 
 
+def _refused_status(request: HttpRequest) -> int:
+    """The status of a form page: 422 when it answers a POST (the form again, with what
+    was refused), 200 when it is asked for."""
+    return 422 if request.method == "POST" else 200
+
+
 # ------------------------------------------------------------------------- patients
 def _centre_choices(actor: Actor) -> list[tuple[str, str]]:
     rows = readable(actor, Centre).order_by("centre_id").values_list("centre_id", "name")
@@ -254,7 +260,12 @@ def patient_new(request: HttpRequest, *, actor: Actor) -> HttpResponse:
                 Read(AccessAction.VIEW, "patients", existing.patient_id, "", existing.centre_id),
             )
             context["existing"] = existing
-    return render(request, "web/patients/patient_new.html", {**context, "form": form, "mode": mode})
+    return render(
+        request,
+        "web/patients/patient_new.html",
+        {**context, "form": form, "mode": mode},
+        status=_refused_status(request),
+    )
 
 
 @allow("GET", "POST")
@@ -291,6 +302,7 @@ def patient_edit(request: HttpRequest, patient_id: str, *, actor: Actor) -> Http
             "cancel": reverse("patient-detail", args=[patient_id]),
             "void_url": reverse("record-void", args=[patient_id, "patients", patient_id]),
         },
+        status=_refused_status(request),
     )
 
 
@@ -516,7 +528,7 @@ def record_form(
         "picker": bodymap.body_map([]) if record is Lesion else None,
         "areas": bodymap.pick_areas() if record is Lesion else (),
     }
-    return render(request, "web/patients/form.html", context)
+    return render(request, "web/patients/form.html", context, status=_refused_status(request))
 
 
 def _session_page(initial: Mapping[str, Any]) -> str | None:
