@@ -81,9 +81,9 @@ def serve(
         raise CliError(f"--workers={processes}: out of range; allowed 1 to 32")
     with stderr.status("Preparing the database and static files...", spinner="dots"):
         url = setup_web(database)
-        from django.core.management import call_command
+        from openect.web.static_files import collect_static
 
-        call_command("collectstatic", verbosity=0, interactive=False)
+        collect_static()  # only when the static files changed since the last start
     from django.core.wsgi import get_wsgi_application
     from django.db import connections
 
