@@ -175,12 +175,8 @@ def test_a_birth_date_gives_the_exact_age_at_the_threshold() -> None:
     # born 1959-12-20; on 2025-06-01 the year says 66 (> 65: reduced dose), but the
     # patient is 65 (not over 65: full dose) until 2025-12-20
     by_year = iv_plan("sop-2018", age_years=None, birth_year=1959, session_date="2025-06-01")
-    exact = iv_plan(
-        "sop-2018", age_years=None, birth_date="1959-12-20", session_date="2025-06-01"
-    )
-    later = iv_plan(
-        "sop-2018", age_years=None, birth_date="1959-12-20", session_date="2025-12-20"
-    )
+    exact = iv_plan("sop-2018", age_years=None, birth_date="1959-12-20", session_date="2025-06-01")
+    later = iv_plan("sop-2018", age_years=None, birth_date="1959-12-20", session_date="2025-12-20")
     assert (by_year.age_years, by_year.dose_per_m2_iu) == (66, 10_000)
     assert (exact.age_years, exact.dose_per_m2_iu) == (65, 15_000)
     assert (later.age_years, later.dose_per_m2_iu) == (66, 10_000)

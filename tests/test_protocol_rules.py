@@ -530,8 +530,7 @@ def test_the_rule_table_in_the_docs_is_up_to_date(name: str) -> None:
     page = (Path(__file__).parents[1] / "docs" / "rules.md").read_text(encoding="utf-8")
     table = to_markdown(load_rule_set(name))
     assert table in page, (
-        f"regenerate the {name} table of docs/rules.md with: "
-        f"openect plan rules {name} --markdown"
+        f"regenerate the {name} table of docs/rules.md with: openect plan rules {name} --markdown"
     )
     assert "| `dose.iv_age_reduction` | age_above_years = 65, dose_per_m2 = 10000 IU/m2 |" in table
     assert "28 patients over 65" in table  # the evidence column

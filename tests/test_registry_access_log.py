@@ -203,6 +203,7 @@ def test_the_purge_command_applies_the_retention_setting(
 @pytest.fixture
 def mixed() -> dict[str, AccessEntry]:
     """Entries about C01's and C02's data, by users of C01, C02 and without a centre."""
+
     def log(actor: Actor, centre: str | None, action: AccessAction = AccessAction.VIEW,
             record_id: str = "P1") -> AccessEntry:  # fmt: skip
         return access_log.record(actor, Read(action, "patients", record_id, "", centre),

@@ -52,9 +52,7 @@ def signed_in(username: str, role: str, centre: str | None, address: str = "10.0
 
 def reads(**given: Any) -> list[AccessEntry]:
     """Entries other than sign-ins (which ``force_login`` writes too)."""
-    return list(
-        AccessEntry.objects.filter(**given).exclude(action="sign_in").order_by("id")
-    )
+    return list(AccessEntry.objects.filter(**given).exclude(action="sign_in").order_by("id"))
 
 
 def the_only(**given: Any) -> AccessEntry:
@@ -140,7 +138,10 @@ def test_the_outcomes_report_of_a_centre_is_logged() -> None:
     assert client.get("/dashboard/").status_code == 200
     entry = the_only()
     assert (entry.action, entry.entity, entry.record_id, entry.centre_id) == (
-        "report", "outcomes", "C01", "C01"
+        "report",
+        "outcomes",
+        "C01",
+        "C01",
     )
 
 

@@ -305,8 +305,10 @@ def test_the_server_numbers_a_new_record_and_keeps_ids_in_the_centres_namespace(
         (item,) = refused.json()["detail"]
         assert item["loc"] == ["lesion_id"]
         answers.append(item["msg"])
-    assert answers[0] == answers[1] == (
-        "must begin with 'P2-' (its patient_id); leave it empty and the registry numbers it"
+    assert (
+        answers[0]
+        == answers[1]
+        == ("must begin with 'P2-' (its patient_id); leave it empty and the registry numbers it")
     )
     schema = c01.get("/api/openapi.json").json()["components"]["schemas"]["NewLesion"]
     assert "lesion_id" not in schema.get("required", [])

@@ -123,12 +123,14 @@ def _watch(page: Any) -> list[str]:
     )
     page.on(
         "console",
-        lambda m: problems.append(m.text)
-        if m.type == "error"
-        and not str(m.location.get("url", "")).endswith("/favicon.ico")
-        # a refused form comes back as the page again with status 422 (not a fault)
-        and "status of 422" not in m.text
-        else None,
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error"
+            and not str(m.location.get("url", "")).endswith("/favicon.ico")
+            # a refused form comes back as the page again with status 422 (not a fault)
+            and "status of 422" not in m.text
+            else None
+        ),
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     return problems

@@ -68,9 +68,7 @@ def application(time: str, **fields: str) -> dict[str, str]:
 
 def applications() -> list[Application]:
     return [
-        a
-        for a in services.patient_records(ADMIN, "P1").applications
-        if a.session_id == "P1-S2"
+        a for a in services.patient_records(ADMIN, "P1").applications if a.session_id == "P1-S2"
     ]
 
 

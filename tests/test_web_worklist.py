@@ -333,9 +333,7 @@ def test_analysts_and_servers_without_a_key_do_not_find(registry: Dataset, no_ke
     assert doctor.post("/patients/find/", {"hospital_number": NUMBER}).status_code == 503
 
 
-def test_already_registered_links_the_patient_only_in_scope(
-    registry: Dataset, key: bytes
-) -> None:
+def test_already_registered_links_the_patient_only_in_scope(registry: Dataset, key: bytes) -> None:
     doctor = signed_in("doc.c01", "clinician", "C01")
     values = {
         "sex": "F", "birth_year": "1960", "primary_tumour": "melanoma", "stage": "",

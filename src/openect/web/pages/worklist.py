@@ -65,9 +65,9 @@ def _sessions(actor: Actor, today: dt.date) -> tuple[list[dict[str, Any]], int]:
         .order_by("session_date", "patient_id", "session_id")
     )
     shown = list(
-        rows.values(
-            "session_id", "patient_id", "session_date", "session_number", "drug", "route"
-        )[:SHOWN]
+        rows.values("session_id", "patient_id", "session_date", "session_number", "drug", "route")[
+            :SHOWN
+        ]
     )
     return shown, rows.count() if len(shown) == SHOWN else len(shown)
 
