@@ -8,20 +8,19 @@ import datetime as dt
 import html
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.models import Application
 from openect.data.validation import check_dataset
 from openect.protocol.recording import checked_applications, lesion_injections, session_window
-from openect.registry import accounts, services
+from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.models import Role
 from openect.registry.transfer import import_dataset
+from web_clients import signed_in
 
 ADMIN = Actor("admin", Role.ADMIN)
-PASSWORD = "correct-horse-battery"
 
 
 def it_application(dataset: Dataset, **changes: object) -> Application:
@@ -87,9 +86,7 @@ def test_a_patient_number_twice_within_a_centre_is_refused(dataset: Dataset) -> 
 @pytest.mark.django_db
 def test_the_recording_page_takes_each_lesions_injection(dataset: Dataset) -> None:
     import_dataset(ADMIN, dataset)
-    accounts.set_user(ADMIN, "dr.two", "clinician", "C02", PASSWORD)
-    client = Client()
-    assert client.login(username="dr.two", password=PASSWORD)
+    client = signed_in("dr.two", "clinician", "C02")
     page = html.unescape(client.get(reverse("session-record", args=["P2-S1"])).content.decode())
     assert "Injection into this lesion ended" in page
     assert "Injected now" in page
@@ -115,8 +112,6 @@ def test_the_recording_page_takes_each_lesions_injection(dataset: Dataset) -> No
     # the next application of the lesion starts with its injection time
     assert 'name="injection_end_time" value="14:20"' in text
     # an intravenous session has no such field
-    accounts.set_user(ADMIN, "dr.one", "clinician", "C01", PASSWORD)
-    other = Client()
-    assert other.login(username="dr.one", password=PASSWORD)
+    other = signed_in("dr.one", "clinician", "C01")
     iv = other.get(reverse("session-record", args=["P1-S1"])).content.decode()
     assert "injection_end_time" not in iv

@@ -14,13 +14,13 @@ from pydantic import ValidationError
 
 from openect.data.dataset import Dataset
 from openect.data.models import Assessment, Centre, centre_time_zone, registry_today
-from openect.registry import accounts, services
+from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.models import Role
 from openect.registry.transfer import import_dataset
+from web_clients import signed_in
 
 ADMIN = Actor("admin", Role.ADMIN)
-PASSWORD = "correct-horse-battery"
 #: UTC+14: its today is the first on earth, a day ahead of UTC for ten hours of the day.
 EAST = "Pacific/Kiritimati"
 
@@ -50,10 +50,7 @@ def clinician(dataset: Dataset) -> Client:
     """A clinician of C01, whose centre is in UTC+14."""
     import_dataset(ADMIN, dataset)
     services.update(ADMIN, Centre, "C01", {"time_zone": EAST}, reason="centre's zone")
-    accounts.set_user(ADMIN, "dr.east", "clinician", "C01", PASSWORD)
-    client = Client()
-    assert client.login(username="dr.east", password=PASSWORD)
-    return client
+    return signed_in("dr.east", "clinician", "C01")
 
 
 @pytest.mark.django_db

@@ -13,41 +13,23 @@ from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.models import Application, Session
-from openect.registry import accounts, services
+from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.models import AuditEntry, Role
 from openect.registry.transfer import import_dataset
+from web_clients import add_session_p1_s2, signed_in
 
 pytestmark = pytest.mark.django_db
 
 ADMIN = Actor("admin", Role.ADMIN)
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
 def clinician(dataset: Dataset) -> Client:
     """A clinician of C01 with P1's session P1-S2 (bolus ended at 10:00)."""
     import_dataset(ADMIN, dataset)
-    services.create(
-        ADMIN,
-        Session(
-            session_id="P1-S2",
-            patient_id="P1",
-            session_date=dt.date(2021, 5, 1),
-            session_number=2,
-            drug="bleomycin",
-            route="intravenous",
-            dose=25_500,
-            dose_per_m2=15_000,
-            bsa_m2=1.7,
-            bolus_end_time=dt.time(10, 0),
-            rule_set="esope-2006",
-        ),
-    )
-    accounts.set_user(ADMIN, "dr.one", "clinician", "C01", PASSWORD)
-    client = Client()
-    assert client.login(username="dr.one", password=PASSWORD)
-    return client
+    add_session_p1_s2()
+    return signed_in("dr.one", "clinician", "C01")
 
 
 def application(time: str, **fields: str) -> dict[str, str]:
@@ -169,9 +151,7 @@ def test_the_last_application_stays_selected_and_repeats_in_one_post(
 
 
 def test_another_centre_cannot_change_the_bolus_or_repeat(clinician: Client) -> None:
-    accounts.set_user(ADMIN, "dr.two", "clinician", "C02", PASSWORD)
-    other = Client()
-    assert other.login(username="dr.two", password=PASSWORD)
+    other = signed_in("dr.two", "clinician", "C02")
     assert other.post(BOLUS, {"bolus_end_time": "10:05", "reason": "xxxxxx"}).status_code == 404
     assert other.post(NEW, application("10:12")).status_code == 404
     assert applications() == []

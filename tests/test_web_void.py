@@ -5,7 +5,6 @@ with a reason. Scope and bad input for each page."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 
@@ -16,45 +15,23 @@ from django.urls import reverse
 
 from openect.data.dataset import Dataset
 from openect.data.models import Application, Assessment, Session
-from openect.registry import accounts, services
+from openect.registry import services
 from openect.registry.access import Actor
 from openect.registry.models import AuditEntry, Role, VoidedRecord
 from openect.registry.transfer import import_dataset
 from openect.web.pages.voiding import UNDO_REASON
+from web_clients import add_session_p1_s2, signed_in
 
 pytestmark = pytest.mark.django_db
 
 ADMIN = Actor("admin", Role.ADMIN)
-PASSWORD = "correct-horse-battery"
-
-
-def signed_in(username: str, role: str, centre: str | None = None) -> Client:
-    accounts.set_user(ADMIN, username, role, centre, PASSWORD)
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture
 def registry(dataset: Dataset) -> Dataset:
-    """The small dataset plus P1's session P1-S2 today (bolus ended at 10:00)."""
+    """The small dataset plus P1's session P1-S2 (bolus ended at 10:00)."""
     import_dataset(ADMIN, dataset)
-    services.create(
-        ADMIN,
-        Session(
-            session_id="P1-S2",
-            patient_id="P1",
-            session_date=dt.date(2021, 5, 1),
-            session_number=2,
-            drug="bleomycin",
-            route="intravenous",
-            dose=25_500,
-            dose_per_m2=15_000,
-            bsa_m2=1.7,
-            bolus_end_time=dt.time(10, 0),
-            rule_set="esope-2006",
-        ),
-    )
+    add_session_p1_s2()
     return dataset
 
 

@@ -572,7 +572,11 @@ RecordId = Annotated[str, typer.Argument(metavar="ID", help="The record's identi
 Reason = Annotated[str, typer.Option("--reason", help="Why (required; kept in the audit trail).")]
 
 
-def _void_or_restore(kind: str, table_name: str, record_id: str, reason: str) -> list[Any]:
+def _void_or_restore(
+    kind: str, table_name: str, record_id: str, reason: str, database: str | None, as_json: bool
+) -> int:
+    """Run ``services.void`` (``kind`` "void") or ``services.unvoid`` and report it."""
+    _open(database)
     from openect.data.models import ENTITIES
     from openect.errors import OpenECTError
     from openect.registry import services
@@ -582,9 +586,19 @@ def _void_or_restore(kind: str, table_name: str, record_id: str, reason: str) ->
         raise CliError(f"TABLE={table_name!r}: allowed {', '.join(tables)}")
     run = services.void if kind == "void" else services.unvoid
     try:
-        return run(_actor(), table_name, record_id, reason)
+        done = run(_actor(), table_name, record_id, reason)
     except OpenECTError as error:
         raise CliError(str(error)) from error
+    key, verb = ("voided", "Voided") if kind == "void" else ("restored", "Restored")
+    if as_json:
+        emit_json({key: [{"table": t, "record_id": i} for t, i in done]})
+    else:
+        stdout.print(
+            f"{verb} {table_name} {record_id}"
+            + (f" and {len(done) - 1} record(s) with it" if len(done) > 1 else ""),
+            soft_wrap=True,
+        )
+    return 0
 
 
 @app.command("void")
@@ -598,17 +612,7 @@ def void(
     """Void a record entered in error, with the records that depend on it (a session's
     applications, a lesion's assessments): out of every read, export and analysis, kept in
     the audit trail; `openect registry unvoid` restores it."""
-    _open(database)
-    done = _void_or_restore("void", table_name, record_id, reason)
-    if as_json:
-        emit_json({"voided": [{"table": t, "record_id": i} for t, i in done]})
-    else:
-        stdout.print(
-            f"Voided {table_name} {record_id}"
-            + (f" and {len(done) - 1} record(s) with it" if len(done) > 1 else ""),
-            soft_wrap=True,
-        )
-    return 0
+    return _void_or_restore("void", table_name, record_id, reason, database, as_json)
 
 
 @app.command("unvoid")
@@ -620,17 +624,7 @@ def unvoid(
     as_json: JsonFlag = False,
 ) -> int:
     """Restore a voided record as it was (with those voided with it)."""
-    _open(database)
-    done = _void_or_restore("unvoid", table_name, record_id, reason)
-    if as_json:
-        emit_json({"restored": [{"table": t, "record_id": i} for t, i in done]})
-    else:
-        stdout.print(
-            f"Restored {table_name} {record_id}"
-            + (f" and {len(done) - 1} record(s) with it" if len(done) > 1 else ""),
-            soft_wrap=True,
-        )
-    return 0
+    return _void_or_restore("unvoid", table_name, record_id, reason, database, as_json)
 
 
 @app.command("user")
